@@ -1,0 +1,16 @@
+"""sklatent: latent communication between embedding spaces, for scikit-learn.
+
+Relative representations make independently trained encoders comparable
+through their similarities to parallel anchors; latent space translation maps
+one encoder's embeddings into another's space.
+"""
+
+from ._relative import RelativeTransformer
+from .anchors import AnchorWarning
+
+__version__ = "0.1.0.dev0"
+
+ESTIMATORS = (RelativeTransformer,)
+"""Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``."""
+
+__all__ = ["ESTIMATORS", "AnchorWarning", "RelativeTransformer", "__version__"]

@@ -1,0 +1,233 @@
+"""Device and dtype resolution, input validation, numpy <-> torch, row chunking.
+
+Estimators call these helpers; kernels never do. Fitted state stays in numpy:
+tensors built here live only for the duration of one call.
+"""
+
+import numpy as np
+import torch
+from sklearn import get_config
+from sklearn.utils import gen_batches
+
+from ._sklearn_compat import validate_data
+
+_DEVICE_HINT = "Use device='auto' to fall back to the CPU when it is absent."
+
+
+def resolve_device(device, X=None):
+    """Turn a ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``. ``"auto"``
+        picks the device of ``X`` when ``X`` is a tensor, else CUDA when it is
+        available, else the CPU. An explicit accelerator that is not available
+        is an error: only ``"auto"`` falls back.
+    X : array-like or torch.Tensor, default=None
+        The data about to be processed.
+
+    Returns
+    -------
+    torch.device
+    """
+    if device == "auto":
+        if isinstance(X, torch.Tensor):
+            return X.device
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'cpu', 'cuda', "
+            "'cuda:N', 'mps' or 'auto'."
+        ) from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available. "
+                + _DEVICE_HINT
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but MPS is not available. " + _DEVICE_HINT
+        )
+    return resolved
+
+
+def check_array_or_tensor(estimator, X, *, reset, name="X"):
+    """Validate ``X`` once, at the top of a public method.
+
+    Numpy arrays, lists, pandas and polars frames and memory maps go through
+    scikit-learn's ``validate_data`` (finite, 2-D, ``n_features_in_``, feature
+    names), keeping float32 as float32. A torch tensor is validated in place on
+    its own device, with the same rules and messages, and is never copied to
+    the host.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator whose ``n_features_in_`` is set (``reset=True``) or
+        checked (``reset=False``).
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+        Input data.
+    reset : bool
+        True in ``fit``, False afterwards.
+    name : str, default="X"
+        The name used in error messages.
+
+    Returns
+    -------
+    X : ndarray or torch.Tensor
+        Validated input, floating point.
+    """
+    if not isinstance(X, torch.Tensor):
+        return validate_data(
+            estimator, X, reset=reset, dtype=[np.float64, np.float32]
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D tensor instead. Reshape your data "
+            "with X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) "
+            "if it contains a single sample."
+        )
+    if X.is_complex():
+        raise ValueError("Complex data not supported.")
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a minimum "
+            f"of 1 is required by {type(estimator).__name__}."
+        )
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    if X.dtype not in (torch.float32, torch.float64):
+        X = X.to(torch.float32 if X.is_floating_point() else torch.float64)
+    if not bool(torch.isfinite(X).all()):
+        kind = "NaN" if bool(torch.isnan(X).any()) else "infinity"
+        raise ValueError(f"Input {name} contains {kind}.")
+    return X
+
+
+def as_numpy(X):
+    """Return ``X`` as a numpy array, copying a tensor to the host if needed.
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor
+        Validated data.
+
+    Returns
+    -------
+    ndarray
+    """
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    return np.asarray(X)
+
+
+def torch_dtype(X):
+    """Return the torch dtype matching validated floating data ``X``.
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor
+        Validated floating-point data.
+
+    Returns
+    -------
+    torch.dtype
+    """
+    if isinstance(X, torch.Tensor):
+        return X.dtype
+    return torch.float32 if X.dtype == np.float32 else torch.float64
+
+
+def to_tensor(array, *, device, dtype):
+    """Move a numpy array (or tensor) to ``device`` as ``dtype``.
+
+    Read-only arrays (memory maps opened read-only, for instance) are copied
+    before the handover to torch, which requires writable memory.
+
+    Parameters
+    ----------
+    array : ndarray or torch.Tensor
+        Data to move.
+    device : torch.device
+        Target device.
+    dtype : torch.dtype
+        Target dtype.
+
+    Returns
+    -------
+    torch.Tensor
+    """
+    if not isinstance(array, torch.Tensor):
+        array = torch.from_numpy(np.require(array, requirements=["C", "W"]))
+    return array.to(device=device, dtype=dtype)
+
+
+def row_batches(n_rows, batch_size, *, row_bytes):
+    """Yield slices of at most ``batch_size`` rows covering ``range(n_rows)``.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows to cover.
+    batch_size : int or None
+        Rows per batch. None sizes batches so that ``row_bytes`` per row fit in
+        scikit-learn's ``working_memory`` (see :func:`sklearn.set_config`).
+    row_bytes : int
+        Memory one row needs while it is processed, used when ``batch_size``
+        is None.
+
+    Yields
+    ------
+    slice
+    """
+    if batch_size is None:
+        budget = get_config()["working_memory"] * 2**20
+        batch_size = min(max(1, n_rows), max(1, int(budget // row_bytes)))
+    yield from gen_batches(n_rows, batch_size)
+
+
+def empty_like_input(X, shape, dtype):
+    """Allocate an output array of the caller's kind for input ``X``.
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor
+        The validated input; a tensor gives a tensor on its own device.
+    shape : tuple of int
+        Output shape.
+    dtype : torch.dtype
+        Output dtype.
+
+    Returns
+    -------
+    ndarray or torch.Tensor
+    """
+    if isinstance(X, torch.Tensor):
+        return torch.empty(shape, dtype=dtype, device=X.device)
+    return np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64)
+
+
+def write_rows(out, rows, result):
+    """Copy a result tensor into rows ``rows`` of the output ``out``.
+
+    Parameters
+    ----------
+    out : ndarray or torch.Tensor
+        Output allocated by :func:`empty_like_input` (or given by the caller).
+    rows : slice
+        Destination rows.
+    result : torch.Tensor
+        Computed rows, on any device.
+    """
+    if isinstance(out, torch.Tensor):
+        out[rows] = result.to(out.device)
+    else:
+        out[rows] = result.cpu().numpy()

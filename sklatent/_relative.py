@@ -1,0 +1,470 @@
+"""RelativeTransformer: describe each sample by its similarities to anchors."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+
+from . import _backend, _kernels
+from ._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+)
+from .anchors import STRATEGIES, select_anchors, warn_if_degenerate
+
+
+class RelativeTransformer(TransformerMixin, BaseEstimator):
+    r"""Relative representation: similarities of each sample to a set of anchors.
+
+    Each sample :math:`x` is described by its similarities to :math:`k` anchor
+    embeddings :math:`a_1, \dots, a_k` (Moschella et al., 2023):
+
+    .. math:: r(x) = \big[\operatorname{sim}(x, a_1), \dots,
+              \operatorname{sim}(x, a_k)\big] \in \mathbb{R}^k
+
+    With the default cosine similarity, :math:`r` is unchanged when samples and
+    anchors are rotated, reflected or rescaled together, so two encoders whose
+    latent spaces differ by such a map give the same relative vectors when
+    their anchors are *parallel* (the same items embedded by each encoder). A
+    model fitted on one encoder's relative vectors then works on another's:
+    zero-shot stitching. Several similarities may be combined, each invariant
+    to a different class of maps (product of invariances, Cannistraci et al.,
+    2024).
+
+    The transform runs as torch kernels on ``device``, over row batches of
+    ``batch_size``; its result does not depend on the batch size.
+
+    Parameters
+    ----------
+    n_anchors : int or float, default=256
+        Number of anchors drawn from the fitting rows by the ``anchors``
+        strategy. A float in (0, 1] is a fraction of the rows, rounded up.
+        Ignored when ``anchors`` is an array.
+
+    anchors : {"random", "kmeans", "farthest", "stratified"} or array-like, \
+            default="random"
+        How anchors are chosen:
+
+        - ``"random"``: distinct rows drawn uniformly with ``random_state``;
+        - ``"kmeans"``: for each k-means cluster, the real row nearest its
+          centroid (distinct rows);
+        - ``"farthest"``: farthest point sampling from a seeded first row;
+        - ``"stratified"``: rows drawn per class of ``y`` in proportion to the
+          class sizes, at least one per class when possible;
+        - a 1-D integer array: row indices into the fitting ``X``. Passing
+          another encoder's ``anchor_indices_`` gives parallel anchors for
+          row-aligned data;
+        - a 2-D array of shape (n_anchors, n_features): the anchor embeddings
+          themselves.
+
+    similarity : str, callable or list of those, default="cosine"
+        ``"cosine"``, ``"dot"``, ``"euclidean"``, ``"l1"`` or ``"linf"``.
+        Distances are returned negated (``-||x - a||``), so that larger always
+        means more similar. A callable takes two tensors ``(X, A)`` of shapes
+        (n, d) and (k, d) and returns an (n, k) tensor on the same device; use
+        a module-level function so that the estimator can be pickled. A list
+        combines several similarities with ``aggregation``.
+
+    aggregation : {"concat", "sum", "mean"}, default="concat"
+        How several similarities are combined. ``"concat"`` places their
+        blocks side by side (``k`` columns per similarity). ``"sum"`` and
+        ``"mean"`` first standardise each block with one scalar mean and
+        standard deviation, learned over all its entries on the fitting rows,
+        so that no similarity dominates by scale, then add the blocks
+        (``"mean"`` also divides by their number). Ignored for a single
+        similarity.
+
+    center : bool, default=False
+        Subtract the anchors' mean from samples and anchors before computing
+        similarities. This makes cosine invariant to translations, and helps
+        a lot with anisotropic spaces where all embeddings share a direction.
+
+    normalize : {"l2", "standard", "layer"} or None, default=None
+        Normalisation of the relative vectors (applied last):
+
+        - ``"l2"``: each row scaled to unit norm;
+        - ``"standard"``: each column standardised with the mean and standard
+          deviation it has on the fitting rows;
+        - ``"layer"``: each row standardised over its own entries (a layer
+          normalisation without learned parameters, as in the decoders of
+          Moschella et al., 2023).
+
+    top_k : int, default=None
+        Keep each row's ``top_k`` largest similarities and set the rest to
+        zero, giving sparse vectors as in ASIF (Norelli et al., 2023). None
+        keeps every entry.
+
+    top_k_power : float, default=None
+        Raise the entries kept by ``top_k`` to this power, keeping their sign
+        (ASIF uses 8). Applies to every entry when ``top_k`` is None.
+
+    device : str, default="cpu"
+        Where the kernels run: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``,
+        or ``"auto"`` (the device of a tensor input, else CUDA when available,
+        else the CPU). An unavailable explicit device is an error.
+
+    batch_size : int, default=None
+        Rows sent to the device at once. None sizes batches from
+        scikit-learn's ``working_memory`` setting.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the anchor strategy. Anchors are drawn with numpy, so the same
+        seed gives the same anchors on every device.
+
+    Attributes
+    ----------
+    anchors_ : ndarray of shape (n_anchors, n_features_in_)
+        The anchor embeddings, as given or as rows of the fitting ``X``.
+
+    anchor_indices_ : ndarray of shape (n_anchors,) or None
+        Row indices of the anchors in the fitting ``X``; None when anchors were
+        given as embeddings.
+
+    center_ : ndarray of shape (n_features_in_,) or None
+        Mean of the anchors, subtracted when ``center=True``.
+
+    block_mean_ : ndarray of shape (n_similarities,) or None
+        Per-similarity mean on the fitting rows, used by the ``"sum"`` and
+        ``"mean"`` aggregations.
+
+    block_scale_ : ndarray of shape (n_similarities,) or None
+        Per-similarity standard deviation matching ``block_mean_``.
+
+    mean_ : ndarray of shape (n_features_out,) or None
+        Column means of the relative vectors of the fitting rows, when
+        ``normalize="standard"``.
+
+    scale_ : ndarray of shape (n_features_out,) or None
+        Column standard deviations matching ``mean_``; negligible ones are 1.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :term:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    LatentTranslator : Map one encoder's embeddings into another's space.
+
+    Notes
+    -----
+    The order of operations is: centre (optional), similarities, block
+    standardisation and aggregation (several similarities with ``"sum"`` or
+    ``"mean"``), ``top_k`` and ``top_k_power``, ``normalize``.
+
+    A zero vector (an input for which an encoder returns all zeros) has cosine
+    similarity 0 to every anchor, never NaN.
+
+    A numpy input gives a numpy output (respecting ``set_output``); a torch
+    tensor gives a tensor on the input's device. float32 stays float32.
+
+    References
+    ----------
+    .. [1] L. Moschella, V. Maiorca, M. Fumero, A. Norelli, F. Locatello,
+       E. Rodolà. "Relative representations enable zero-shot latent space
+       communication." ICLR 2023.
+    .. [2] I. Cannistraci, L. Moschella, M. Fumero, V. Maiorca, E. Rodolà.
+       "From Bricks to Bridges: Product of Invariances to Enhance Latent
+       Space Communication." ICLR 2024.
+    .. [3] A. Norelli, M. Fumero, V. Maiorca, L. Moschella, E. Rodolà,
+       F. Locatello. "ASIF: Coupled Data Turns Unimodal Models to
+       Multimodal without Training." NeurIPS 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklatent import RelativeTransformer
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(100, 16))
+    >>> rel = RelativeTransformer(n_anchors=10, random_state=0).fit(X)
+    >>> rel.transform(X).shape
+    (100, 10)
+    >>> rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    >>> rel_b = RelativeTransformer(anchors=rel.anchor_indices_).fit(3 * X @ rotation)
+    >>> bool(np.allclose(rel.transform(X), rel_b.transform(3 * X @ rotation)))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_anchors": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+        ],
+        "anchors": [StrOptions(set(STRATEGIES)), "array-like"],
+        "similarity": [StrOptions(set(_kernels.SIMILARITIES)), callable, list, tuple],
+        "aggregation": [StrOptions({"concat", "sum", "mean"})],
+        "center": ["boolean"],
+        "normalize": [StrOptions({"l2", "standard", "layer"}), None],
+        "top_k": [Interval(Integral, 1, None, closed="left"), None],
+        "top_k_power": [Interval(Real, 0, None, closed="neither"), None],
+        "device": [str],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_anchors=256,
+        anchors="random",
+        similarity="cosine",
+        aggregation="concat",
+        center=False,
+        normalize=None,
+        top_k=None,
+        top_k_power=None,
+        device="cpu",
+        batch_size=None,
+        random_state=None,
+    ):
+        self.n_anchors = n_anchors
+        self.anchors = anchors
+        self.similarity = similarity
+        self.aggregation = aggregation
+        self.center = center
+        self.normalize = normalize
+        self.top_k = top_k
+        self.top_k_power = top_k_power
+        self.device = device
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Choose the anchors and learn the statistics the transform needs.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features)
+            Embeddings of the fitting rows.
+        y : array-like of shape (n_samples,), default=None
+            Class labels, used only by ``anchors="stratified"``.
+
+        Returns
+        -------
+        self : RelativeTransformer
+            The fitted transformer.
+        """
+        X = _backend.check_array_or_tensor(self, X, reset=True)
+        similarities = self._similarities()
+        X_host = _backend.as_numpy(X)
+        self.anchor_indices_, self.anchors_ = self._choose_anchors(X_host, y)
+        self.center_ = self.anchors_.mean(axis=0) if self.center else None
+        warn_if_degenerate(
+            self.anchors_ if self.center_ is None else self.anchors_ - self.center_
+        )
+        n_blocks = len(similarities)
+        k = self.anchors_.shape[0]
+        self._n_features_out = k * n_blocks if self._concatenates() else k
+
+        self.block_mean_ = self.block_scale_ = None
+        if not self._concatenates():
+            moments = self._moments(X, stage="blocks")
+            block_mean = moments[1].reshape(n_blocks, k).mean(1)
+            block_sq = (moments[2] / moments[0] + moments[1] ** 2).reshape(n_blocks, k)
+            block_var = (block_sq.mean(1) - block_mean**2).clamp(min=0)
+            eps = torch.finfo(_backend.torch_dtype(X)).eps
+            self.block_mean_ = block_mean.numpy()
+            self.block_scale_ = _kernels.safe_scale(block_var.sqrt(), eps).numpy()
+
+        self.mean_ = self.scale_ = None
+        if self.normalize == "standard":
+            count, mean, m2 = self._moments(X, stage="normalize")
+            eps = torch.finfo(_backend.torch_dtype(X)).eps
+            self.mean_ = mean.numpy()
+            self.scale_ = _kernels.safe_scale((m2 / count).sqrt(), eps).numpy()
+        return self
+
+    def transform(self, X):
+        """Return the relative representation of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features)
+            Embeddings, in the same space as the anchors.
+
+        Returns
+        -------
+        X_rel : {ndarray, torch.Tensor} of shape (n_samples, n_features_out)
+            Similarities to the anchors; a tensor for a tensor input, on the
+            same device.
+        """
+        check_is_fitted(self)
+        X = _backend.check_array_or_tensor(self, X, reset=False)
+        dtype = _backend.torch_dtype(X)
+        out = _backend.empty_like_input(X, (X.shape[0], self._n_features_out), dtype)
+        for rows, result in self._stream(X, stage="output"):
+            _backend.write_rows(out, rows, result)
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns, such as ``cosine_a17``.
+
+        A column is named after its similarity (or the aggregation, when
+        several similarities are summed or averaged) and its anchor: the
+        anchor's row index in the fitting ``X`` when anchors were rows, else
+        its position.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Output column names.
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        labels = (
+            self.anchor_indices_
+            if self.anchor_indices_ is not None
+            else range(self.anchors_.shape[0])
+        )
+        if self._concatenates():
+            prefixes = [name for name, _ in self._similarities()]
+        else:
+            prefixes = [self.aggregation]
+        return np.asarray(
+            [f"{prefix}_a{label}" for prefix in prefixes for label in labels],
+            dtype=object,
+        )
+
+    def _similarities(self):
+        """Return ``[(name, function), ...]`` for the ``similarity`` parameter."""
+        entries = self.similarity
+        if isinstance(entries, str) or callable(entries):
+            entries = [entries]
+        if len(entries) == 0:
+            raise ValueError("similarity is an empty list; give at least one.")
+        resolved = []
+        for i, entry in enumerate(entries):
+            if callable(entry):
+                name = getattr(entry, "__name__", "")
+                resolved.append((name if name.isidentifier() else f"sim{i}", entry))
+            elif entry in _kernels.SIMILARITIES:
+                resolved.append((entry, _kernels.SIMILARITIES[entry]))
+            else:
+                raise ValueError(
+                    f"Unknown similarity {entry!r}; use one of "
+                    f"{sorted(_kernels.SIMILARITIES)} or a callable."
+                )
+        names = [name for name, _ in resolved]
+        if len(set(names)) < len(names):
+            raise ValueError(f"similarity lists a similarity twice: {names}.")
+        return resolved
+
+    def _concatenates(self):
+        return self.aggregation == "concat" or len(self._similarities()) == 1
+
+    def _choose_anchors(self, X, y):
+        """Return ``(anchor_indices, anchor_embeddings)`` for the fitting ``X``."""
+        if isinstance(self.anchors, str):
+            indices = select_anchors(
+                self.anchors, X, self.n_anchors, y=y, random_state=self.random_state
+            )
+            return indices, X[indices].copy()
+        given = _backend.as_numpy(self.anchors)
+        if given.ndim == 2:
+            embeddings = check_array(
+                given, dtype=X.dtype, input_name="anchors", copy=True
+            )
+            if embeddings.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"anchors has {embeddings.shape[1]} features but X has "
+                    f"{X.shape[1]}; anchor embeddings must live in X's space."
+                )
+            return None, embeddings
+        if given.ndim != 1 or given.size == 0:
+            raise ValueError(
+                "anchors must be a strategy name, a non-empty 1-D array of row "
+                f"indices or a 2-D array of embeddings; got shape {given.shape}."
+            )
+        if not np.issubdtype(given.dtype, np.integer):
+            raise ValueError(
+                f"1-D anchors must be integer row indices; got dtype {given.dtype}."
+            )
+        if given.min() < 0 or given.max() >= X.shape[0]:
+            raise ValueError(
+                f"anchor indices must lie in [0, {X.shape[0] - 1}] for X with "
+                f"{X.shape[0]} rows; got values from {given.min()} to {given.max()}."
+            )
+        return given.astype(np.intp), X[given].copy()
+
+    def _stream(self, X, *, stage):
+        """Yield ``(rows, tensor)`` for each row batch of ``X``.
+
+        ``stage`` says how far to go: ``"blocks"`` stops at the raw similarity
+        blocks, ``"normalize"`` before the final normalisation, ``"output"``
+        runs everything.
+        """
+        device = _backend.resolve_device(self.device, X)
+        dtype = _backend.torch_dtype(X)
+        A = _backend.to_tensor(self.anchors_, device=device, dtype=dtype)
+        center = None
+        if self.center_ is not None:
+            center = _backend.to_tensor(self.center_, device=device, dtype=dtype)
+            A = A - center
+        functions = [function for _, function in self._similarities()]
+        width = A.shape[0] * len(functions)
+        row_bytes = (X.shape[1] + 3 * width) * A.element_size()
+        for rows in _backend.row_batches(X.shape[0], self.batch_size, row_bytes=row_bytes):
+            x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
+            if center is not None:
+                x = x - center
+            blocks = [function(x, A) for function in functions]
+            if stage == "blocks":
+                yield rows, torch.cat(blocks, dim=1)
+                continue
+            yield rows, self._finish(blocks, stage)
+
+    def _finish(self, blocks, stage):
+        """Aggregate similarity blocks, sparsify and normalise them."""
+        if self.block_mean_ is None:
+            R = torch.cat(blocks, dim=1)
+        else:
+            R = sum(
+                (block - float(mean)) / float(scale)
+                for block, mean, scale in zip(
+                    blocks, self.block_mean_, self.block_scale_, strict=True
+                )
+            )
+            if self.aggregation == "mean":
+                R = R / len(blocks)
+        if self.top_k is not None or self.top_k_power is not None:
+            R = _kernels.keep_top_k(R, self.top_k or R.shape[1], self.top_k_power)
+        if stage == "normalize" or self.normalize is None:
+            return R
+        if self.normalize == "l2":
+            return F.normalize(R, dim=1)
+        if self.normalize == "layer":
+            std = R.std(dim=1, unbiased=False, keepdim=True)
+            return (R - R.mean(dim=1, keepdim=True)) / torch.where(std > 0, std, 1.0)
+        mean = torch.as_tensor(self.mean_, dtype=R.dtype, device=R.device)
+        scale = torch.as_tensor(self.scale_, dtype=R.dtype, device=R.device)
+        return (R - mean) / scale
+
+    def _moments(self, X, *, stage):
+        """Column moments of the streamed relative vectors of ``X``."""
+        moments = None
+        for _, result in self._stream(X, stage=stage):
+            moments = _kernels.merge_moments(moments, _kernels.column_moments(result))
+        count, mean, m2 = moments
+        return count, mean.cpu(), m2.cpu()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.target_tags.required = isinstance(self.anchors, str) and (
+            self.anchors == "stratified"
+        )
+        return tags

@@ -1,0 +1,36 @@
+"""scikit-learn's estimator checks over every public estimator and key settings."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklatent import RelativeTransformer
+
+
+def _relative_instances():
+    settings = [
+        {},
+        {"similarity": "dot"},
+        {"similarity": "euclidean"},
+        {"similarity": "l1"},
+        {"similarity": "linf"},
+        {"similarity": ["cosine", "euclidean", "l1", "linf"]},
+        {"similarity": ["cosine", "l1"], "aggregation": "mean"},
+        {"center": True, "normalize": "standard"},
+        {"top_k": 3, "normalize": "l2"},
+        {"anchors": "kmeans", "normalize": "layer"},
+        {"anchors": "farthest", "top_k": 2, "top_k_power": 3.0},
+    ]
+    # Estimator checks fit on as few as 10 rows (one row for the 1-sample check).
+    return [RelativeTransformer(n_anchors=5, random_state=0, **s) for s in settings]
+
+
+def _expected_failed_checks(estimator):
+    return {}
+
+
+@parametrize_with_checks(
+    _relative_instances(),
+    expected_failed_checks=_expected_failed_checks,
+    xfail_strict=True,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
