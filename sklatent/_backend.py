@@ -87,9 +87,7 @@ def check_array_or_tensor(estimator, X, *, reset, name="X"):
         Validated input, floating point.
     """
     if not isinstance(X, torch.Tensor):
-        return validate_data(
-            estimator, X, reset=reset, dtype=[np.float64, np.float32]
-        )
+        return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
     if X.ndim != 2:
         raise ValueError(
             f"Expected 2D array, got {X.ndim}D tensor instead. Reshape your data "

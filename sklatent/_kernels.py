@@ -216,5 +216,7 @@ def safe_scale(scale, eps):
     -------
     torch.Tensor of shape (m,)
     """
-    negligible = scale <= 10 * eps * scale.max().clamp(min=torch.finfo(scale.dtype).tiny)
+    negligible = scale <= 10 * eps * scale.max().clamp(
+        min=torch.finfo(scale.dtype).tiny
+    )
     return torch.where(negligible, torch.ones_like(scale), scale)

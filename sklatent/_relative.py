@@ -254,6 +254,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         X = _backend.check_array_or_tensor(self, X, reset=True)
+        _backend.resolve_device(self.device, X)
         similarities = self._similarities()
         X_host = _backend.as_numpy(X)
         self.anchor_indices_, self.anchors_ = self._choose_anchors(X_host, y)
@@ -417,7 +418,9 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         functions = [function for _, function in self._similarities()]
         width = A.shape[0] * len(functions)
         row_bytes = (X.shape[1] + 3 * width) * A.element_size()
-        for rows in _backend.row_batches(X.shape[0], self.batch_size, row_bytes=row_bytes):
+        for rows in _backend.row_batches(
+            X.shape[0], self.batch_size, row_bytes=row_bytes
+        ):
             x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
             if center is not None:
                 x = x - center

@@ -172,10 +172,10 @@ def farthest_point_anchors(X, n_anchors, *, random_state=None):
 def stratified_anchors(X, y, n_anchors, *, random_state=None):
     """Draw anchors spread over classes in proportion to their sizes.
 
-    Every class gets one anchor when ``n_anchors`` allows it; the remaining
-    anchors are shared in proportion to class sizes (largest remainders),
-    never more than a class holds. With fewer anchors than classes, the
-    anchors go to the largest classes.
+    Anchors are shared in proportion to class sizes (largest remainders),
+    never more than a class holds. Every class gets at least one anchor when
+    ``n_anchors`` allows it, taken from the most over-served classes. With
+    fewer anchors than classes, the anchors go to the largest classes.
 
     Parameters
     ----------
@@ -210,14 +210,16 @@ def stratified_anchors(X, y, n_anchors, *, random_state=None):
             "stratified anchors need one label per row."
         )
     classes, y_codes, sizes = np.unique(y, return_inverse=True, return_counts=True)
-    base = np.minimum(sizes, 1) if n_anchors >= len(classes) else np.zeros_like(sizes)
-    quota = (n_anchors - base.sum()) * (sizes - base) / (sizes - base).sum()
-    counts = base + np.floor(quota).astype(int)
-    by_remainder = np.lexsort((-sizes, -(quota - np.floor(quota))))
+    quota = n_anchors * sizes / sizes.sum()
+    counts = np.floor(quota).astype(int)
+    if n_anchors >= len(classes):
+        counts = np.maximum(counts, 1)
+    while counts.sum() > n_anchors:
+        over = np.where(counts > 1, counts - quota, -np.inf)
+        counts[np.argmax(over)] -= 1
     while counts.sum() < n_anchors:
-        for c in by_remainder:
-            if counts.sum() < n_anchors and counts[c] < sizes[c]:
-                counts[c] += 1
+        under = np.where(counts < sizes, quota - counts, -np.inf)
+        counts[np.argmax(under)] += 1
     picks = [
         rng.choice(np.flatnonzero(y_codes == c), counts[c], replace=False)
         for c in range(len(classes))
@@ -290,7 +292,7 @@ def warn_if_degenerate(anchors):
             "another anchor; their relative coordinates are redundant. Drop "
             "duplicate rows from X or choose anchors='farthest'.",
             AnchorWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     n_zero = int((~anchors.any(axis=1)).sum())
     if n_zero:
@@ -298,5 +300,5 @@ def warn_if_degenerate(anchors):
             f"{n_zero} anchor(s) are all-zero vectors; their cosine similarity is 0 "
             "for every sample.",
             AnchorWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

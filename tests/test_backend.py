@@ -1,0 +1,41 @@
+"""Device resolution and input validation."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklatent import _backend
+
+
+def test_resolve_device():
+    assert _backend.resolve_device("cpu") == torch.device("cpu")
+    tensor = torch.zeros(2, 2)
+    assert _backend.resolve_device("auto", tensor) == tensor.device
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert _backend.resolve_device("auto").type == expected
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        _backend.resolve_device("tpu-please")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_explicit_cuda_without_cuda():
+    with pytest.raises(ValueError, match="device='cuda:1' was requested"):
+        _backend.resolve_device("cuda:1")
+
+
+def test_row_batches_cover_rows_and_respect_working_memory():
+    import sklearn
+
+    batches = list(_backend.row_batches(10, 3, row_bytes=8))
+    assert [(b.start, b.stop) for b in batches] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    with sklearn.config_context(working_memory=1):  # 1 MiB
+        sized = list(_backend.row_batches(10**6, None, row_bytes=2**16))
+    assert sized[0].stop == 16
+
+
+def test_to_tensor_copies_read_only_arrays():
+    array = np.arange(6.0).reshape(2, 3)
+    array.setflags(write=False)
+    tensor = _backend.to_tensor(array, device=torch.device("cpu"), dtype=torch.float32)
+    assert tensor.dtype == torch.float32
+    np.testing.assert_array_equal(tensor.numpy(), array)
