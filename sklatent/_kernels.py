@@ -1,16 +1,14 @@
-"""Torch kernels: pairwise similarities to anchors, sparsification, moments.
+"""Torch kernels: similarities to anchors, sparsification, moments, solvers.
 
 Every function here takes tensors and returns tensors on the same device and
 in the same dtype; nothing here knows scikit-learn. Similarities follow one
 convention: larger means more similar, so distances are returned negated.
 """
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
-
-# Elements of the (rows, anchors, features) temporary that L1 and L-infinity
-# may hold at once; 2**22 float32 values are 16 MiB.
-_ELEMENTWISE_BLOCK = 2**22
 
 
 def cosine_similarity(X, A):
@@ -70,25 +68,11 @@ def euclidean_similarity(X, A):
     return squared.clamp_(min=0).sqrt_().neg_()
 
 
-def _blockwise_elementwise(X, A, reduce):
-    """Apply ``reduce(|x - a|)`` over features, a bounded block at a time."""
-    n, d = X.shape
-    out = torch.empty((n, A.shape[0]), dtype=X.dtype, device=X.device)
-    rows = max(1, _ELEMENTWISE_BLOCK // max(1, d * A.shape[0]))
-    anchors = max(1, _ELEMENTWISE_BLOCK // max(1, d * min(n, rows)))
-    for r in range(0, n, rows):
-        x = X[r : r + rows, None, :]
-        for c in range(0, A.shape[0], anchors):
-            diff = (x - A[None, c : c + anchors, :]).abs_()
-            out[r : r + rows, c : c + anchors] = reduce(diff)
-    return out
-
-
 def l1_similarity(X, A):
     r"""Negative Manhattan distance, :math:`S_{ij} = -\sum_f |x_{if} - a_{jf}|`.
 
-    The (rows, anchors, features) difference tensor is never built whole: it is
-    formed in blocks of at most ``2**22`` elements.
+    Uses ``torch.cdist``, which accumulates over features without ever building
+    the (rows, anchors, features) difference tensor.
 
     Parameters
     ----------
@@ -99,13 +83,14 @@ def l1_similarity(X, A):
     -------
     torch.Tensor of shape (n, k)
     """
-    return _blockwise_elementwise(X, A, lambda diff: diff.sum(-1)).neg_()
+    return torch.cdist(X, A, p=1).neg_()
 
 
 def linf_similarity(X, A):
     r"""Negative Chebyshev distance, :math:`S_{ij} = -\max_f |x_{if} - a_{jf}|`.
 
-    Built block by block, as :func:`l1_similarity`.
+    Computed as :func:`l1_similarity`, without a (rows, anchors, features)
+    tensor.
 
     Parameters
     ----------
@@ -116,7 +101,7 @@ def linf_similarity(X, A):
     -------
     torch.Tensor of shape (n, k)
     """
-    return _blockwise_elementwise(X, A, lambda diff: diff.amax(-1)).neg_()
+    return torch.cdist(X, A, p=float("inf")).neg_()
 
 
 SIMILARITIES = {
@@ -220,3 +205,174 @@ def safe_scale(scale, eps):
         min=torch.finfo(scale.dtype).tiny
     )
     return torch.where(negligible, torch.ones_like(scale), scale)
+
+
+# ---------------------------------------------------------------------------
+# Translation: sufficient statistics of parallel pairs, and the solvers that
+# turn them into a map. Used by LatentTranslator.
+# ---------------------------------------------------------------------------
+
+
+class CrossMoments(NamedTuple):
+    r"""Sufficient statistics of row-aligned chunks ``X`` and ``Y``, in float64.
+
+    ``m2_x`` and ``m2_y`` are the sums of squared deviations of each column,
+    ``cross`` is :math:`\sum_i (x_i - \bar x)^\top (y_i - \bar y)` and
+    ``gram`` the same for ``X`` with itself (None when not requested).
+    """
+
+    count: int
+    mean_x: torch.Tensor
+    mean_y: torch.Tensor
+    m2_x: torch.Tensor
+    m2_y: torch.Tensor
+    cross: torch.Tensor
+    gram: torch.Tensor | None
+
+
+def cross_moments(X, Y, *, gram=False):
+    """Count, means and centred (co)moments of row-aligned ``X`` and ``Y``.
+
+    Accumulated in float64; merge chunks with :func:`merge_cross_moments`.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, d_x)
+    Y : torch.Tensor of shape (n, d_y)
+    gram : bool, default=False
+        Also return the centred Gram matrix of ``X``, which least squares
+        needs and Procrustes does not.
+
+    Returns
+    -------
+    CrossMoments
+    """
+    count, mean_x, m2_x = column_moments(X)
+    _, mean_y, m2_y = column_moments(Y)
+    Xc = X.to(torch.float64) - mean_x
+    Yc = Y.to(torch.float64) - mean_y
+    return CrossMoments(
+        count,
+        mean_x,
+        mean_y,
+        m2_x,
+        m2_y,
+        Xc.T @ Yc,
+        Xc.T @ Xc if gram else None,
+    )
+
+
+def merge_cross_moments(first, second):
+    r"""Merge two :class:`CrossMoments` of disjoint chunks (Chan et al.'s update).
+
+    The centred cross products gain the same correction as the variances in
+    :func:`merge_moments`: :math:`\frac{n_a n_b}{n}\,\delta_x^\top \delta_y`,
+    where the deltas are the differences of the chunk means.
+
+    Parameters
+    ----------
+    first, second : CrossMoments
+        Statistics of two chunks; ``first`` may be None.
+
+    Returns
+    -------
+    CrossMoments
+        The statistics of the union of both chunks.
+    """
+    if first is None:
+        return second
+    n_a, n_b = first.count, second.count
+    n, mean_x, m2_x = merge_moments(
+        (n_a, first.mean_x, first.m2_x), (n_b, second.mean_x, second.m2_x)
+    )
+    _, mean_y, m2_y = merge_moments(
+        (n_a, first.mean_y, first.m2_y), (n_b, second.mean_y, second.m2_y)
+    )
+    weight = n_a * n_b / n
+    delta_x = second.mean_x - first.mean_x
+    delta_y = second.mean_y - first.mean_y
+    cross = first.cross + second.cross + weight * torch.outer(delta_x, delta_y)
+    gram = None
+    if first.gram is not None and second.gram is not None:
+        gram = first.gram + second.gram + weight * torch.outer(delta_x, delta_x)
+    return CrossMoments(n, mean_x, mean_y, m2_x, m2_y, cross, gram)
+
+
+def negligible(scale, eps):
+    """Mask of the scales that :func:`safe_scale` treats as negligible.
+
+    Parameters
+    ----------
+    scale : torch.Tensor of shape (m,)
+        Non-negative scales (standard deviations or root mean squares).
+    eps : float
+        Resolution of the data's dtype.
+
+    Returns
+    -------
+    torch.Tensor of shape (m,), bool
+    """
+    return safe_scale(scale, eps) != scale
+
+
+def procrustes(cross, *, allow_reflection=True):
+    r"""Orthogonal Procrustes: the (semi-)orthogonal map that best aligns two sets.
+
+    For :math:`M = X^\top Y` with thin SVD :math:`M = U \Sigma V^\top`, the
+    map :math:`R = U V^\top` maximises :math:`\operatorname{tr}(R^\top M)`
+    over matrices with orthonormal rows or columns (Schönemann, 1966). For a
+    square ``cross`` this minimises :math:`\lVert X R - Y\rVert_F` over
+    orthogonal ``R``; for a rectangular one it is the corresponding block of
+    the solution for the zero-padded square problem.
+
+    Parameters
+    ----------
+    cross : torch.Tensor of shape (d_x, d_y)
+        Cross-product :math:`X^\top Y` of the (normalised) pairs.
+    allow_reflection : bool, default=True
+        If False and ``cross`` is square, flip the direction of the smallest
+        singular value when needed so that :math:`\det R = +1` (Kabsch). A
+        rectangular map has no determinant: any semi-orthogonal map is a
+        block of a rotation of the zero-padded space, so there is nothing to
+        constrain.
+
+    Returns
+    -------
+    torch.Tensor of shape (d_x, d_y)
+    """
+    U, _, Vh = torch.linalg.svd(cross, full_matrices=False)
+    square = cross.shape[0] == cross.shape[1]
+    if not allow_reflection and square and torch.linalg.det(U @ Vh) < 0:
+        U = U.clone()
+        U[:, -1] = -U[:, -1]
+    return U @ Vh
+
+
+def least_squares(gram, cross, *, alpha=0.0):
+    r"""Solve the (regularised) normal equations :math:`(G + \alpha I) W = C`.
+
+    Solved through the eigendecomposition of the symmetric positive
+    semi-definite :math:`G = X^\top X` (its SVD), never an explicit inverse.
+    Eigenvalues of :math:`G + \alpha I` below ``d * eps`` times the largest
+    are treated as zero, which gives the minimum-norm least-squares solution
+    :math:`W = X^{+} Y` when :math:`X` is rank deficient.
+
+    Parameters
+    ----------
+    gram : torch.Tensor of shape (d_x, d_x)
+        :math:`X^\top X` of the (normalised) inputs.
+    cross : torch.Tensor of shape (d_x, d_y)
+        :math:`X^\top Y`.
+    alpha : float, default=0.0
+        Ridge penalty.
+
+    Returns
+    -------
+    torch.Tensor of shape (d_x, d_y)
+    """
+    values, vectors = torch.linalg.eigh(gram)
+    values = values + alpha
+    finfo = torch.finfo(values.dtype)
+    cutoff = gram.shape[0] * finfo.eps * values.max().clamp(min=finfo.tiny)
+    inverse = torch.where(values > cutoff, 1 / values, torch.zeros_like(values))
+    return vectors @ (inverse[:, None] * (vectors.T @ cross))
