@@ -74,10 +74,12 @@ def main(argv=None):
         else:
             rows = slice(0, n)
         scale = n / (rows.stop - rows.start)
-        numpy_s = median_seconds(lambda r=rows: rel.transform(X[r]), args.repeats)
+        numpy_s = median_seconds(
+            lambda r=rows, rel=rel: rel.transform(X[r]), args.repeats
+        )
         numpy_s *= scale
         tensor_s = median_seconds(
-            lambda r=rows: (rel.transform(X_t[r]), sync()), args.repeats
+            lambda r=rows, rel=rel: (rel.transform(X_t[r]), sync()), args.repeats
         )
         tensor_s *= scale
         print(
