@@ -6,6 +6,7 @@ images, so row ``i`` of every embedding is the same image. Such row-aligned
 translation need for anchors and for evaluation.
 """
 
+import contextlib
 import logging
 import numbers
 import os
@@ -80,6 +81,9 @@ ENCODER_NAMES = tuple(_ENCODERS)
 def get_data_home(data_home=None):
     """Return the folder where sklatent caches its datasets, creating it if needed.
 
+    Datasets computed by sklatent (such as trained embeddings) are stored there, so
+    they are computed once per machine rather than once per call.
+
     Parameters
     ----------
     data_home : str or path-like, default=None
@@ -89,14 +93,20 @@ def get_data_home(data_home=None):
 
     Returns
     -------
-    data_home : pathlib.Path
+    pathlib.Path
         The cache folder; it exists on return.
+
+    See Also
+    --------
+    load_digits_embeddings : Parallel embeddings cached in this folder.
 
     Examples
     --------
+    >>> import tempfile
     >>> from sklatent.datasets import get_data_home
-    >>> get_data_home("/tmp/sklatent_cache").name
-    'sklatent_cache'
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print(get_data_home(tmp + "/cache").name)
+    cache
     """
     if data_home is None:
         data_home = os.environ.get("SKLATENT_DATA_HOME")
@@ -126,13 +136,39 @@ def _train_encoder(name, X_train, y_train, random_state):
     model = nn.Sequential(encoder, head)
     optimizer = torch.optim.Adam(model.parameters(), lr=_LEARNING_RATE)
     model.train()
-    for _ in range(_EPOCHS):
-        for batch in torch.randperm(len(X), generator=shuffle).split(_BATCH_SIZE):
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(X[batch]), y[batch])
-            loss.backward()
-            optimizer.step()
+    with torch.enable_grad():  # also when called under the caller's no_grad()
+        for _ in range(_EPOCHS):
+            order = torch.randperm(len(X), generator=shuffle, device="cpu")
+            for batch in order.split(_BATCH_SIZE):
+                optimizer.zero_grad()
+                loss = nn.functional.cross_entropy(model(X[batch]), y[batch])
+                loss.backward()
+                optimizer.step()
     return encoder.eval(), head.eval()
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Run torch on one thread inside the block, then restore the caller's count.
+
+    Results then do not depend on the number of cores, and these tiny networks gain
+    nothing from more threads: on a busy two-core machine two threads trained ten
+    times slower than one.
+    """
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def _report(message, verbose):
+    """Print ``message`` to stderr if ``verbose``, else log it at INFO level."""
+    if verbose:
+        print(message, file=sys.stderr)
+    else:
+        _logger.info(message)
 
 
 def _save_atomic(path, **arrays):
@@ -187,12 +223,14 @@ def load_digits_embeddings(
         Retrain the encoders and overwrite the cache even if cached embeddings
         exist.
     verbose : bool, default=False
-        Print one progress line per encoder to stderr. When False the same lines
-        go to the ``logging`` logger ``"sklatent.datasets"`` at INFO level.
+        Print one progress line per encoder to stderr, such as ``training cnn ...
+        done in 2.1 s, test accuracy 0.97`` (the accuracy of the network's own
+        head on the held-out images). When False the same lines go to the
+        ``logging`` logger ``"sklatent.datasets"`` at INFO level instead.
 
     Returns
     -------
-    data : :class:`~sklearn.utils.Bunch`
+    :class:`~sklearn.utils.Bunch`
         Dictionary-like object with the following attributes.
 
         embeddings : dict of str to ndarray of shape (1797, n_dims), dtype float32
@@ -206,7 +244,8 @@ def load_digits_embeddings(
         test_indices : ndarray of shape (n_test,), dtype int
             Rows held out from training.
         encoder_names : list of str
-            Names of the loaded encoders, in the order asked for.
+            Names of the loaded encoders, in the order asked for, without
+            duplicates.
         DESCR : str
             Description of the dataset.
 
@@ -215,15 +254,24 @@ def load_digits_embeddings(
     ValueError
         If an encoder name is unknown, or ``random_state`` is not an int.
 
+    See Also
+    --------
+    get_data_home : The cache folder.
+    sklearn.datasets.load_digits : The images.
+
     Notes
     -----
     Training is deterministic on a given machine: each encoder seeds its own
-    generators, and the caller's global torch random state and thread settings are
-    left untouched. All three encoders train in a few seconds on two CPU cores and
-    reach about 0.95 test accuracy or more with a logistic regression on their
-    embeddings. Each encoder is cached in its own ``.npz`` file whose name holds a
-    recipe version, the encoder name, ``random_state`` and ``test_size``; a change
-    of recipe therefore never reads stale embeddings. Files are written atomically.
+    generators and the caller's global torch random state is left untouched. Torch
+    runs on one thread during training, whatever the number of cores, and the
+    caller's thread count is restored on return (torch code running meanwhile in
+    other Python threads would see one thread). All three encoders train in a few
+    seconds on one CPU core and reach about 0.95 test accuracy or more with a
+    logistic regression on their embeddings.
+
+    Each encoder is cached in its own ``.npz`` file whose name holds a recipe
+    version, the encoder name, ``random_state`` and ``test_size``, so a changed
+    recipe never reads stale embeddings. Files are written atomically.
 
     Examples
     --------
@@ -246,7 +294,6 @@ def load_digits_embeddings(
             "random_state must be an int, because embeddings are cached per seed; "
             f"got {random_state!r}."
         )
-    report = (lambda msg: print(msg, file=sys.stderr)) if verbose else _logger.info
 
     digits = load_digits()
     images = digits.data / 16.0
@@ -266,21 +313,23 @@ def load_digits_embeddings(
         if path.exists() and not refresh:
             with np.load(path) as cached:
                 embeddings[name] = cached["embedding"]
-            report(f"loaded {name} from {path}")
+            _report(f"loaded {name} from {path}", verbose)
             continue
         start = time.perf_counter()
-        encoder, head = _train_encoder(
-            name, images[train_indices], target[train_indices], random_state
-        )
-        with torch.no_grad():
-            embedding = encoder(torch.from_numpy(images.astype(np.float32)))
-            predicted = head(embedding[test_indices]).argmax(dim=1).numpy()
+        with _one_torch_thread():
+            encoder, head = _train_encoder(
+                name, images[train_indices], target[train_indices], random_state
+            )
+            with torch.no_grad():
+                embedding = encoder(torch.from_numpy(images.astype(np.float32)))
+                predicted = head(embedding[test_indices]).argmax(dim=1).numpy()
         embeddings[name] = embedding.numpy()
         _save_atomic(path, embedding=embeddings[name])
         accuracy = np.mean(predicted == target[test_indices])
-        report(
+        _report(
             f"training {name} ... done in {time.perf_counter() - start:.1f} s, "
-            f"test accuracy {accuracy:.2f}"
+            f"test accuracy {accuracy:.2f}",
+            verbose,
         )
     return Bunch(
         embeddings=embeddings,
@@ -298,7 +347,9 @@ def _describe(names, embeddings, n_train, n_test):
         "Parallel embeddings of the scikit-learn digits (1797 8x8 images, 10 classes).",
         f"Each encoder was trained as a classifier on {n_train} training images "
         f"({n_test} held out); row i of every embedding is the same image.",
-        f"Recipe version {_RECIPE_VERSION}. Encoders:",
+        f"Recipe version {_RECIPE_VERSION}: cross-entropy, Adam (learning rate "
+        f"{_LEARNING_RATE}), {_EPOCHS} epochs of batches of {_BATCH_SIZE}.",
+        "Encoders:",
     ]
     lines += [f"- {name}: {embeddings[name].shape[1]} dimensions" for name in names]
     return "\n".join(lines)

@@ -1,0 +1,241 @@
+import itertools
+import logging
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklatent import datasets
+from sklatent.datasets import ENCODER_NAMES, get_data_home, load_digits_embeddings
+
+N_SAMPLES = 1797
+
+
+@pytest.fixture(scope="module")
+def data_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("sklatent_data")
+
+
+@pytest.fixture(scope="module")
+def digits(data_home):
+    """All encoders, trained once for the whole module."""
+    return load_digits_embeddings(data_home=data_home)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any attempt to train an encoder fail loudly."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an encoder was trained")
+
+    monkeypatch.setattr(datasets, "_train_encoder", fail)
+
+
+def _head(embedding, digits):
+    train = digits.train_indices
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return model.fit(embedding[train], digits.target[train])
+
+
+def _assert_same_embeddings(actual, expected, **tolerance):
+    assert list(actual.embeddings) == list(expected.embeddings)
+    for name, embedding in expected.embeddings.items():
+        np.testing.assert_allclose(actual.embeddings[name], embedding, **tolerance)
+
+
+def test_embeddings_are_parallel_float32(digits):
+    reference = load_digits()
+    assert digits.encoder_names == list(ENCODER_NAMES)
+    assert list(digits.embeddings) == list(ENCODER_NAMES)
+    for embedding in digits.embeddings.values():
+        assert embedding.shape[0] == N_SAMPLES
+        assert embedding.dtype == np.float32
+        assert np.isfinite(embedding).all()
+        assert (embedding.std(axis=0) > 0).all()  # no dead dimension
+    np.testing.assert_array_equal(digits.target, reference.target)
+    assert digits.images.shape == (N_SAMPLES, 64)
+    assert digits.images.min() == 0 and digits.images.max() == 1
+    np.testing.assert_allclose(digits.images * 16, reference.data)
+    for name in ENCODER_NAMES:
+        assert name in digits.DESCR
+
+
+def test_split_is_disjoint_covering_and_stratified(digits):
+    train, test = digits.train_indices, digits.test_indices
+    assert np.intersect1d(train, test).size == 0
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([train, test])), np.arange(N_SAMPLES)
+    )
+    assert len(test) == 540  # ceil(0.3 * 1797)
+    expected = 0.3 * np.bincount(digits.target)
+    assert np.abs(np.bincount(digits.target[test]) - expected).max() <= 1
+
+
+@pytest.mark.parametrize("name", ENCODER_NAMES)
+def test_each_encoder_is_linearly_accurate(digits, name):
+    embedding = digits.embeddings[name]
+    head = _head(embedding, digits)
+    test = digits.test_indices
+    assert head.score(embedding[test], digits.target[test]) >= 0.9
+
+
+def test_heads_need_translation_across_encoders(digits):
+    # The dimensions differ, so a head fitted on one encoder cannot be applied to
+    # another as it is; an affine map fitted on paired training rows bridges them,
+    # and only because the rows are parallel: on shuffled pairs it fails.
+    dims = [digits.embeddings[name].shape[1] for name in ENCODER_NAMES]
+    assert len(set(dims)) == len(dims)
+    train, test = digits.train_indices, digits.test_indices
+    y_test = digits.target[test]
+    shuffled = np.random.default_rng(0).permutation(train)
+    heads = {name: _head(digits.embeddings[name], digits) for name in ENCODER_NAMES}
+    for source, target in itertools.permutations(ENCODER_NAMES, 2):
+        X = np.c_[digits.embeddings[source], np.ones(N_SAMPLES)]
+        Y, head = digits.embeddings[target], heads[target]
+        paired, *_ = np.linalg.lstsq(X[train], Y[train], rcond=None)
+        unpaired, *_ = np.linalg.lstsq(X[shuffled], Y[train], rcond=None)
+        assert head.score(X[test] @ paired, y_test) >= 0.9
+        assert head.score(X[test] @ unpaired, y_test) <= 0.3
+
+
+def test_cache_hit_returns_same_arrays_without_training(digits, data_home, no_training):
+    mtimes = {path: path.stat().st_mtime_ns for path in data_home.glob("*.npz")}
+    again = load_digits_embeddings(data_home=data_home)
+    _assert_same_embeddings(again, digits, rtol=0, atol=0)
+    assert {path: path.stat().st_mtime_ns for path in data_home.glob("*.npz")} == mtimes
+
+
+def test_cache_files_are_named_by_recipe_encoder_and_seed(digits, data_home):
+    names = sorted(path.name for path in data_home.iterdir())
+    assert len(names) == len(ENCODER_NAMES)  # one file each, no temporary left
+    for name in ENCODER_NAMES:
+        (match,) = [file for file in names if f"_{name}_" in file]
+        assert match.endswith(".npz")
+        assert f"v{datasets._RECIPE_VERSION}_" in match
+        assert "_rs0_" in match
+
+
+def test_changed_recipe_does_not_read_stale_cache(
+    digits, data_home, monkeypatch, no_training
+):
+    monkeypatch.setattr(datasets, "_RECIPE_VERSION", "changed")
+    with pytest.raises(AssertionError, match="an encoder was trained"):
+        load_digits_embeddings(encoders="cnn", data_home=data_home)
+
+
+def test_subset_of_encoders_in_given_order(digits, data_home, no_training):
+    subset = load_digits_embeddings(
+        encoders=["cnn", "mlp_small", "cnn"], data_home=data_home
+    )
+    assert subset.encoder_names == ["cnn", "mlp_small"]
+    assert list(subset.embeddings) == ["cnn", "mlp_small"]
+    single = load_digits_embeddings(encoders="mlp_wide", data_home=data_home)
+    assert single.encoder_names == ["mlp_wide"]
+    np.testing.assert_array_equal(
+        single.embeddings["mlp_wide"], digits.embeddings["mlp_wide"]
+    )
+
+
+def test_refresh_retrains_deterministically_without_global_side_effects(
+    digits, data_home, tmp_path, capsys
+):
+    # Stale files in the cache: refresh must ignore and overwrite them.
+    for path in data_home.glob("*.npz"):
+        np.savez(tmp_path / path.name, embedding=np.zeros((N_SAMPLES, 1)))
+    torch.manual_seed(1234)
+    rng_state = torch.get_rng_state()
+    n_threads = torch.get_num_threads()
+
+    fresh = load_digits_embeddings(data_home=tmp_path, refresh=True, verbose=True)
+
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert torch.get_num_threads() == n_threads
+    _assert_same_embeddings(fresh, digits, rtol=0, atol=1e-6)
+    cached = load_digits_embeddings(data_home=tmp_path)
+    _assert_same_embeddings(cached, fresh, rtol=0, atol=0)
+    stderr = capsys.readouterr().err
+    for name in ENCODER_NAMES:
+        line = rf"training {name} \.\.\. done in \d+\.\d s, test accuracy [01]\.\d\d"
+        assert re.search(line, stderr)
+
+
+def test_training_ignores_callers_no_grad_and_thread_count(digits, tmp_path):
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(n_threads + 1)
+    try:
+        with torch.no_grad():
+            data = load_digits_embeddings(encoders="mlp_wide", data_home=tmp_path)
+        assert torch.get_num_threads() == n_threads + 1
+    finally:
+        torch.set_num_threads(n_threads)
+    np.testing.assert_allclose(
+        data.embeddings["mlp_wide"], digits.embeddings["mlp_wide"], rtol=0, atol=1e-6
+    )
+
+
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", fail)
+    with pytest.raises(OSError, match="disk full"):
+        load_digits_embeddings(encoders="mlp_wide", data_home=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_env_var_sets_the_cache(digits, data_home, tmp_path, monkeypatch, no_training):
+    home = tmp_path / "from_env"
+    monkeypatch.setenv("SKLATENT_DATA_HOME", str(home))
+    assert get_data_home() == home
+    assert home.is_dir()
+    for path in data_home.glob("*.npz"):
+        shutil.copy(path, home)
+    again = load_digits_embeddings()
+    _assert_same_embeddings(again, digits, rtol=0, atol=0)
+
+
+def test_get_data_home_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKLATENT_DATA_HOME", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert get_data_home(tmp_path / "arg") == tmp_path / "arg"
+    assert get_data_home("~/arg") == tmp_path / "home" / "arg"
+    assert get_data_home() == tmp_path / "env"
+    monkeypatch.delenv("SKLATENT_DATA_HOME")
+    assert get_data_home() == tmp_path / "xdg" / "sklatent"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert get_data_home() == tmp_path / "home" / ".cache" / "sklatent"
+    assert (tmp_path / "home" / ".cache" / "sklatent").is_dir()
+
+
+def test_unknown_encoder_name(tmp_path):
+    expected = (
+        r"Unknown encoder name\(s\) \['vit'\]; "
+        r"valid names are \['mlp_small', 'mlp_wide', 'cnn'\]"
+    )
+    with pytest.raises(ValueError, match=expected):
+        load_digits_embeddings(encoders=["cnn", "vit"], data_home=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("random_state", [None, np.random.RandomState(0), 0.5])
+def test_random_state_must_be_an_int(tmp_path, random_state):
+    with pytest.raises(ValueError, match="random_state must be an int"):
+        load_digits_embeddings(random_state=random_state, data_home=tmp_path)
+
+
+def test_progress_goes_to_stderr_or_logger(digits, data_home, capsys, caplog):
+    load_digits_embeddings(encoders="cnn", data_home=data_home, verbose=True)
+    assert "loaded cnn from" in capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="sklatent"):
+        load_digits_embeddings(encoders="cnn", data_home=data_home)
+    assert capsys.readouterr().err == ""
+    assert [r.name for r in caplog.records] == ["sklatent.datasets"]
+    assert "loaded cnn from" in caplog.records[0].getMessage()
