@@ -6,11 +6,18 @@ one encoder's embeddings into another's space.
 """
 
 from ._relative import RelativeTransformer
+from ._translation import LatentTranslator
 from .anchors import AnchorWarning
 
 __version__ = "0.1.0.dev0"
 
-ESTIMATORS = (RelativeTransformer,)
+ESTIMATORS = (RelativeTransformer, LatentTranslator)
 """Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``."""
 
-__all__ = ["ESTIMATORS", "AnchorWarning", "RelativeTransformer", "__version__"]
+__all__ = [
+    "ESTIMATORS",
+    "AnchorWarning",
+    "LatentTranslator",
+    "RelativeTransformer",
+    "__version__",
+]

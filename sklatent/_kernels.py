@@ -216,9 +216,19 @@ def safe_scale(scale, eps):
 class CrossMoments(NamedTuple):
     r"""Sufficient statistics of row-aligned chunks ``X`` and ``Y``, in float64.
 
-    ``m2_x`` and ``m2_y`` are the sums of squared deviations of each column,
-    ``cross`` is :math:`\sum_i (x_i - \bar x)^\top (y_i - \bar y)` and
-    ``gram`` the same for ``X`` with itself (None when not requested).
+    Parameters
+    ----------
+    count : int
+        Number of rows.
+    mean_x, mean_y : torch.Tensor of shape (d_x,) and (d_y,)
+        Column means.
+    m2_x, m2_y : torch.Tensor of shape (d_x,) and (d_y,)
+        Sums of squared deviations from the column means.
+    cross : torch.Tensor of shape (d_x, d_y)
+        Centred cross-products :math:`\sum_i (x_i - \bar x)^\top
+        (y_i - \bar y)`.
+    gram : torch.Tensor of shape (d_x, d_x) or None
+        The same for ``X`` with itself; None when not requested.
     """
 
     count: int
@@ -238,7 +248,9 @@ def cross_moments(X, Y, *, gram=False):
     Parameters
     ----------
     X : torch.Tensor of shape (n, d_x)
+        Source rows.
     Y : torch.Tensor of shape (n, d_y)
+        Target rows, aligned with ``X``.
     gram : bool, default=False
         Also return the centred Gram matrix of ``X``, which least squares
         needs and Procrustes does not.
@@ -246,6 +258,7 @@ def cross_moments(X, Y, *, gram=False):
     Returns
     -------
     CrossMoments
+        The statistics of the chunk.
     """
     count, mean_x, m2_x = column_moments(X)
     _, mean_y, m2_y = column_moments(Y)
@@ -311,6 +324,7 @@ def negligible(scale, eps):
     Returns
     -------
     torch.Tensor of shape (m,), bool
+        True where the scale is negligible.
     """
     return safe_scale(scale, eps) != scale
 
@@ -339,6 +353,7 @@ def procrustes(cross, *, allow_reflection=True):
     Returns
     -------
     torch.Tensor of shape (d_x, d_y)
+        The map, with orthonormal rows (``d_x <= d_y``) or columns.
     """
     U, _, Vh = torch.linalg.svd(cross, full_matrices=False)
     square = cross.shape[0] == cross.shape[1]
@@ -369,6 +384,7 @@ def least_squares(gram, cross, *, alpha=0.0):
     Returns
     -------
     torch.Tensor of shape (d_x, d_y)
+        The solution :math:`W`.
     """
     values, vectors = torch.linalg.eigh(gram)
     values = values + alpha

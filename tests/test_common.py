@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklatent import RelativeTransformer
+from sklatent import LatentTranslator, RelativeTransformer
 
 
 def _relative_instances():
@@ -23,12 +23,30 @@ def _relative_instances():
     return [RelativeTransformer(n_anchors=5, random_state=0, **s) for s in settings]
 
 
+def _translator_instances():
+    settings = [
+        {},
+        {"method": "linear"},
+        {"method": "affine"},
+        {"method": "ridge"},
+        {"normalize": "center"},
+        {"normalize": "l2"},
+        {"normalize": None},
+        {"method": "affine", "normalize": None},
+        {"method": "ridge", "alpha": 0.5, "normalize": "l2"},
+        {"method": "linear", "normalize": "center"},
+        {"normalize": "center", "scale": True, "allow_reflection": False},
+        {"n_anchors": 0.8, "anchors": "farthest", "random_state": 0},
+    ]
+    return [LatentTranslator(**s) for s in settings]
+
+
 def _expected_failed_checks(estimator):
     return {}
 
 
 @parametrize_with_checks(
-    _relative_instances(),
+    _relative_instances() + _translator_instances(),
     expected_failed_checks=_expected_failed_checks,
     xfail_strict=True,
 )

@@ -1,0 +1,684 @@
+"""LatentTranslator: map one encoder's embeddings into another's space."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+
+from . import _backend, _kernels
+from ._sklearn_compat import Interval, StrOptions, _fit_context
+from .anchors import AnchorWarning, select_anchors
+
+_METHODS = ("orthogonal", "linear", "affine", "ridge")
+_CENTRED = ("standard", "center")
+
+
+class LatentTranslator(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    r"""Latent space translation: map embeddings of one encoder into another's space.
+
+    Given parallel pairs, the same :math:`n` items embedded by a source encoder
+    (``X``, shape (n, d_x)) and a target encoder (``y``, shape (n, d_y)), the
+    translator learns a map :math:`T` with :math:`T(x_i) \approx y_i`
+    (Maiorca et al., 2023). Each space is first normalised on the pairs, by
+    default standardised with its own mean :math:`\mu` and unbiased standard
+    deviation :math:`\sigma`:
+
+    .. math:: \tilde x = (x - \mu_x) / \sigma_x, \qquad
+              \tilde y = (y - \mu_y) / \sigma_y
+
+    then a map :math:`W` (and intercept :math:`b`) is fitted on the normalised
+    pairs and the output is mapped back into the target's scale:
+
+    .. math:: T(x) = (\tilde x W + b) \odot \sigma_y + \mu_y
+
+    With the default ``method="orthogonal"``, :math:`W = U V^\top` from the
+    thin SVD :math:`\tilde X^\top \tilde Y = U \Sigma V^\top`: the
+    orthogonal Procrustes solution (Schönemann, 1966), semi-orthogonal when
+    the dimensions differ. Translating then preserves angles and distances
+    between normalised embeddings, the map that Maiorca et al. found as good
+    as an affine one between pretrained encoders. A model fitted on the target
+    space (a classifier, a decoder, a vector index) can then be used on the
+    source encoder's embeddings without retraining.
+
+    The transform runs as torch kernels on ``device``, over row batches of
+    ``batch_size``; its result does not depend on the batch size.
+
+    Parameters
+    ----------
+    method : {"orthogonal", "linear", "affine", "ridge"}, default="orthogonal"
+        The class of map fitted on the normalised pairs:
+
+        - ``"orthogonal"``: :math:`W = U V^\top` maximising
+          :math:`\operatorname{tr}(W^\top \tilde X^\top \tilde Y)` over
+          (semi-)orthogonal :math:`W`, no intercept. When
+          :math:`d_x \ne d_y` this is the solution of the problem with the
+          smaller space zero-padded, cut back to shape (d_x, d_y);
+        - ``"linear"``: least squares, :math:`\min_W
+          \lVert \tilde X W - \tilde Y\rVert_F^2`, no intercept;
+        - ``"affine"``: least squares with an intercept :math:`b`;
+        - ``"ridge"``: ``"affine"`` plus the penalty
+          :math:`\alpha \lVert W\rVert_F^2` (the objective of
+          :class:`sklearn.linear_model.Ridge` on the normalised pairs).
+
+        Least squares is solved in closed form from the normal equations,
+        through the eigendecomposition of :math:`\tilde X^\top \tilde X`; an
+        underdetermined problem gets the minimum-norm solution.
+
+    alpha : float, default=1.0
+        Ridge penalty; used only by ``method="ridge"``.
+
+    allow_reflection : bool, default=True
+        Whether the orthogonal map may be a reflection. False forces
+        :math:`\det W = +1` (a rotation, Kabsch's correction); with
+        :math:`d_x \ne d_y` there is nothing to constrain, since every
+        semi-orthogonal map is a block of a rotation of the zero-padded space.
+        Used only by ``method="orthogonal"``.
+
+    scale : bool, default=False
+        Whether to fit an isotropic scale :math:`s` too, :math:`W = s U V^\top`
+        with :math:`s = \operatorname{tr}(\Sigma) / \lVert \tilde X\rVert_F^2`.
+        Used only by ``method="orthogonal"``.
+
+    normalize : {"standard", "center", "l2"} or None, default="standard"
+        Normalisation of each space, learned on the pairs:
+
+        - ``"standard"``: subtract the mean and divide by the unbiased
+          standard deviation of each feature; the output is de-standardised
+          with the target's statistics;
+        - ``"center"``: subtract the mean only (and add the target's mean
+          back). Real embedding spaces are anisotropic, all vectors in a
+          narrow cone around the mean, so centring matters: a rotation about
+          the origin cannot map one cone onto another;
+        - ``"l2"``: scale each row to unit norm; the output is multiplied by
+          the mean row norm of the target pairs;
+        - None: use the embeddings as they are.
+
+        A feature whose standard deviation (root mean square for ``"l2"`` and
+        None) is negligible next to the largest of its space, such as the
+        dead dimensions of real encoders, is treated as constant: it is not
+        divided by its near-zero scale, the map ignores it, and as a target
+        it is always translated to its mean.
+
+    n_anchors : int, float or None, default=None
+        Number of pairs to fit on, chosen among the given pairs by the
+        ``anchors`` strategy; a float in (0, 1] is a fraction of the pairs,
+        rounded up. None uses every pair. With
+        ``GridSearchCV(LatentTranslator(), {"n_anchors": [...]})`` this answers
+        "how many parallel anchors do I need?". Ignored by :meth:`partial_fit`.
+
+    anchors : {"random", "kmeans", "farthest"}, default="random"
+        How ``n_anchors`` pairs are chosen, from the source embeddings ``X``
+        (see :mod:`sklatent.anchors`): uniformly at random, the rows nearest
+        k-means centroids, or by farthest point sampling. ``"stratified"`` is
+        not offered, since ``y`` holds target embeddings rather than class
+        labels: to stratify, pick rows with
+        :func:`sklatent.anchors.stratified_anchors` and fit on them.
+
+    device : str, default="cpu"
+        Where the kernels run: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``,
+        or ``"auto"`` (the device of a tensor input, else CUDA when available,
+        else the CPU). An unavailable explicit device is an error.
+
+    batch_size : int, default=None
+        Rows sent to the device at once, in fitting and transforming. None
+        sizes batches from scikit-learn's ``working_memory`` setting.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the ``anchors`` strategy, drawn with numpy so that the same
+        seed chooses the same pairs on every device.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (`n_features_in_`, n_features_out)
+        The map :math:`W` between the normalised spaces. For
+        ``method="orthogonal"`` it has orthonormal rows or columns (times
+        ``scaling_``), except for the zero rows and columns of constant
+        features.
+
+    intercept_ : ndarray of shape (n_features_out,)
+        The intercept :math:`b` in the normalised target space; zero for
+        ``"orthogonal"`` and ``"linear"``.
+
+    scaling_ : float
+        The isotropic scale :math:`s` included in ``coef_``; 1.0 unless
+        ``method="orthogonal"`` and ``scale=True``.
+
+    x_mean_ : ndarray of shape (`n_features_in_`,)
+        Mean of the source pairs, subtracted for ``"standard"`` and
+        ``"center"``; zeros otherwise.
+
+    x_scale_ : ndarray of shape (`n_features_in_`,)
+        Standard deviation of the source pairs for ``"standard"`` (1 for
+        constant features); their mean row norm for ``"l2"``; ones otherwise.
+
+    y_mean_ : ndarray of shape (n_features_out,)
+        Mean of the target pairs, added back for ``"standard"`` and
+        ``"center"``; zeros otherwise.
+
+    y_scale_ : ndarray of shape (n_features_out,)
+        The target's counterpart of ``x_scale_``: what the translated
+        normalised vectors are multiplied by.
+
+    anchor_indices_ : ndarray of shape (n_anchors,) or None
+        Rows of the fitting pairs used when ``n_anchors`` is set; None when
+        every pair was used.
+
+    n_samples_seen_ : int
+        Number of pairs the map was fitted on, over all :meth:`partial_fit`
+        calls.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    RelativeTransformer : Compare encoders through similarities to anchors.
+    sklearn.cross_decomposition.PLSRegression : A learned map from X to a
+        multi-output y, by latent components.
+
+    Notes
+    -----
+    **Invariances.** With ``"standard"`` normalisation the fit is unchanged
+    by translations and positive per-feature rescalings of either space.
+    With ``"center"``, an orthogonal map recovers
+    :math:`y = x Q + b` for orthogonal :math:`Q` (with ``scale=True`` also
+    :math:`y = s x Q + b`). ``"linear"`` and ``"affine"`` recover any
+    (affine) linear map given at least :math:`d_x` (:math:`d_x + 1`) pairs in
+    general position, at the price of more parameters to estimate; with
+    fewer pairs they warn with :class:`~sklatent.AnchorWarning` and use the
+    minimum-norm solution.
+
+    **Different dimensions.** When :math:`d_x < d_y` an orthogonal map embeds
+    the source isometrically in the target space, and
+    :meth:`inverse_transform` undoes :meth:`transform` exactly. When
+    :math:`d_x > d_y` it projects, keeping the :math:`d_y` directions most
+    correlated with the target, and :meth:`inverse_transform` returns the
+    least-squares preimage.
+
+    **Streaming.** :meth:`partial_fit` accumulates exact sufficient
+    statistics (count, means, centred sums of squares and cross-products,
+    and for least squares the centred Gram matrix of ``X``), merged with
+    Chan et al.'s update in float64. Any sequence of :meth:`partial_fit`
+    calls therefore gives the map :meth:`fit` gives on all the pairs, for
+    every method and normalisation, to float tolerance. Only the choice of a
+    subset of pairs (``n_anchors``) needs all pairs at once.
+
+    A numpy input gives a numpy output (respecting ``set_output``); a torch
+    tensor gives a tensor on the input's device. float32 stays float32;
+    fitted statistics are always float64. A 1-D ``y`` is one target column,
+    as in :class:`~sklearn.cross_decomposition.PLSRegression`, so the
+    output is then of shape (n_samples, 1).
+
+    References
+    ----------
+    .. [1] V. Maiorca, L. Moschella, A. Norelli, M. Fumero, F. Locatello,
+       E. Rodolà. "Latent Space Translation via Semantic Alignment."
+       NeurIPS 2023.
+    .. [2] P. H. Schönemann. "A generalized solution of the orthogonal
+       Procrustes problem." Psychometrika 31(1), 1-10, 1966.
+    .. [3] T. F. Chan, G. H. Golub, R. J. LeVeque. "Updating formulae and a
+       pairwise algorithm for computing sample variances." COMPSTAT 1982.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklatent import LatentTranslator
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 8))
+    >>> rotation, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    >>> Y = 2 * X @ rotation + 5
+    >>> translator = LatentTranslator(normalize="center", scale=True).fit(X, Y)
+    >>> translator.transform(X[:3]).shape
+    (3, 8)
+    >>> bool(np.allclose(translator.transform(X), Y))
+    True
+    >>> round(translator.score(X, Y), 6)
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        "method": [StrOptions(set(_METHODS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "allow_reflection": ["boolean"],
+        "scale": ["boolean"],
+        "normalize": [StrOptions({"standard", "center", "l2"}), None],
+        "n_anchors": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+            None,
+        ],
+        "anchors": [StrOptions({"random", "kmeans", "farthest"})],
+        "device": [str],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        method="orthogonal",
+        alpha=1.0,
+        allow_reflection=True,
+        scale=False,
+        normalize="standard",
+        n_anchors=None,
+        anchors="random",
+        device="cpu",
+        batch_size=None,
+        random_state=None,
+    ):
+        self.method = method
+        self.alpha = alpha
+        self.allow_reflection = allow_reflection
+        self.scale = scale
+        self.normalize = normalize
+        self.n_anchors = n_anchors
+        self.anchors = anchors
+        self.device = device
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the map from the pairs ``(X[i], y[i])``.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features)
+            Source embeddings.
+        y : {array-like, torch.Tensor} of shape (n_samples, n_targets) or \
+                (n_samples,)
+            Target embeddings of the same items, row by row; a 1-D ``y`` is
+            one column.
+
+        Returns
+        -------
+        self : LatentTranslator
+            The fitted translator.
+        """
+        X, Y = self._check_pairs(X, y, reset=True)
+        self.anchor_indices_ = None
+        if self.n_anchors is not None:
+            self.anchor_indices_ = select_anchors(
+                self.anchors,
+                _backend.as_numpy(X),
+                self.n_anchors,
+                random_state=self.random_state,
+            )
+            rows = self.anchor_indices_
+            X, Y = _take_rows(X, rows), _take_rows(Y, rows)
+        self._update(X, Y, first=True)
+        self._warn_if_underdetermined()
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """Add the pairs ``(X[i], y[i])`` to those seen so far and refit the map.
+
+        The map after any sequence of calls equals the map :meth:`fit` learns
+        on all the pairs at once, to float tolerance. Every pair given is
+        used: ``n_anchors`` and ``anchors`` are ignored.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features)
+            Source embeddings.
+        y : {array-like, torch.Tensor} of shape (n_samples, n_targets) or \
+                (n_samples,)
+            Target embeddings of the same items, row by row.
+
+        Returns
+        -------
+        self : LatentTranslator
+            The updated translator.
+        """
+        first = not hasattr(self, "n_samples_seen_")
+        X, Y = self._check_pairs(X, y, reset=first)
+        self.anchor_indices_ = None
+        self._update(X, Y, first=first)
+        self._warn_if_underdetermined()
+        return self
+
+    def transform(self, X):
+        """Translate source embeddings into the target space.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features)
+            Source embeddings.
+
+        Returns
+        -------
+        Y_pred : {ndarray, torch.Tensor} of shape (n_samples, n_features_out)
+            Estimated target embeddings; a tensor for a tensor input, on the
+            same device.
+        """
+        check_is_fitted(self)
+        X = _backend.check_array_or_tensor(self, X, reset=False)
+        return self._translate(X, inverse=False)
+
+    def inverse_transform(self, X):
+        """Translate target embeddings back into the source space.
+
+        Available for ``method="orthogonal"``, whose map is inverted by its
+        transpose: exactly when ``n_features_in_ <= n_features_out``, else as
+        the least-squares preimage. Least-squares maps are not inverted; fit
+        a second translator from the target to the source instead.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features_out)
+            Target embeddings.
+
+        Returns
+        -------
+        X_original : {ndarray, torch.Tensor} of shape (n_samples, `n_features_in_`)
+            Embeddings in the source space.
+        """
+        check_is_fitted(self)
+        if self.method != "orthogonal":
+            raise ValueError(
+                f"inverse_transform is not available for method={self.method!r}: "
+                "only the (semi-)orthogonal map of method='orthogonal' is inverted "
+                "by its transpose. Fit a second LatentTranslator from the target "
+                "to the source space instead."
+            )
+        Y = self._check_target(X, name="X")
+        self._check_target_width(Y, name="X")
+        return self._translate(Y, inverse=True)
+
+    def score(self, X, y):
+        r"""Mean cosine similarity of the translated ``X`` to the true ``y``.
+
+        .. math:: \frac{1}{n} \sum_i \cos\big(T(x_i), y_i\big)
+
+        Higher is better, 1 at best; a zero row counts as 0. This is the
+        default score of a search such as
+        :class:`~sklearn.model_selection.GridSearchCV`. Cosine ignores
+        norms, and on anisotropic spaces (all vectors near one direction) a
+        poor translation can still score close to 1: compare scores with one
+        another, not with 1.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features)
+            Source embeddings.
+        y : {array-like, torch.Tensor} of shape (n_samples, n_features_out)
+            Their true target embeddings; a 1-D ``y`` is one column.
+
+        Returns
+        -------
+        score : float
+            Mean cosine similarity.
+        """
+        check_is_fitted(self)
+        X, Y = self._check_pairs(X, y, reset=False)
+        total = 0.0
+        for rows, result in self._stream(X, inverse=False):
+            target = _backend.to_tensor(
+                Y[rows], device=result.device, dtype=result.dtype
+            )
+            total += float(F.cosine_similarity(result, target, dim=1).sum())
+        return total / X.shape[0]
+
+    def _check_pairs(self, X, y, *, reset):
+        """Validate row-aligned source and target embeddings."""
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, but "
+                "the target y is None. Pass the target embeddings of the same "
+                "items, row by row."
+            )
+        X = _backend.check_array_or_tensor(self, X, reset=reset)
+        Y = self._check_target(y, name="y")
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(
+                "X and y must hold the same items row by row (parallel pairs), "
+                f"but X has {X.shape[0]} rows and y has {Y.shape[0]}."
+            )
+        if not reset:
+            self._check_target_width(Y, name="y")
+        return X, Y
+
+    def _check_target(self, Y, *, name):
+        """Validate target embeddings as a 2-D float array or tensor."""
+        if not isinstance(Y, torch.Tensor):
+            Y = check_array(
+                Y, input_name=name, ensure_2d=False, dtype=[np.float64, np.float32]
+            )
+        else:
+            if Y.ndim not in (1, 2):
+                raise ValueError(
+                    f"{name} must be a 1-D or 2-D tensor; got {Y.ndim} dimensions."
+                )
+            if Y.is_complex():
+                raise ValueError("Complex data not supported.")
+            if Y.dtype not in (torch.float32, torch.float64):
+                Y = Y.to(torch.float32 if Y.is_floating_point() else torch.float64)
+            if not bool(torch.isfinite(Y).all()):
+                kind = "NaN" if bool(torch.isnan(Y).any()) else "infinity"
+                raise ValueError(f"Input {name} contains {kind}.")
+        return Y.reshape(-1, 1) if Y.ndim == 1 else Y
+
+    def _check_target_width(self, Y, *, name):
+        if Y.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"{name} has {Y.shape[1]} target features, but {type(self).__name__} "
+                f"was fitted on targets with {self._n_features_out} features."
+            )
+
+    def _update(self, X, Y, *, first):
+        """Merge the statistics of new pairs into the stored ones and solve."""
+        device = _backend.resolve_device(self.device, X)
+        moments = norms = None
+        if not first:
+            moments, norms = self._load_statistics(device)
+        gram = self.method != "orthogonal"
+        row_bytes = 24 * (X.shape[1] + Y.shape[1])
+        for rows in _backend.row_batches(
+            X.shape[0], self.batch_size, row_bytes=row_bytes
+        ):
+            x = _backend.to_tensor(X[rows], device=device, dtype=torch.float64)
+            y = _backend.to_tensor(Y[rows], device=device, dtype=torch.float64)
+            if self.normalize == "l2":
+                chunk_norms = torch.stack([x.norm(dim=1).sum(), y.norm(dim=1).sum()])
+                norms = chunk_norms if norms is None else norms + chunk_norms
+                x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
+            moments = _kernels.merge_cross_moments(
+                moments, _kernels.cross_moments(x, y, gram=gram)
+            )
+        self._store_statistics(moments, norms)
+        self._n_features_out = moments.mean_y.shape[0]
+        self.n_samples_seen_ = moments.count
+        eps = torch.finfo(_backend.torch_dtype(X)).eps
+        self._solve(moments, norms, eps)
+
+    def _store_statistics(self, moments, norms):
+        self._statistics = {
+            name: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
+            for name, value in moments._asdict().items()
+        }
+        self._statistics["norms"] = None if norms is None else norms.cpu().numpy()
+
+    def _load_statistics(self, device):
+        def tensor(value):
+            if value is None:
+                return None
+            return torch.as_tensor(value, dtype=torch.float64, device=device)
+
+        stats = self._statistics
+        gram = stats["gram"]
+        if self.method != "orthogonal" and gram is None:
+            raise ValueError(
+                f"method={self.method!r} needs the Gram matrix of X, which earlier "
+                "partial_fit calls with method='orthogonal' did not keep. Refit "
+                "with fit, or start a new translator."
+            )
+        moments = _kernels.CrossMoments(
+            stats["count"],
+            *(tensor(stats[name]) for name in _kernels.CrossMoments._fields[1:]),
+        )
+        return moments, tensor(stats["norms"])
+
+    def _solve(self, moments, norms, eps):
+        """Turn sufficient statistics into the normalisation and the map."""
+        n = moments.count
+        centred = self.normalize in _CENTRED
+        x_mean, x_div, x_scale, live_x = self._space(
+            moments.mean_x, moments.m2_x, n, None if norms is None else norms[0], eps
+        )
+        y_mean, y_div, y_scale, live_y = self._space(
+            moments.mean_y, moments.m2_y, n, None if norms is None else norms[1], eps
+        )
+        # Means of the normalised pairs (zero when centred), and their centred
+        # cross-products and Gram matrix, restricted to non-constant features.
+        ix, iy = live_x.nonzero().flatten(), live_y.nonzero().flatten()
+        mx, my = moments.mean_x[ix], moments.mean_y[iy]
+        if centred:
+            mx, my = torch.zeros_like(mx), torch.zeros_like(my)
+        cross = (moments.cross / torch.outer(x_div, y_div))[ix][:, iy]
+        gram = None
+        if moments.gram is not None:
+            gram = (moments.gram / torch.outer(x_div, x_div))[ix][:, ix]
+
+        coef = cross.new_zeros(x_mean.shape[0], y_mean.shape[0])
+        intercept = cross.new_zeros(y_mean.shape[0])
+        scaling = 1.0
+        if ix.numel() and iy.numel():
+            if self.method in ("orthogonal", "linear"):
+                # No intercept: uncentred moments about the normalisation shift.
+                cross = cross + n * torch.outer(mx, my)
+            if self.method == "orthogonal":
+                W = _kernels.procrustes(cross, allow_reflection=self.allow_reflection)
+                if self.scale:
+                    squares = (moments.m2_x / x_div**2)[ix].sum() + n * (mx @ mx)
+                    scaling = max(float((W * cross).sum() / squares), 0.0)
+                    W = scaling * W
+            elif self.method == "linear":
+                W = _kernels.least_squares(gram + n * torch.outer(mx, mx), cross)
+            else:
+                alpha = self.alpha if self.method == "ridge" else 0.0
+                W = _kernels.least_squares(gram, cross, alpha=alpha)
+                intercept[iy] = my - mx @ W
+            coef[ix[:, None], iy] = W
+
+        self.coef_ = coef.cpu().numpy()
+        self.intercept_ = intercept.cpu().numpy()
+        self.scaling_ = scaling
+        self.x_mean_, self.x_scale_ = x_mean.cpu().numpy(), x_scale.cpu().numpy()
+        self.y_mean_, self.y_scale_ = y_mean.cpu().numpy(), y_scale.cpu().numpy()
+
+    def _space(self, mean, m2, n, norm_sum, eps):
+        """Normalisation of one space: ``(mean, divisor, scale, live mask)``.
+
+        ``divisor`` is what the (row-normalised) pairs are divided by before
+        the map is fitted; ``scale`` is what the translated vectors are
+        multiplied by, and differs from it only for ``"l2"``.
+        """
+        std = (m2 / max(n - 1, 1)).sqrt()
+        ones = torch.ones_like(mean)
+        if self.normalize in _CENTRED:
+            live = ~_kernels.negligible(std, eps)
+            divisor = (
+                _kernels.safe_scale(std, eps) if self.normalize == "standard" else ones
+            )
+            return mean, divisor, divisor, live
+        live = ~_kernels.negligible((m2 / n + mean**2).sqrt(), eps)
+        scale = ones * (norm_sum / n) if norm_sum is not None else ones
+        return torch.zeros_like(mean), ones, scale, live
+
+    def _warn_if_underdetermined(self):
+        if self.method == "orthogonal":
+            return
+        n, d = self.n_samples_seen_, self.n_features_in_
+        if self.method == "ridge" and self.alpha > 0:
+            needed, done = 2, "coef_ is zero and every input maps to the mean target."
+        else:
+            centred = self.method != "linear" or self.normalize in _CENTRED
+            needed = d + int(centred)
+            done = (
+                "coef_ is the minimum-norm least-squares solution. Use more pairs, "
+                "method='ridge' or method='orthogonal'."
+            )
+        if n < needed:
+            warnings.warn(
+                f"{n} pair(s) are fewer than the {needed} that method="
+                f"{self.method!r} needs for a unique map from {d} features; {done}",
+                AnchorWarning,
+                stacklevel=4,
+            )
+
+    def _affine(self, inverse):
+        """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
+
+        Normalisation, map and de-normalisation folded into one affine map,
+        after an exact subtraction of the mean (more accurate in float32 for
+        spaces whose mean is large next to their spread).
+        """
+        if not inverse:
+            x_div = 1.0 if self.normalize == "l2" else self.x_scale_[:, None]
+            weight = self.coef_ / x_div * self.y_scale_
+            offset = self.intercept_ * self.y_scale_ + self.y_mean_
+            return self.x_mean_, weight, offset
+        # The pseudo-inverse of s * R, for R with orthonormal rows or columns
+        # (coef_ is zero when s is).
+        pinv = self.coef_.T / self.scaling_**2 if self.scaling_ else self.coef_.T
+        weight = pinv / self.y_scale_[:, None] * self.x_scale_
+        return self.y_mean_, weight, self.x_mean_
+
+    def _stream(self, X, *, inverse):
+        """Yield ``(rows, tensor)`` translations of each row batch of ``X``."""
+        device = _backend.resolve_device(self.device, X)
+        dtype = _backend.torch_dtype(X)
+        shift, weight, offset = (
+            _backend.to_tensor(array, device=device, dtype=dtype)
+            for array in self._affine(inverse)
+        )
+        row_normalize = self.normalize == "l2" and not inverse
+        subtract = self.normalize in _CENTRED
+        row_bytes = (X.shape[1] + 2 * weight.shape[1]) * weight.element_size()
+        for rows in _backend.row_batches(
+            X.shape[0], self.batch_size, row_bytes=row_bytes
+        ):
+            x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
+            if row_normalize:
+                x = F.normalize(x, dim=1)
+            if subtract:
+                x = x - shift
+            yield rows, torch.addmm(offset, x, weight)
+
+    def _translate(self, X, *, inverse):
+        n_out = self.n_features_in_ if inverse else self._n_features_out
+        out = _backend.empty_like_input(X, (X.shape[0], n_out), _backend.torch_dtype(X))
+        for rows, result in self._stream(X, inverse=inverse):
+            _backend.write_rows(out, rows, result)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _take_rows(X, indices):
+    """Rows ``indices`` of an array or tensor."""
+    if isinstance(X, torch.Tensor):
+        return X[torch.as_tensor(indices, device=X.device)]
+    return X[indices]
