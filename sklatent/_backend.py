@@ -7,7 +7,7 @@ tensors built here live only for the duration of one call.
 import numpy as np
 import torch
 from sklearn import get_config
-from sklearn.utils import gen_batches
+from sklearn.utils import check_array, gen_batches
 
 from ._sklearn_compat import validate_data
 
@@ -94,14 +94,44 @@ def check_array_or_tensor(estimator, X, *, reset, name="X"):
             "with X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) "
             "if it contains a single sample."
         )
-    if X.is_complex():
-        raise ValueError("Complex data not supported.")
     if X.shape[0] < 1:
         raise ValueError(
             f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a minimum "
             f"of 1 is required by {type(estimator).__name__}."
         )
     validate_data(estimator, X, reset=reset, skip_check_array=True)
+    return _check_tensor_values(X, name)
+
+
+def check_target(Y, *, name="y"):
+    """Validate target embeddings: a 2-D float array, a 1-D one as one column.
+
+    Parameters
+    ----------
+    Y : {array-like, torch.Tensor} of shape (n_samples, n_targets) or (n_samples,)
+        Target embeddings; a tensor stays on its device.
+    name : str, default="y"
+        The name used in error messages.
+
+    Returns
+    -------
+    Y : ndarray or torch.Tensor of shape (n_samples, n_targets)
+    """
+    if not isinstance(Y, torch.Tensor):
+        Y = check_array(
+            Y, input_name=name, ensure_2d=False, dtype=[np.float64, np.float32]
+        )
+    elif Y.ndim not in (1, 2):
+        raise ValueError(f"{name} must be a 1-D or 2-D tensor; got {Y.ndim}D.")
+    else:
+        Y = _check_tensor_values(Y, name)
+    return Y.reshape(-1, 1) if Y.ndim == 1 else Y
+
+
+def _check_tensor_values(X, name):
+    """Reject complex and non-finite tensors; make integers float64."""
+    if X.is_complex():
+        raise ValueError("Complex data not supported.")
     if X.dtype not in (torch.float32, torch.float64):
         X = X.to(torch.float32 if X.is_floating_point() else torch.float64)
     # A finite sum proves every element finite, at the cost of one reduction;

@@ -3,7 +3,6 @@
 import warnings
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import (
@@ -11,7 +10,6 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _kernels
@@ -398,7 +396,7 @@ class LatentTranslator(
                 "by its transpose. Fit a second LatentTranslator from the target "
                 "to the source space instead."
             )
-        Y = self._check_target(X, name="X")
+        Y = _backend.check_target(X, name="X")
         self._check_target_width(Y, name="X")
         return self._translate(Y, inverse=True)
 
@@ -445,7 +443,7 @@ class LatentTranslator(
                 "items, row by row."
             )
         X = _backend.check_array_or_tensor(self, X, reset=reset)
-        Y = self._check_target(y, name="y")
+        Y = _backend.check_target(y, name="y")
         if X.shape[0] != Y.shape[0]:
             raise ValueError(
                 "X and y must hold the same items row by row (parallel pairs), "
@@ -454,26 +452,6 @@ class LatentTranslator(
         if not reset:
             self._check_target_width(Y, name="y")
         return X, Y
-
-    def _check_target(self, Y, *, name):
-        """Validate target embeddings as a 2-D float array or tensor."""
-        if not isinstance(Y, torch.Tensor):
-            Y = check_array(
-                Y, input_name=name, ensure_2d=False, dtype=[np.float64, np.float32]
-            )
-        else:
-            if Y.ndim not in (1, 2):
-                raise ValueError(
-                    f"{name} must be a 1-D or 2-D tensor; got {Y.ndim} dimensions."
-                )
-            if Y.is_complex():
-                raise ValueError("Complex data not supported.")
-            if Y.dtype not in (torch.float32, torch.float64):
-                Y = Y.to(torch.float32 if Y.is_floating_point() else torch.float64)
-            if not bool(torch.isfinite(Y).all()):
-                kind = "NaN" if bool(torch.isnan(Y).any()) else "infinity"
-                raise ValueError(f"Input {name} contains {kind}.")
-        return Y.reshape(-1, 1) if Y.ndim == 1 else Y
 
     def _check_target_width(self, Y, *, name):
         if Y.shape[1] != self._n_features_out:
