@@ -47,8 +47,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         strategy. A float in (0, 1] is a fraction of the rows, rounded up.
         Ignored when ``anchors`` is an array.
 
-    anchors : {"random", "kmeans", "farthest", "stratified"} or array-like, \
-            default="random"
+    anchors : str or array-like, default="random"
         How anchors are chosen:
 
         - ``"random"``: distinct rows drawn uniformly with ``random_state``;
@@ -119,14 +118,14 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    anchors_ : ndarray of shape (n_anchors, n_features_in_)
+    anchors_ : ndarray of shape (n_anchors, `n_features_in_`)
         The anchor embeddings, as given or as rows of the fitting ``X``.
 
     anchor_indices_ : ndarray of shape (n_anchors,) or None
         Row indices of the anchors in the fitting ``X``; None when anchors were
         given as embeddings.
 
-    center_ : ndarray of shape (n_features_in_,) or None
+    center_ : ndarray of shape (`n_features_in_`,) or None
         Mean of the anchors, subtracted when ``center=True``.
 
     block_mean_ : ndarray of shape (n_similarities,) or None
@@ -146,7 +145,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`, when ``X`` has string
         column names.
 

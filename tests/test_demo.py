@@ -1,0 +1,122 @@
+"""The demo, ``python -m sklatent demo``: its numbers, its outputs, its options."""
+
+import csv
+import io
+import subprocess
+import sys
+
+import pytest
+
+from sklatent import __version__
+from sklatent.__main__ import METHODS, _save_figure, main, run_demo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    results = run_demo(
+        quick=True, n_anchors=128, output_dir=folder, verbose=False, out=printed
+    )
+    return results, printed.getvalue()
+
+
+def test_demo_shape_of_results(demo):
+    """Absolute reuse near chance; relative and translation near each own head."""
+    results, _ = demo
+    assert results.encoders == ["mlp_small", "mlp_wide"]
+    for (a, b), scores in results.accuracy.items():
+        assert set(scores) == set(METHODS)
+        own = scores["own"]
+        assert own > 0.9
+        if a == b:
+            assert scores["absolute"] == own
+            assert scores["relative_centred"] > own - 0.03
+            continue
+        assert scores["absolute"] < 0.35
+        for key in ("relative", "relative_centred", "orthogonal", "affine"):
+            assert scores[key] > own - 0.08, (a, b, key, scores)
+            assert scores[key] > scores["absolute"] + 0.5
+
+
+def test_demo_outputs(demo):
+    results, printed = demo
+    assert "fit on" in printed and "transl. ortho" in printed
+    assert "mlp_small  mlp_wide" in printed
+    assert "zero-padding" in printed  # the dimensions differ: say so
+    with open(results.table, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 4
+    assert set(rows[0]) == {"fit_on", "apply_to", *METHODS}
+    pytest.importorskip("matplotlib")
+    assert results.figure.exists() and results.figure.stat().st_size > 10_000
+    assert f"Figure saved to {results.figure}" in printed
+
+
+def test_main_runs_demo(tmp_path, capsys):
+    status = main(
+        [
+            "demo",
+            "--encoders",
+            "mlp_small",
+            "--n-anchors",
+            "64",
+            "--seed",
+            "0",
+            "--no-figure",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "mlp_small  mlp_small" in captured.out
+    assert "64 parallel" in captured.out
+    assert "loading encoders" in captured.err
+    assert (tmp_path / "sklatent_demo.csv").exists()
+    assert not (tmp_path / "sklatent_demo.png").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--n-anchors", "5000"], "n_anchors=5000 must be between 1 and the 1257"),
+        (["--device", "cuda:99"], "device='cuda:99'"),
+        (["--n-anchors", "0"], "must be a positive integer"),
+        (["--encoders", "resnet"], "invalid choice: 'resnet'"),
+    ],
+)
+def test_main_errors(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--encoders", "mlp_small", "--output-dir", str(tmp_path), *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_main_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_module_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "sklatent", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert "--n-anchors" in result.stdout and "--quick" in result.stdout
+
+
+def test_figure_skipped_without_matplotlib(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    printed = io.StringIO()
+    path = _save_figure(tmp_path / "f.png", {}, [], {}, None, None, None, None, printed)
+    assert path is None
+    assert "matplotlib is not installed: skipping the figure" in printed.getvalue()

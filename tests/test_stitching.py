@@ -1,0 +1,422 @@
+"""Tests of sklatent.stitching: the two stitching routes and EncoderTransformer."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
+
+from sklatent import LatentTranslator, RelativeTransformer
+from sklatent.stitching import EncoderTransformer, stitch_relative, stitch_translated
+
+
+@pytest.fixture
+def encoders():
+    """Encoder A's embeddings, labels, and encoder B = a rotated, scaled A."""
+    rng = np.random.RandomState(0)
+    X_a = rng.normal(size=(300, 6))
+    y = (X_a[:, 0] + X_a[:, 1] > 0).astype(int)
+    rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    X_b = 2.5 * X_a @ rotation
+    return X_a, X_b, y
+
+
+def _relative_model(X, y, **params):
+    rel = RelativeTransformer(n_anchors=30, random_state=0, **params)
+    return make_pipeline(rel, StandardScaler(), LogisticRegression()).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# stitch_relative
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("params", [{}, {"normalize": "standard"}, {"center": True}])
+def test_stitch_relative_aligned_reproduces_a(encoders, params):
+    X_a, X_b, y = encoders
+    model_a = _relative_model(X_a, y, **params)
+    model_b = stitch_relative(model_a, X_b)
+    np.testing.assert_array_equal(model_b.predict(X_b), model_a.predict(X_a))
+    np.testing.assert_allclose(
+        model_b.predict_proba(X_b), model_a.predict_proba(X_a), atol=1e-8
+    )
+
+
+def test_stitch_relative_structure(encoders):
+    X_a, X_b, y = encoders
+    model_a = _relative_model(X_a, y, center=True)
+    model_b = stitch_relative(model_a, X_b)
+    assert [name for name, _ in model_b.steps] == [n for n, _ in model_a.steps]
+    rel_a, rel_b = model_a[0], model_b[0]
+    assert rel_b is not rel_a
+    np.testing.assert_array_equal(rel_b.anchor_indices_, rel_a.anchor_indices_)
+    np.testing.assert_array_equal(rel_b.anchors_, X_b[rel_a.anchor_indices_])
+    params_a, params_b = rel_a.get_params(), rel_b.get_params()
+    params_a.pop("anchors"), params_b.pop("anchors")
+    assert params_a == params_b
+    pairs = zip(model_a.steps[1:], model_b.steps[1:], strict=True)
+    for (_, step_a), (_, step_b) in pairs:
+        assert isinstance(step_b, FrozenEstimator)
+        assert step_b.estimator is step_a  # reused, not copied nor refitted
+    # Pipeline.fit on B refits only the relative step: the head stays A's.
+    coef = model_a[-1].coef_.copy()
+    model_b.fit(X_b, 1 - y)
+    np.testing.assert_array_equal(model_a[-1].coef_, coef)
+    # A itself is left untouched by stitching.
+    assert model_a[0] is rel_a and rel_a.anchors_.shape == (30, 6)
+
+
+def test_stitch_relative_anchor_embeddings(encoders):
+    X_a, X_b, y = encoders
+    model_a = _relative_model(X_a, y)
+    anchors_b = X_b[model_a[0].anchor_indices_]
+    model_b = stitch_relative(model_a, anchors_b)
+    assert model_b[0].anchor_indices_ is None
+    np.testing.assert_array_equal(model_b[0].anchors_, anchors_b)
+    np.testing.assert_array_equal(model_b.predict(X_b), model_a.predict(X_a))
+    same = stitch_relative(model_a, anchors_b, rows="anchors")
+    np.testing.assert_array_equal(same.predict(X_b), model_b.predict(X_b))
+
+
+def test_stitch_relative_given_anchor_embeddings_in_a(encoders):
+    X_a, X_b, y = encoders
+    idx = np.arange(0, 300, 10)
+    model_a = make_pipeline(
+        RelativeTransformer(anchors=X_a[idx]), LogisticRegression()
+    ).fit(X_a, y)
+    model_b = stitch_relative(model_a, X_b[idx])
+    np.testing.assert_array_equal(model_b.predict(X_b), model_a.predict(X_a))
+    with pytest.raises(ValueError, match="given its 30 anchors as embeddings"):
+        stitch_relative(model_a, X_b)
+
+
+def test_stitch_relative_torch_input(encoders):
+    X_a, X_b, y = encoders
+    model_a = _relative_model(X_a, y)
+    model_b = stitch_relative(model_a, torch.from_numpy(X_b))
+    np.testing.assert_array_equal(model_b.predict(X_b), model_a.predict(X_a))
+
+
+def test_stitch_relative_keeps_frozen_and_passthrough(encoders):
+    X_a, X_b, y = encoders
+    head = LogisticRegression().fit(
+        RelativeTransformer(n_anchors=30, random_state=0).fit_transform(X_a), y
+    )
+    model_a = Pipeline(
+        [
+            ("rel", RelativeTransformer(n_anchors=30, random_state=0)),
+            ("skip", "passthrough"),
+            ("head", FrozenEstimator(head)),
+        ]
+    ).fit(X_a, y)
+    model_b = stitch_relative(model_a, X_b)
+    assert model_b.named_steps["skip"] == "passthrough"
+    assert model_b.named_steps["head"] is model_a.named_steps["head"]
+    np.testing.assert_array_equal(model_b.predict(X_b), model_a.predict(X_a))
+
+
+def test_stitch_relative_clones_and_pickles(encoders):
+    X_a, X_b, y = encoders
+    model_b = stitch_relative(_relative_model(X_a, y), X_b)
+    restored = pickle.loads(pickle.dumps(model_b))
+    np.testing.assert_array_equal(restored.predict(X_b), model_b.predict(X_b))
+    cloned = clone(model_b)  # the relative step is unfitted, the head frozen
+    np.testing.assert_array_equal(cloned.fit(X_b, y).predict(X_b), model_b.predict(X_b))
+
+
+def test_stitch_relative_errors(encoders):
+    X_a, X_b, y = encoders
+    model_a = _relative_model(X_a, y)
+    with pytest.raises(TypeError, match="expects a fitted Pipeline"):
+        stitch_relative(model_a[0], X_b)
+    no_relative = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_a, y)
+    with pytest.raises(TypeError, match="'standardscaler' is a StandardScaler, not"):
+        stitch_relative(no_relative, X_b)
+    unfitted = make_pipeline(RelativeTransformer(n_anchors=5), LogisticRegression())
+    with pytest.raises(NotFittedError, match="step 'relativetransformer'"):
+        stitch_relative(unfitted, X_b)
+    half = Pipeline([("rel", model_a[0]), ("head", LogisticRegression())])
+    with pytest.raises(NotFittedError, match="step 'head' \\(LogisticRegression\\)"):
+        stitch_relative(half, X_b)
+    with pytest.raises(ValueError, match="X_b has 29 anchor embeddings but .* 30"):
+        stitch_relative(model_a, X_b[:29], rows="anchors")
+    with pytest.raises(ValueError, match="X_b has 40 rows, but A's anchors include"):
+        stitch_relative(model_a, X_b[:40])
+    with pytest.raises(ValueError, match="rows must be"):
+        stitch_relative(model_a, X_b, rows="first")
+
+
+def test_stitch_relative_ambiguous_rows():
+    rng = np.random.RandomState(0)
+    X_a = rng.normal(size=(12, 3))
+    y = np.arange(12) % 2
+    permutation = rng.permutation(12)
+    model_a = make_pipeline(
+        RelativeTransformer(anchors=permutation), LogisticRegression()
+    ).fit(X_a, y)
+    with pytest.raises(ValueError, match="rows='anchors' or rows='aligned'"):
+        stitch_relative(model_a, X_a)
+    aligned = stitch_relative(model_a, X_a, rows="aligned")
+    np.testing.assert_array_equal(aligned.predict(X_a), model_a.predict(X_a))
+    given = stitch_relative(model_a, X_a[permutation], rows="anchors")
+    np.testing.assert_array_equal(given.predict(X_a), model_a.predict(X_a))
+    # Sorted indices covering the first rows read the same either way.
+    sorted_model = make_pipeline(
+        RelativeTransformer(n_anchors=12, random_state=0), LogisticRegression()
+    ).fit(X_a, y)
+    auto = stitch_relative(sorted_model, X_a)
+    np.testing.assert_array_equal(auto.predict(X_a), sorted_model.predict(X_a))
+
+
+# --------------------------------------------------------------------------
+# stitch_translated
+# --------------------------------------------------------------------------
+def test_stitch_translated_reproduces_a(encoders):
+    X_a, X_b, y = encoders
+    X_b = X_b + 4.0
+    head = LogisticRegression().fit(X_a, y)
+    idx = np.arange(0, 300, 5)
+    model_b = stitch_translated(
+        head, X_b[idx], X_a[idx], normalize="center", scale=True
+    )
+    assert [name for name, _ in model_b.steps] == ["translator", "head"]
+    translator = model_b.named_steps["translator"]
+    assert isinstance(translator, FrozenEstimator)
+    assert isinstance(translator.estimator, LatentTranslator)
+    assert translator.estimator.normalize == "center"
+    assert model_b.named_steps["head"].estimator is head
+    np.testing.assert_array_equal(model_b.predict(X_b), head.predict(X_a))
+    # Nothing is refitted, whatever fit receives.
+    coef = translator.estimator.coef_.copy()
+    model_b.fit(X_b[:50], y[:50])
+    np.testing.assert_array_equal(translator.estimator.coef_, coef)
+
+
+def test_stitch_translated_custom_translator(encoders):
+    X_a, X_b, y = encoders
+    head = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_a, y)
+    translator = LatentTranslator(method="affine")
+    model_b = stitch_translated(head, X_b[:100], X_a[:100], translator=translator)
+    assert not hasattr(translator, "coef_")  # a clone was fitted
+    assert model_b.score(X_b, y) == pytest.approx(head.score(X_a, y))
+
+
+def test_stitch_translated_different_dimensions():
+    rng = np.random.RandomState(1)
+    X_a = rng.normal(size=(200, 4))
+    y = (X_a[:, 0] > 0).astype(int)
+    embed, _ = np.linalg.qr(rng.normal(size=(7, 4)))  # isometric 4 -> 7
+    X_b = X_a @ embed.T
+    head = LogisticRegression().fit(X_a, y)
+    model_b = stitch_translated(head, X_b[:50], X_a[:50], normalize=None)
+    np.testing.assert_array_equal(model_b.predict(X_b), head.predict(X_a))
+
+
+def test_stitch_translated_errors(encoders):
+    X_a, X_b, y = encoders
+    head = LogisticRegression().fit(X_a, y)
+    with pytest.raises(ValueError, match="X_b has 50 anchors but X_a has 40"):
+        stitch_translated(head, X_b[:50], X_a[:40])
+    with pytest.raises(ValueError, match="X_a has 5 features but the head .* 6"):
+        stitch_translated(head, X_b[:50], X_a[:50, :5])
+    with pytest.raises(NotFittedError, match="The head is not fitted"):
+        stitch_translated(LogisticRegression(), X_b[:50], X_a[:50])
+    with pytest.raises(ValueError, match="either a translator or translator par"):
+        stitch_translated(
+            head, X_b[:50], X_a[:50], translator=LatentTranslator(), method="affine"
+        )
+
+
+# --------------------------------------------------------------------------
+# EncoderTransformer
+# --------------------------------------------------------------------------
+@parametrize_with_checks(
+    [
+        EncoderTransformer(nn.Tanh()),
+        EncoderTransformer(np.tanh, batch_size=3),
+        EncoderTransformer(nn.Sequential(nn.Tanh(), nn.Dropout(0.5)), dtype=None),
+    ]
+)
+def test_encoder_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+class _Mixed(nn.Module):
+    """A module whose submodules are in different train/eval modes."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+        self.dropout = nn.Dropout(0.9)
+        self.norm = nn.BatchNorm1d(3)
+
+    def forward(self, x):
+        return self.norm(self.dropout(self.linear(x)))
+
+
+def test_encoder_eval_mode_and_restore():
+    torch.manual_seed(0)
+    module = _Mixed()
+    module.train()
+    module.norm.eval()
+    X = np.random.RandomState(0).normal(size=(20, 4))
+    out = EncoderTransformer(module, batch_size=7).fit_transform(X)
+    expected = module.eval()(torch.as_tensor(X, dtype=torch.float32)).detach()
+    # Batches of 7 and of 20 rows may round differently in float32.
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-5, atol=1e-6)
+    module.train()
+    module.norm.eval()
+    EncoderTransformer(module).transform(X)
+    assert module.training and module.linear.training and module.dropout.training
+    assert not module.norm.training
+
+
+def test_encoder_restores_mode_on_error():
+    module = nn.Linear(3, 2)
+    module.train()
+    with pytest.raises(RuntimeError):
+        EncoderTransformer(module).transform(np.ones((4, 5)))  # wrong width
+    assert module.training
+
+
+def test_encoder_inference_mode_and_batches():
+    seen = []
+
+    def encode(batch):
+        seen.append((len(batch), torch.is_inference_mode_enabled()))
+        return batch[:, :2] * 2
+
+    X = np.arange(30.0).reshape(10, 3)
+    out = EncoderTransformer(encode, batch_size=4).fit_transform(X)
+    np.testing.assert_array_equal(out, X[:, :2] * 2)
+    assert seen == [(4, True), (4, True), (2, True)]
+
+
+def test_encoder_batch_size_does_not_change_results():
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
+    X = np.random.RandomState(0).normal(size=(50, 5))
+    full = EncoderTransformer(module, batch_size=50).fit_transform(X)
+    for batch_size in (1, 7, 64):
+        np.testing.assert_allclose(
+            EncoderTransformer(module, batch_size=batch_size).transform(X),
+            full,
+            rtol=1e-5,
+            atol=1e-6,  # float32 matrix products round differently per batch
+        )
+
+
+def test_encoder_tensor_in_tensor_out():
+    module = nn.Linear(3, 2)
+    X = torch.randn(6, 3)
+    out = EncoderTransformer(module).fit_transform(X)
+    assert isinstance(out, torch.Tensor) and out.shape == (6, 2)
+    assert not out.requires_grad and not out.is_inference()
+    torch.testing.assert_close(out, module(X).detach())
+
+
+def test_encoder_images_and_flattened_outputs():
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU())
+    images = np.random.RandomState(0).uniform(size=(5, 1, 8, 8))
+    encoder = EncoderTransformer(conv).fit(images)
+    assert not hasattr(encoder, "n_features_in_")
+    assert encoder.transform(images).shape == (5, 2 * 8 * 8)
+    scalar = EncoderTransformer(lambda batch: batch.sum(axis=1))
+    assert scalar.fit_transform(np.ones((4, 3))).shape == (4, 1)
+
+
+def test_encoder_dtype():
+    ids = np.array([[1, 2, 3], [4, 5, 6]])
+    embedding = nn.EmbeddingBag(10, 4, mode="mean")
+    out = EncoderTransformer(embedding, dtype="int64").fit_transform(ids)
+    assert out.shape == (2, 4)
+    assert out.dtype == np.float32
+
+
+def test_encoder_raw_inputs():
+    words = ["a", "bb", "ccc", "dddd", "eeeee"]
+
+    def encode(batch):
+        assert isinstance(batch, list)
+        return np.array([[len(word), 1.0] for word in batch])
+
+    encoder = EncoderTransformer(encode, batch_size=2, validate=False)
+    out = encoder.fit_transform(words)
+    np.testing.assert_array_equal(out[:, 0], [1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match="Found 0 inputs"):
+        encoder.transform([])
+
+
+def test_encoder_errors():
+    encoder = EncoderTransformer(nn.Tanh()).fit(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="X has 5 features, but EncoderTransformer"):
+        encoder.transform(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="3 dimensions, but EncoderTransformer"):
+        encoder.transform(np.ones((3, 4, 1)))
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D tensor"):
+        encoder.transform(torch.ones(3))
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        encoder.transform(torch.full((3, 4), float("nan")))
+    bad = EncoderTransformer(lambda batch: batch[:1])
+    with pytest.raises(ValueError, match="shape \\(1, 4\\) for a batch of 3 inputs"):
+        bad.fit_transform(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="'encoder' parameter"):
+        EncoderTransformer("not callable").fit(np.ones((3, 4)))
+
+
+def test_encoder_clone_and_pickle():
+    torch.manual_seed(0)
+    module = nn.Linear(4, 2)
+    encoder = EncoderTransformer(module, batch_size=8)
+    cloned = clone(encoder)
+    assert cloned.encoder is not module  # deep-copied
+    torch.testing.assert_close(cloned.encoder.weight, module.weight)
+    frozen = FrozenEstimator(encoder)
+    assert clone(frozen) is frozen  # the way to share a module without copies
+    X = np.random.RandomState(0).normal(size=(5, 4))
+    restored = pickle.loads(pickle.dumps(encoder.fit(X)))
+    np.testing.assert_allclose(restored.transform(X), encoder.transform(X))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_encoder_moves_module_and_back():
+    module = nn.Linear(4, 2)
+    X = np.random.RandomState(0).normal(size=(5, 4))
+    out = EncoderTransformer(module, device="cuda").fit_transform(X)
+    assert isinstance(out, np.ndarray)
+    assert next(module.parameters()).device.type == "cpu"
+    expected = module(torch.as_tensor(X, dtype=torch.float32)).detach().numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+    X_gpu = torch.as_tensor(X, dtype=torch.float32, device="cuda")
+    out_gpu = EncoderTransformer(module, device="auto").transform(X_gpu)
+    assert out_gpu.device.type == "cuda"
+
+
+def test_raw_pipeline_swap_encoder():
+    """raw -> encoder -> relative -> head, then swap the encoder by stitching."""
+    rng = np.random.RandomState(0)
+    raw = rng.normal(size=(200, 5))
+    y = (raw[:, 0] - raw[:, 2] > 0).astype(int)
+    torch.manual_seed(0)
+    old = nn.Linear(5, 8)
+    rotation, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    new = nn.Sequential(old, nn.Linear(8, 8, bias=False))
+    with torch.no_grad():
+        new[1].weight.copy_(torch.as_tensor(3 * rotation.T, dtype=torch.float32))
+    old_model = make_pipeline(
+        EncoderTransformer(old),
+        RelativeTransformer(n_anchors=20, center=True, random_state=0),
+        LogisticRegression(),
+    ).fit(raw, y)
+    new_encoder = EncoderTransformer(new)
+    stitched = stitch_relative(old_model[1:], new_encoder.transform(raw))
+    new_model = make_pipeline(new_encoder, stitched)
+    agree = np.mean(new_model.predict(raw) == old_model.predict(raw))
+    assert agree > 0.98
