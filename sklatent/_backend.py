@@ -100,7 +100,7 @@ def check_array_or_tensor(estimator, X, *, reset, name="X"):
             f"of 1 is required by {type(estimator).__name__}."
         )
     validate_data(estimator, X, reset=reset, skip_check_array=True)
-    return _check_tensor_values(X, name)
+    return check_tensor_values(X, name)
 
 
 def check_target(Y, *, name="y"):
@@ -124,12 +124,25 @@ def check_target(Y, *, name="y"):
     elif Y.ndim not in (1, 2):
         raise ValueError(f"{name} must be a 1-D or 2-D tensor; got {Y.ndim}D.")
     else:
-        Y = _check_tensor_values(Y, name)
+        Y = check_tensor_values(Y, name)
     return Y.reshape(-1, 1) if Y.ndim == 1 else Y
 
 
-def _check_tensor_values(X, name):
-    """Reject complex and non-finite tensors; make integers float64."""
+def check_tensor_values(X, name):
+    """Reject complex and non-finite tensors; make integers float64.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Data on any device.
+    name : str
+        The name used in error messages.
+
+    Returns
+    -------
+    torch.Tensor
+        ``X``, as float32 or float64.
+    """
     if X.is_complex():
         raise ValueError("Complex data not supported.")
     if X.dtype not in (torch.float32, torch.float64):

@@ -79,20 +79,12 @@ def _check_matrix(X, name):
         )
     if not isinstance(X, torch.Tensor):
         return check_array(X, dtype=[np.float64, np.float32], input_name=name)
-    if X.is_complex():
-        raise ValueError(f"Complex data not supported (input {name}).")
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
             f"Found array with shape {tuple(X.shape)} as input {name}; "
             "at least one row and one column are required."
         )
-    X = X.detach()
-    if X.dtype not in (torch.float32, torch.float64):
-        X = X.to(torch.float32 if X.is_floating_point() else torch.float64)
-    if not bool(torch.isfinite(X).all()):
-        kind = "NaN" if bool(torch.isnan(X).any()) else "infinity"
-        raise ValueError(f"Input {name} contains {kind}.")
-    return X
+    return _backend.check_tensor_values(X.detach(), name)
 
 
 def _check_pair(X, Y, *, function, min_rows=1, same_features=False):
