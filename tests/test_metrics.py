@@ -348,6 +348,7 @@ def test_integer_and_half_tensors_are_accepted():
     assert linear_cka(X, Y) == pytest.approx(1.0)
 
 
+@pytest.mark.cuda
 @cuda
 def test_cuda_matches_cpu():
     X, Y = make_pair(15, n=300, d_x=16, d_y=16)
