@@ -258,6 +258,57 @@ def empty_like_input(X, shape, dtype):
     return np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64)
 
 
+def check_out(out, X, shape, dtype):
+    """Check a caller-supplied output array before anything is written to it.
+
+    Parameters
+    ----------
+    out : ndarray or torch.Tensor
+        The caller's output: a writable numpy array or memmap for an array
+        input, a tensor on ``X``'s device for a tensor input.
+    X : ndarray or torch.Tensor
+        The validated input, which ``out`` must not overlap.
+    shape : tuple of int
+        The output's shape.
+    dtype : torch.dtype
+        The output's dtype.
+
+    Raises
+    ------
+    ValueError
+        Naming what does not fit: kind, shape, dtype, device, read-only
+        memory, or memory shared with ``X``.
+    """
+    like = empty_like_input(X, (0, shape[1]), dtype)
+    if not isinstance(out, type(like)):
+        raise ValueError(
+            f"out must be a {type(like).__name__} for this X; got "
+            f"{type(out).__name__}. Pass a numpy array (or np.memmap) for "
+            "array-like X and a tensor for a tensor X."
+        )
+    if tuple(out.shape) != tuple(shape) or out.dtype != like.dtype:
+        raise ValueError(
+            f"out has shape {tuple(out.shape)} and dtype {out.dtype}; the output "
+            f"needs shape {tuple(shape)} and dtype {like.dtype}."
+        )
+    if isinstance(out, torch.Tensor):
+        if out.device != like.device:
+            raise ValueError(
+                f"out is on {out.device} but the output belongs on {like.device}, "
+                "X's device."
+            )
+        shared = out.untyped_storage().data_ptr() == X.untyped_storage().data_ptr()
+    else:
+        if not out.flags.writeable:
+            raise ValueError("out is read-only; open a memmap with mode='w+' or 'r+'.")
+        shared = np.may_share_memory(out, X)
+    if shared:
+        raise ValueError(
+            "out shares memory with X, whose rows would be overwritten before "
+            "they are read; pass a separate array."
+        )
+
+
 def write_rows(out, rows, result):
     """Copy a result tensor into rows ``rows`` of the output ``out``.
 

@@ -10,6 +10,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from . import _fused
+
 
 def cosine_similarity(X, A):
     r"""Cosine similarity of each row of ``X`` to each anchor in ``A``.
@@ -71,8 +73,10 @@ def euclidean_similarity(X, A):
 def l1_similarity(X, A):
     r"""Negative Manhattan distance, :math:`S_{ij} = -\sum_f |x_{if} - a_{jf}|`.
 
-    Uses ``torch.cdist``, which accumulates over features without ever building
-    the (rows, anchors, features) difference tensor.
+    Runs a fused, compiled loop (``sklatent._fused``) that accumulates over
+    features without ever building the (rows, anchors, features) difference
+    tensor, or ``torch.cdist`` for small problems and where compiling is
+    unavailable; both agree within float rounding.
 
     Parameters
     ----------
@@ -83,7 +87,7 @@ def l1_similarity(X, A):
     -------
     torch.Tensor of shape (n, k)
     """
-    return torch.cdist(X, A, p=1).neg_()
+    return _fused.distance(X, A, 1).neg_()
 
 
 def linf_similarity(X, A):
@@ -101,7 +105,7 @@ def linf_similarity(X, A):
     -------
     torch.Tensor of shape (n, k)
     """
-    return torch.cdist(X, A, p=float("inf")).neg_()
+    return _fused.distance(X, A, float("inf")).neg_()
 
 
 SIMILARITIES = {

@@ -283,7 +283,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
             self.scale_ = _kernels.safe_scale((m2 / count).sqrt(), eps).numpy()
         return self
 
-    def transform(self, X):
+    def transform(self, X, out=None):
         """Return the relative representation of ``X``.
 
         Parameters
@@ -291,16 +291,32 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         X : {array-like, torch.Tensor} of shape (n_samples, n_features)
             Embeddings, in the same space as the anchors.
 
+        out : {ndarray, torch.Tensor} of shape (n_samples, n_features_out), \
+                default=None
+            Where to write the result, batch by batch, instead of a new array.
+            A writable :class:`numpy.memmap` makes the output as large as the
+            disk allows: with a memory-mapped ``X`` and a fixed
+            ``batch_size``, memory then stays bounded whatever ``n_samples``.
+            A numpy array (or memmap) for an array-like ``X``, a tensor on
+            ``X``'s device for a tensor ``X``; its dtype is the output's
+            (float32 for float32 input, else float64), and it must not share
+            memory with ``X``.
+
         Returns
         -------
         X_rel : {ndarray, torch.Tensor} of shape (n_samples, n_features_out)
             Similarities to the anchors; a tensor for a tensor input, on the
-            same device.
+            same device. ``out`` itself when given (before any wrapping
+            requested with ``set_output``).
         """
         check_is_fitted(self)
         X = _backend.check_array_or_tensor(self, X, reset=False)
         dtype = _backend.torch_dtype(X)
-        out = _backend.empty_like_input(X, (X.shape[0], self._n_features_out), dtype)
+        shape = (X.shape[0], self._n_features_out)
+        if out is None:
+            out = _backend.empty_like_input(X, shape, dtype)
+        else:
+            _backend.check_out(out, X, shape, dtype)
         for rows, result in self._stream(X, stage="output"):
             _backend.write_rows(out, rows, result)
         return out
@@ -417,9 +433,13 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         functions = [function for _, function in self._similarities()]
         width = A.shape[0] * len(functions)
         row_bytes = (X.shape[1] + 3 * width) * A.element_size()
-        for rows in _backend.row_batches(
-            X.shape[0], self.batch_size, row_bytes=row_bytes
-        ):
+        batch_size = self.batch_size
+        if batch_size is None and device.type == "cpu":
+            # At most 16 MiB of inputs, similarities and temporaries per batch,
+            # which stay in the CPU caches: larger batches only add memory
+            # traffic (docs/performance.md).
+            batch_size = min(X.shape[0], max(1, 2**24 // row_bytes))
+        for rows in _backend.row_batches(X.shape[0], batch_size, row_bytes=row_bytes):
             x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
             if center is not None:
                 x = x - center
@@ -432,7 +452,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
     def _finish(self, blocks, stage):
         """Aggregate similarity blocks, sparsify and normalise them."""
         if self.block_mean_ is None:
-            R = torch.cat(blocks, dim=1)
+            R = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=1)
         else:
             R = sum(
                 (block - float(mean)) / float(scale)

@@ -1,0 +1,275 @@
+"""The fused L1 / L-infinity kernel: numpy references, fallbacks, threads, processes.
+
+The compiled kernels are built once per test session (one per distance and
+dtype, a few seconds in all; inductor's disk cache makes later sessions
+faster). Tests of the dispatch rules and fallbacks swap the module's state for
+fresh dictionaries, so they never disturb the session's compiled kernels.
+"""
+
+import math
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from sklatent import RelativeTransformer, _fused, _kernels
+
+P = [1, math.inf]
+SHAPES = [(1, 1, 1), (1, 5, 3), (7, 1, 9), (5, 3, 1), (33, 17, 13), (64, 40, 37)]
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
+
+
+def _reference(X, A, p):
+    diff = np.abs(np.asarray(X, np.float64)[:, None, :] - np.asarray(A, np.float64))
+    return diff.sum(-1) if p == 1 else diff.max(-1)
+
+
+def _assert_matches(D, X, A, p):
+    ref = _reference(X.cpu().numpy(), A.cpu().numpy(), p)
+    assert D.shape == ref.shape and D.dtype == X.dtype and D.device == X.device
+    rtol = 1e-12 if X.dtype == torch.float64 else 2e-6
+    np.testing.assert_allclose(
+        D.cpu().numpy(), ref, rtol=rtol, atol=rtol * max(1.0, np.abs(ref).max())
+    )
+
+
+@pytest.fixture
+def fresh_state(monkeypatch):
+    """Empty compile caches for this test only."""
+    monkeypatch.setattr(_fused, "_compiled", {})
+    monkeypatch.setattr(_fused, "_warned", set())
+    monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
+
+
+@pytest.fixture
+def always_compile(monkeypatch):
+    """Send every problem, however small, to the compiled kernel."""
+    monkeypatch.setattr(_fused, "MIN_COMPILED_WORK", 0)
+    monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("p", P)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_compiled_matches_numpy(shape, p, dtype):
+    n, d, k = shape
+    generator = torch.Generator().manual_seed(n * 100 + d * 10 + k)
+    X = torch.randn(n, d, generator=generator, dtype=dtype) * 3
+    A = torch.randn(k, d, generator=generator, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _fused.CompileFallbackWarning)
+        _assert_matches(_fused.compiled_distance(X, A, p), X, A, p)
+
+
+@pytest.mark.parametrize("p", P)
+def test_compiled_handles_views_and_large_values(p):
+    base = torch.randn(50, 30, dtype=torch.float64) * 1e6
+    X = base[5:45:2, 3:]  # strided, offset view
+    A = base[:9, 3:]
+    _assert_matches(_fused.compiled_distance(X, A, p), X, A, p)
+    assert _fused.compiled_distance(X[:0], A, p).shape == (0, 9)
+    assert _fused.compiled_distance(X, A[:0], p).shape == (20, 0)
+
+
+@pytest.mark.parametrize("p", P)
+def test_eager_and_compiled_agree(p):
+    X = torch.randn(300, 64)
+    A = torch.randn(37, 64)
+    torch.testing.assert_close(
+        _fused.compiled_distance(X, A, p), _fused.eager_distance(X, A, p)
+    )
+
+
+@pytest.mark.parametrize("name", ["l1", "linf"])
+def test_similarity_kernels_use_the_fused_distance(name, always_compile):
+    X = torch.randn(40, 12, dtype=torch.float64)
+    A = torch.randn(6, 12, dtype=torch.float64)
+    p = 1 if name == "l1" else math.inf
+    S = _kernels.SIMILARITIES[name](X, A)
+    np.testing.assert_allclose(S.numpy(), -_reference(X, A, p), rtol=1e-12)
+
+
+def test_small_problems_stay_eager(fresh_state, monkeypatch):
+    def fail(*args):
+        raise AssertionError("compiled for a tiny problem")
+
+    monkeypatch.setattr(_fused, "compiled_distance", fail)
+    X, A = torch.randn(10, 8), torch.randn(5, 8)
+    _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+
+
+def test_large_problems_compile(fresh_state, monkeypatch):
+    calls = []
+    monkeypatch.setattr(_fused, "compiled_distance", lambda *a: calls.append(a))
+    n = _fused.MIN_COMPILED_WORK // (8 * 16) + 1
+    _fused.distance(torch.empty(n, 16), torch.empty(8, 16), 1)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES"])
+def test_environment_variable_disables_compiling(
+    fresh_state, always_compile, monkeypatch, value
+):
+    monkeypatch.setenv(_fused.DISABLE_ENV, value)
+    assert _fused.compile_disabled()
+    monkeypatch.setattr(
+        _fused, "_build", lambda *key: pytest.fail("compiled despite the variable")
+    )
+    X, A = torch.randn(10, 8), torch.randn(5, 8)
+    _assert_matches(_kernels.l1_similarity(X, A).neg(), X, A, 1)
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no"])
+def test_environment_variable_values_that_keep_compiling(monkeypatch, value):
+    monkeypatch.setenv(_fused.DISABLE_ENV, value)
+    assert not _fused.compile_disabled()
+
+
+def test_compile_failure_falls_back_once_with_a_warning(
+    fresh_state, always_compile, monkeypatch
+):
+    builds = []
+
+    def broken_build(*key):
+        builds.append(key)
+        raise RuntimeError("no C++ compiler\nsecond line")
+
+    monkeypatch.setattr(_fused, "_build", broken_build)
+    X, A = torch.randn(10, 8), torch.randn(5, 8)
+    with pytest.warns(
+        _fused.CompileFallbackWarning,
+        match=r"Could not compile the fused L1 kernel .*no C\+\+ compiler\); using "
+        "torch.cdist",
+    ):
+        D = _fused.distance(X, A, 1)
+    _assert_matches(D, X, A, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+    assert len(builds) == 1
+
+
+def test_failure_of_the_compiled_call_falls_back(
+    fresh_state, always_compile, monkeypatch
+):
+    def broken(x, groups):
+        raise RuntimeError("inductor exploded")
+
+    monkeypatch.setattr(_fused, "_build", lambda *key: broken)
+    X, A = torch.randn(10, 8), torch.randn(5, 8)
+    with pytest.warns(_fused.CompileFallbackWarning, match="L-infinity.*exploded"):
+        _assert_matches(_fused.distance(X, A, math.inf), X, A, math.inf)
+    assert _fused._compiled[(math.inf, torch.float32, X.device)] is None
+
+
+def test_gradients_take_the_eager_path(always_compile):
+    X = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    A = torch.randn(3, 4, dtype=torch.float64)
+    _fused.distance(X, A, 1).sum().backward()
+    expected = torch.sign(X.detach()[:, None, :] - A).sum(1)
+    torch.testing.assert_close(X.grad, expected)
+
+
+def test_inside_a_user_compiled_function(always_compile):
+    def user(x, a):
+        return _kernels.linf_similarity(x, a) * 2
+
+    X, A = torch.randn(9, 5), torch.randn(4, 5)
+    out = torch.compile(user, dynamic=False)(X, A)
+    _assert_matches(out.neg() / 2, X, A, math.inf)
+
+
+def test_invalid_p():
+    with pytest.raises(ValueError, match="p must be 1 or inf; got 2.0"):
+        _fused.distance(torch.zeros(2, 2), torch.zeros(2, 2), 2)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "l1", "linf"])
+def test_sklatent_never_changes_torch_threads(always_compile, similarity):
+    X = np.random.RandomState(0).normal(size=(200, 24)).astype(np.float32)
+    before = torch.get_num_threads()
+    try:
+        for threads in {1, before}:
+            torch.set_num_threads(threads)
+            RelativeTransformer(n_anchors=8, similarity=similarity, random_state=0).fit(
+                X
+            ).transform(X)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+
+
+def _distance_in_child(method, arrays):
+    # A forked child must not start an OpenMP team inherited from its parent:
+    # like any torch code, it limits itself to one thread (as torch's
+    # DataLoader workers do); a spawned child needs nothing.
+    if method == "fork":
+        torch.set_num_threads(1)
+    X, A = (torch.from_numpy(a) for a in arrays)
+    return _fused.compiled_distance(X, A, 1).numpy()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_compiled_kernel_in_a_child_process(method):
+    X = torch.randn(300, 20)
+    A = torch.randn(7, 20)
+    parent = _fused.compiled_distance(X, A, 1).numpy()
+    context = multiprocessing.get_context(method)
+    with context.Pool(1) as pool:
+        child = pool.apply(_distance_in_child, (method, (X.numpy(), A.numpy())))
+    np.testing.assert_allclose(child, parent, rtol=1e-6)
+
+
+def test_fitted_model_pickles_and_runs_eagerly_in_a_fresh_process(
+    always_compile, tmp_path
+):
+    X = np.random.RandomState(0).normal(size=(60, 10))
+    rel = RelativeTransformer(n_anchors=5, similarity="l1", random_state=0).fit(X)
+    expected = rel.transform(X)
+    path = tmp_path / "rel.pkl"
+    path.write_bytes(pickle.dumps((rel, X, expected)))
+    code = (
+        "import pickle, sys, numpy as np; "
+        f"rel, X, expected = pickle.loads(open({str(path)!r}, 'rb').read()); "
+        "np.testing.assert_allclose(rel.transform(X), expected, rtol=1e-12); "
+        "from sklatent import _fused; assert _fused.compile_disabled(); "
+        "assert not _fused._compiled"
+    )
+    env = dict(os.environ, **{_fused.DISABLE_ENV: "1"})
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("p", P)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (33, 17, 13), (257, 768, 130)])
+def test_cuda_compiled_matches_numpy(shape, p, dtype):
+    n, d, k = shape
+    X = torch.randn(n, d, dtype=dtype, device="cuda")
+    A = torch.randn(k, d, dtype=dtype, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _fused.CompileFallbackWarning)
+        _assert_matches(_fused.compiled_distance(X, A, p), X, A, p)
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+def test_cuda_transform_matches_cpu(always_compile, similarity):
+    X = np.random.RandomState(0).normal(size=(500, 48)).astype(np.float32)
+    params = dict(n_anchors=21, similarity=similarity, random_state=0)
+    cpu = RelativeTransformer(**params).fit(X).transform(X)
+    gpu = RelativeTransformer(device="cuda", **params).fit(X)
+    np.testing.assert_allclose(gpu.transform(X), cpu, rtol=1e-5, atol=1e-4)
+    out = gpu.transform(torch.from_numpy(X).cuda())
+    assert out.is_cuda
+    np.testing.assert_allclose(out.cpu().numpy(), cpu, rtol=1e-5, atol=1e-4)
