@@ -33,7 +33,9 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",  # docs/performance.md is Markdown: its tables come from a script
 ]
+myst_heading_anchors = 3
 
 templates_path = []
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]

@@ -1,8 +1,8 @@
 """Fused L1 and L-infinity distances: one compiled loop, no (n, k, d) tensor.
 
 L1 and L-infinity distances have no GEMM form: their cost is ``n * k * d``
-subtract-abs-accumulate steps. ``torch.cdist`` runs them on a CPU at about
-1 G pair-dimensions per second, far below what the cores' SIMD units allow.
+subtract-abs-accumulate steps. ``torch.cdist`` runs them on a CPU at 1-3 G
+pair-dimensions per second, far below what the cores' SIMD units allow.
 Here the broadcast-reduce ``|x[:, None, :] - a[None, :, :]|.sum(-1)`` (or
 ``.amax(-1)``) is compiled by ``torch.compile`` (TorchInductor: C++ with
 OpenMP and vector intrinsics on the CPU, Triton on CUDA) into one loop that
@@ -11,7 +11,8 @@ never materialises the difference tensor.
 Anchors are processed in groups of :data:`GROUP`: the compiled loop then keeps
 ``GROUP`` independent accumulators that share each load of ``x``, instead of
 one accumulator whose latency bounds the loop. On a 2-core AVX-512 machine
-this runs 10-15 times faster than ``torch.cdist`` (see docs/performance.md).
+this runs about 10 times faster than ``torch.cdist`` in float32, 2-4 times in
+float64, and 1-2 times on an H200 GPU (see docs/performance.md).
 
 The compiled path is an optimisation only. The eager ``torch.cdist`` path
 runs instead when
@@ -22,15 +23,18 @@ runs instead when
   where compiling would cost more than it saves;
 - the inputs need gradients, are not float32/float64, are not on a CPU or
   CUDA device, or are already being traced by ``torch.compile``;
-- compiling fails (no C++ compiler, no Triton, an unsupported platform): the
-  failure is reported once with a :class:`CompileFallbackWarning` and the
-  compiled path is not tried again in this process for that dtype and device.
+- compiling or running the compiled kernel fails (no C++ compiler, no Triton,
+  an unsupported platform): the failure is reported once with a
+  :class:`CompileFallbackWarning` and the compiled path is not tried again in
+  this process for that distance, dtype and device.
 
 Both paths agree within float rounding (the sums are accumulated in another
 order; maxima are exact). Nothing here changes global state: no thread
 settings, no dynamo or inductor configuration. The compiled kernel's OpenMP
 loop uses ``torch.get_num_threads()`` threads, so ``torch.set_num_threads``
-and ``threadpoolctl`` limits apply to it as to any torch operation.
+and ``threadpoolctl`` limits apply to it as to any torch operation; like any
+multi-threaded torch operation, it needs ``torch.set_num_threads(1)`` in a
+child forked after the parent used it (spawned children need nothing).
 """
 
 import math

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
@@ -435,10 +436,14 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         row_bytes = (X.shape[1] + 3 * width) * A.element_size()
         batch_size = self.batch_size
         if batch_size is None and device.type == "cpu":
-            # At most 16 MiB of inputs, similarities and temporaries per batch,
-            # which stay in the CPU caches: larger batches only add memory
-            # traffic (docs/performance.md).
-            batch_size = min(X.shape[0], max(1, 2**24 // row_bytes))
+            # About 16 MiB of inputs, similarities and temporaries per batch,
+            # which stay in the CPU caches (larger batches only add memory
+            # traffic), but at least 1,024 rows so that each batch's fixed cost
+            # (the anchors' norms, say) stays small, and never more rows than
+            # working_memory allows (docs/performance.md).
+            rows = max(1024, 2**24 // row_bytes)
+            budget = get_config()["working_memory"] * 2**20 // row_bytes
+            batch_size = max(1, min(X.shape[0], rows, budget))
         for rows in _backend.row_batches(X.shape[0], batch_size, row_bytes=row_bytes):
             x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
             if center is not None:

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("sphinx")
 pytest.importorskip("numpydoc")
 pytest.importorskip("sphinx_gallery")
+pytest.importorskip("myst_parser")
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
