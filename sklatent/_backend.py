@@ -309,6 +309,31 @@ def check_out(out, X, shape, dtype):
         )
 
 
+def output_view(out, device):
+    """A tensor on ``device`` sharing ``out``'s memory, so kernels write in place.
+
+    Parameters
+    ----------
+    out : ndarray or torch.Tensor
+        Output allocated by :func:`empty_like_input` or checked by
+        :func:`check_out`.
+    device : torch.device
+        Where the computation runs.
+
+    Returns
+    -------
+    torch.Tensor or None
+        ``out`` itself (a tensor on ``device``), a zero-copy tensor over a
+        C-contiguous numpy ``out`` when computing on the CPU, else None: the
+        results must then be copied with :func:`write_rows`.
+    """
+    if isinstance(out, torch.Tensor):
+        return out if out.device == device else None
+    if device.type == "cpu" and out.flags.c_contiguous:
+        return torch.from_numpy(out)
+    return None
+
+
 def write_rows(out, rows, result):
     """Copy a result tensor into rows ``rows`` of the output ``out``.
 

@@ -12,65 +12,80 @@ import torch.nn.functional as F
 
 from . import _fused
 
+_TINY_NORM = 1e-12
+"""Norms are clipped here before dividing, as ``torch.nn.functional.normalize`` does."""
 
-def cosine_similarity(X, A):
+
+def cosine_similarity(X, A, *, out=None):
     r"""Cosine similarity of each row of ``X`` to each anchor in ``A``.
 
     .. math:: S_{ij} = \frac{x_i \cdot a_j}{\lVert x_i\rVert \, \lVert a_j\rVert}
 
-    A zero row (in ``X`` or ``A``) has similarity 0 to everything, never NaN.
+    One GEMM of ``X`` with the unit anchors, whose rows are then divided by
+    the norms of ``X``'s rows in place. A zero row (in ``X`` or ``A``) has
+    similarity 0 to everything, never NaN.
 
     Parameters
     ----------
     X : torch.Tensor of shape (n, d)
     A : torch.Tensor of shape (k, d)
+    out : torch.Tensor of shape (n, k), default=None
+        Where to write the result (``torch.mm``'s ``out``).
 
     Returns
     -------
     torch.Tensor of shape (n, k)
+        ``out`` when given.
     """
-    return F.normalize(X, dim=1) @ F.normalize(A, dim=1).T
+    S = torch.mm(X, F.normalize(A, dim=1).T, out=out)
+    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+    return S.div_(norms.clamp_(min=_TINY_NORM))
 
 
-def dot_similarity(X, A):
+def dot_similarity(X, A, *, out=None):
     r"""Inner product of each row of ``X`` with each anchor: :math:`S = X A^\top`.
 
     Parameters
     ----------
     X : torch.Tensor of shape (n, d)
     A : torch.Tensor of shape (k, d)
+    out : torch.Tensor of shape (n, k), default=None
+        Where to write the result.
 
     Returns
     -------
     torch.Tensor of shape (n, k)
+        ``out`` when given.
     """
-    return X @ A.T
+    return torch.mm(X, A.T, out=out)
 
 
-def euclidean_similarity(X, A):
+def euclidean_similarity(X, A, *, out=None):
     r"""Negative Euclidean distance, :math:`S_{ij} = -\lVert x_i - a_j\rVert_2`.
 
     Computed with one GEMM, :math:`\lVert x\rVert^2 - 2 x\cdot a +
-    \lVert a\rVert^2`, clipped at zero. Near-zero distances therefore carry an
-    absolute error of about the square root of the dtype's resolution times
-    the squared norms (~1e-7 in float64 for unit-scale data).
+    \lVert a\rVert^2`, clipped at zero, the rest in place. Near-zero distances
+    therefore carry an absolute error of about the square root of the dtype's
+    resolution times the squared norms (~1e-7 in float64 for unit-scale data).
 
     Parameters
     ----------
     X : torch.Tensor of shape (n, d)
     A : torch.Tensor of shape (k, d)
+    out : torch.Tensor of shape (n, k), default=None
+        Where to write the result.
 
     Returns
     -------
     torch.Tensor of shape (n, k)
+        ``out`` when given.
     """
-    squared = torch.addmm(
-        (X * X).sum(1, keepdim=True) + (A * A).sum(1), X, A.T, alpha=-2.0
-    )
-    return squared.clamp_(min=0).sqrt_().neg_()
+    S = torch.addmm((A * A).sum(1), X, A.T, alpha=-2.0, out=out)
+    S.add_((X * X).sum(1, keepdim=True))
+    return S.clamp_(min=0).sqrt_().neg_()
 
 
-def l1_similarity(X, A):
+def l1_similarity(X, A, *, out=None):
     r"""Negative Manhattan distance, :math:`S_{ij} = -\sum_f |x_{if} - a_{jf}|`.
 
     Runs a fused, compiled loop (``sklatent._fused``) that accumulates over
@@ -82,15 +97,18 @@ def l1_similarity(X, A):
     ----------
     X : torch.Tensor of shape (n, d)
     A : torch.Tensor of shape (k, d)
+    out : torch.Tensor of shape (n, k), default=None
+        Where to write the result.
 
     Returns
     -------
     torch.Tensor of shape (n, k)
+        ``out`` when given.
     """
-    return _fused.distance(X, A, 1).neg_()
+    return torch.neg(_fused.distance(X, A, 1), out=out)
 
 
-def linf_similarity(X, A):
+def linf_similarity(X, A, *, out=None):
     r"""Negative Chebyshev distance, :math:`S_{ij} = -\max_f |x_{if} - a_{jf}|`.
 
     Computed as :func:`l1_similarity`, without a (rows, anchors, features)
@@ -100,12 +118,15 @@ def linf_similarity(X, A):
     ----------
     X : torch.Tensor of shape (n, d)
     A : torch.Tensor of shape (k, d)
+    out : torch.Tensor of shape (n, k), default=None
+        Where to write the result.
 
     Returns
     -------
     torch.Tensor of shape (n, k)
+        ``out`` when given.
     """
-    return _fused.distance(X, A, float("inf")).neg_()
+    return torch.neg(_fused.distance(X, A, float("inf")), out=out)
 
 
 SIMILARITIES = {

@@ -619,8 +619,12 @@ class LatentTranslator(
         weight = pinv / self.y_scale_[:, None] * self.x_scale_
         return self.y_mean_, weight, self.x_mean_
 
-    def _stream(self, X, *, inverse):
-        """Yield ``(rows, tensor)`` translations of each row batch of ``X``."""
+    def _stream(self, X, *, inverse, out=None):
+        """Yield ``(rows, tensor)`` translations of each row batch of ``X``.
+
+        With ``out`` (a tensor on the computing device), each batch is
+        written straight into ``out[rows]``.
+        """
         device = _backend.resolve_device(self.device, X)
         dtype = _backend.torch_dtype(X)
         shift, weight, offset = (
@@ -638,13 +642,16 @@ class LatentTranslator(
                 x = F.normalize(x, dim=1)
             if subtract:
                 x = x - shift
-            yield rows, torch.addmm(offset, x, weight)
+            dest = None if out is None else out[rows]
+            yield rows, torch.addmm(offset, x, weight, out=dest)
 
     def _translate(self, X, *, inverse):
         n_out = self.n_features_in_ if inverse else self._n_features_out
         out = _backend.empty_like_input(X, (X.shape[0], n_out), _backend.torch_dtype(X))
-        for rows, result in self._stream(X, inverse=inverse):
-            _backend.write_rows(out, rows, result)
+        view = _backend.output_view(out, _backend.resolve_device(self.device, X))
+        for rows, result in self._stream(X, inverse=inverse, out=view):
+            if view is None:
+                _backend.write_rows(out, rows, result)
         return out
 
     def __sklearn_tags__(self):

@@ -39,3 +39,16 @@ def test_to_tensor_copies_read_only_arrays():
     tensor = _backend.to_tensor(array, device=torch.device("cpu"), dtype=torch.float32)
     assert tensor.dtype == torch.float32
     np.testing.assert_array_equal(tensor.numpy(), array)
+
+
+def test_output_view_shares_memory_only_where_kernels_can_write():
+    cpu = torch.device("cpu")
+    out = np.zeros((4, 3), dtype=np.float32)
+    view = _backend.output_view(out, cpu)
+    view[1, 2] = 5.0
+    assert out[1, 2] == 5.0
+    assert _backend.output_view(np.zeros((4, 3), order="F"), cpu) is None
+    assert _backend.output_view(out, torch.device("meta")) is None
+    tensor = torch.zeros(4, 3)
+    assert _backend.output_view(tensor, cpu) is tensor
+    assert _backend.output_view(tensor, torch.device("meta")) is None

@@ -50,3 +50,27 @@ def test_euclidean_of_a_point_to_itself_is_near_zero():
     X = torch.from_numpy(np.random.RandomState(0).normal(size=(5, 50)))
     out = _kernels.euclidean_similarity(X, X)
     assert out.diagonal().abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(_kernels.SIMILARITIES))
+def test_kernels_write_into_out(name):
+    # Large enough (2^24 pair-dimensions) for L1 / L-infinity's compiled path.
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(2048, 64, generator=generator, dtype=torch.float64)
+    A = torch.randn(128, 64, generator=generator, dtype=torch.float64)
+    X[3] = 0.0  # a zero row: cosine 0, never NaN
+    expected = _kernels.SIMILARITIES[name](X, A)
+    out = torch.full((2048, 128), float("nan"), dtype=torch.float64)
+    assert _kernels.SIMILARITIES[name](X, A, out=out) is out
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    assert not out.isnan().any()
+
+
+def test_cosine_matches_normalised_product():
+    generator = torch.Generator().manual_seed(1)
+    X = torch.randn(30, 5, generator=generator, dtype=torch.float64) * 1e3
+    A = torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    X[0], A[2] = 0.0, 0.0
+    unit = X / X.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    reference = unit @ (A / A.norm(dim=1, keepdim=True).clamp(min=1e-12)).T
+    torch.testing.assert_close(_kernels.cosine_similarity(X, A), reference)

@@ -32,6 +32,19 @@ def test_out_is_filled_and_returned(X, dtype, params):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean", ["dot", "l1"]])
+def test_out_in_fortran_order_is_filled_by_copying(X, similarity):
+    # A C-contiguous out is written in place by the kernels; any other layout
+    # takes the copying path, which must give the same numbers.
+    rel = RelativeTransformer(
+        n_anchors=9, similarity=similarity, batch_size=10, random_state=0
+    ).fit(X)
+    expected = rel.transform(X)
+    out = np.full(expected.shape, np.nan, order="F")
+    assert rel.transform(X, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_out_memmap_in_and_out(X, tmp_path):
     source = np.memmap(tmp_path / "X.f32", dtype=np.float32, mode="w+", shape=X.shape)
     source[:] = X
