@@ -39,6 +39,7 @@ Sections (``--only`` picks some):
     python benchmarks/run.py                         # the full grid (~30 min)
     python benchmarks/run.py --quick --device cuda
     python benchmarks/run.py --only gemm,distance --threads 1
+    python benchmarks/run.py --only gemm --target --repeats 7
 """
 
 import argparse
@@ -228,6 +229,13 @@ def format_cell(value):
     return str(value)
 
 
+def grid(args, quick, full):
+    """The shapes a section runs: quick, full, or only the target shape."""
+    if args.target:
+        return [TARGET]
+    return quick if args.quick else full
+
+
 def shape_label(n, d, k, dtype):
     return f"{n:,} x {d} -> {k} {dtype}"
 
@@ -256,7 +264,7 @@ def bench_gemm(args, device):
         "dot": linear_kernel,
         "euclidean": euclidean_distances,
     }
-    for shape in QUICK_GEMM if args.quick else FULL_GEMM:
+    for shape in grid(args, QUICK_GEMM, FULL_GEMM):
         _gemm_shape(args, device, table, references, *shape)
     return table
 
@@ -332,7 +340,7 @@ def bench_distance(args, device):
             "output MB",
         ],
     )
-    for shape in QUICK_DISTANCE if args.quick else FULL_DISTANCE:
+    for shape in grid(args, QUICK_DISTANCE, FULL_DISTANCE):
         _distance_shape(args, device, table, *shape)
     return table
 
@@ -624,6 +632,11 @@ def main(argv=None):
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch and BLAS threads"
+    )
+    parser.add_argument(
+        "--target",
+        action="store_true",
+        help=f"gemm and distance sections on the target shape {TARGET} only",
     )
     parser.add_argument("--json", default=None, help="also write results here")
     parser.add_argument("--tmp", default=None, help="folder for temporary files")
