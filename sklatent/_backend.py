@@ -309,6 +309,20 @@ def check_out(out, X, shape, dtype):
         )
 
 
+def tracks_gradients(X):
+    """Whether autograd records operations on ``X`` (so nothing may go in place).
+
+    Parameters
+    ----------
+    X : ndarray or torch.Tensor
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(X, torch.Tensor) and X.requires_grad and torch.is_grad_enabled()
+
+
 def output_view(out, device):
     """A tensor on ``device`` sharing ``out``'s memory, so kernels write in place.
 

@@ -1,7 +1,9 @@
 """Torch kernels: similarities to anchors, sparsification, moments, solvers.
 
 Every function here takes tensors and returns tensors on the same device and
-in the same dtype; nothing here knows scikit-learn. Similarities follow one
+in the same dtype; nothing here knows scikit-learn. Similarity kernels take
+an optional ``out`` to write into (and then work in place); without it they
+are differentiable. Similarities follow one
 convention: larger means more similar, so distances are returned negated.
 """
 
@@ -22,7 +24,7 @@ def cosine_similarity(X, A, *, out=None):
     .. math:: S_{ij} = \frac{x_i \cdot a_j}{\lVert x_i\rVert \, \lVert a_j\rVert}
 
     One GEMM of ``X`` with the unit anchors, whose rows are then divided by
-    the norms of ``X``'s rows in place. A zero row (in ``X`` or ``A``) has
+    the norms of ``X``'s rows. A zero row (in ``X`` or ``A``) has
     similarity 0 to everything, never NaN.
 
     Parameters
@@ -30,7 +32,8 @@ def cosine_similarity(X, A, *, out=None):
     X : torch.Tensor of shape (n, d)
     A : torch.Tensor of shape (k, d)
     out : torch.Tensor of shape (n, k), default=None
-        Where to write the result (``torch.mm``'s ``out``).
+        Where to write the result (``torch.mm``'s ``out``), then work on it in
+        place. Without ``out`` nothing is done in place, so gradients flow.
 
     Returns
     -------
@@ -38,8 +41,8 @@ def cosine_similarity(X, A, *, out=None):
         ``out`` when given.
     """
     S = torch.mm(X, F.normalize(A, dim=1).T, out=out)
-    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
-    return S.div_(norms.clamp_(min=_TINY_NORM))
+    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True).clamp(min=_TINY_NORM)
+    return S / norms if out is None else S.div_(norms)
 
 
 def dot_similarity(X, A, *, out=None):
@@ -64,7 +67,7 @@ def euclidean_similarity(X, A, *, out=None):
     r"""Negative Euclidean distance, :math:`S_{ij} = -\lVert x_i - a_j\rVert_2`.
 
     Computed with one GEMM, :math:`\lVert x\rVert^2 - 2 x\cdot a +
-    \lVert a\rVert^2`, clipped at zero, the rest in place. Near-zero distances
+    \lVert a\rVert^2`, clipped at zero. Near-zero distances
     therefore carry an absolute error of about the square root of the dtype's
     resolution times the squared norms (~1e-7 in float64 for unit-scale data).
 
@@ -81,8 +84,10 @@ def euclidean_similarity(X, A, *, out=None):
         ``out`` when given.
     """
     S = torch.addmm((A * A).sum(1), X, A.T, alpha=-2.0, out=out)
-    S.add_((X * X).sum(1, keepdim=True))
-    return S.clamp_(min=0).sqrt_().neg_()
+    squared_norms = (X * X).sum(1, keepdim=True)
+    if out is None:
+        return (S + squared_norms).clamp(min=0).sqrt().neg()
+    return S.add_(squared_norms).clamp_(min=0).sqrt_().neg_()
 
 
 def l1_similarity(X, A, *, out=None):

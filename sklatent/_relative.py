@@ -426,7 +426,8 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         blocks, ``"normalize"`` before the final normalisation, ``"output"``
         runs everything. With ``out`` (a tensor on the computing device), each
         batch's result is ``out[rows]``: a single built-in similarity with
-        nothing after it writes there directly, anything else is copied.
+        nothing after it writes there directly (unless autograd tracks ``X``),
+        anything else is copied.
         """
         device = _backend.resolve_device(self.device, X)
         dtype = _backend.torch_dtype(X)
@@ -440,6 +441,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
             out is not None
             and len(functions) == 1
             and functions[0] in _kernels.SIMILARITIES.values()
+            and not _backend.tracks_gradients(X)
         )
         width = A.shape[0] * len(functions)
         row_bytes = (X.shape[1] + 3 * width) * A.element_size()

@@ -622,8 +622,8 @@ class LatentTranslator(
     def _stream(self, X, *, inverse, out=None):
         """Yield ``(rows, tensor)`` translations of each row batch of ``X``.
 
-        With ``out`` (a tensor on the computing device), each batch is
-        written straight into ``out[rows]``.
+        With ``out`` (a tensor on the computing device), each batch's result
+        is ``out[rows]``, written there directly unless autograd tracks ``X``.
         """
         device = _backend.resolve_device(self.device, X)
         dtype = _backend.torch_dtype(X)
@@ -643,7 +643,11 @@ class LatentTranslator(
             if subtract:
                 x = x - shift
             dest = None if out is None else out[rows]
-            yield rows, torch.addmm(offset, x, weight, out=dest)
+            if dest is None or _backend.tracks_gradients(x):
+                result = torch.addmm(offset, x, weight)
+                yield rows, result if dest is None else dest.copy_(result)
+            else:
+                yield rows, torch.addmm(offset, x, weight, out=dest)
 
     def _translate(self, X, *, inverse):
         n_out = self.n_features_in_ if inverse else self._n_features_out

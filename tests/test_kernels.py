@@ -74,3 +74,11 @@ def test_cosine_matches_normalised_product():
     unit = X / X.norm(dim=1, keepdim=True).clamp(min=1e-12)
     reference = unit @ (A / A.norm(dim=1, keepdim=True).clamp(min=1e-12)).T
     torch.testing.assert_close(_kernels.cosine_similarity(X, A), reference)
+
+
+@pytest.mark.parametrize("name", sorted(_kernels.SIMILARITIES))
+def test_kernels_without_out_are_differentiable(name):
+    generator = torch.Generator().manual_seed(2)
+    X = torch.randn(6, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    A = torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda X: _kernels.SIMILARITIES[name](X, A), (X,))

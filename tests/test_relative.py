@@ -223,6 +223,18 @@ def test_torch_input_gives_torch_output_same_dtype(X):
     assert fitted_on_tensor.anchors_.dtype == np.float32
 
 
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean", "l1"])
+def test_transform_is_differentiable_for_a_tensor_that_requires_grad(X, similarity):
+    rel = RelativeTransformer(
+        n_anchors=5, similarity=similarity, batch_size=3, random_state=0
+    ).fit(X)
+    tensor = torch.from_numpy(X[:7] + 0.1).requires_grad_()
+    out = rel.transform(tensor)
+    assert out.requires_grad
+    np.testing.assert_allclose(out.detach().numpy(), rel.transform(X[:7] + 0.1))
+    assert torch.autograd.gradcheck(rel.transform, (tensor,))
+
+
 def test_integer_tensor_becomes_float64(X):
     rel = RelativeTransformer(n_anchors=5, random_state=0).fit(X)
     out = rel.transform(torch.arange(16).reshape(2, 8))

@@ -215,6 +215,17 @@ def test_dtype_and_kind_are_kept(dtype):
     assert_allclose(back.numpy(), X, atol=1e-3 if dtype == np.float32 else 1e-9)
 
 
+def test_transform_is_differentiable_for_a_tensor_that_requires_grad():
+    rng = np.random.RandomState(0)
+    X, Y = rng.normal(size=(30, 4)), rng.normal(size=(30, 3))
+    translator = LatentTranslator(method="affine", batch_size=4).fit(X, Y)
+    tensor = torch.from_numpy(X[:9]).requires_grad_()
+    out = translator.transform(tensor)
+    assert out.requires_grad
+    assert_allclose(out.detach().numpy(), translator.transform(X[:9]))
+    assert torch.autograd.gradcheck(translator.transform, (tensor,))
+
+
 def test_tensor_fit_equals_numpy_fit():
     X, Y = _pairs(noise=0.5)
     from_numpy = LatentTranslator(method="affine").fit(X, Y)
