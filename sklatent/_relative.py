@@ -164,7 +164,9 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
     similarity 0 to every anchor, never NaN.
 
     A numpy input gives a numpy output (respecting ``set_output``); a torch
-    tensor gives a tensor on the input's device. float32 stays float32.
+    tensor gives a tensor on the input's device. float32 stays float32. A
+    tensor that requires gradients gives a differentiable output, so a
+    relative representation can sit inside a training loss.
 
     References
     ----------
