@@ -83,11 +83,16 @@ def euclidean_similarity(X, A, *, out=None):
     torch.Tensor of shape (n, k)
         ``out`` when given.
     """
-    S = torch.addmm((A * A).sum(1), X, A.T, alpha=-2.0, out=out)
-    squared_norms = (X * X).sum(1, keepdim=True)
+    S = torch.addmm(_squared_norms(A), X, A.T, alpha=-2.0, out=out)
+    squared_norms = _squared_norms(X).unsqueeze(1)
     if out is None:
         return (S + squared_norms).clamp(min=0).sqrt().neg()
     return S.add_(squared_norms).clamp_(min=0).sqrt_().neg_()
+
+
+def _squared_norms(X):
+    """Squared norm of each row, in one pass and without an ``X * X`` copy."""
+    return torch.linalg.vector_norm(X, dim=1).square()
 
 
 def l1_similarity(X, A, *, out=None):
