@@ -1,10 +1,10 @@
 """Torch kernels: similarities to anchors, sparsification, moments, solvers.
 
 Every function here takes tensors and returns tensors on the same device and
-in the same dtype; nothing here knows scikit-learn. Similarity kernels take
-an optional ``out`` to write into (and then work in place); without it they
-are differentiable. Similarities follow one
+in the same dtype; nothing here knows scikit-learn. Similarities follow one
 convention: larger means more similar, so distances are returned negated.
+Similarity kernels take an optional ``out`` to write into (and then work in
+place); without it they do nothing in place, so gradients flow.
 """
 
 from typing import NamedTuple
@@ -67,9 +67,9 @@ def euclidean_similarity(X, A, *, out=None):
     r"""Negative Euclidean distance, :math:`S_{ij} = -\lVert x_i - a_j\rVert_2`.
 
     Computed with one GEMM, :math:`\lVert x\rVert^2 - 2 x\cdot a +
-    \lVert a\rVert^2`, clipped at zero. Near-zero distances
-    therefore carry an absolute error of about the square root of the dtype's
-    resolution times the squared norms (~1e-7 in float64 for unit-scale data).
+    \lVert a\rVert^2`, clipped at zero. Near-zero distances therefore carry an
+    absolute error of about the square root of the dtype's resolution times
+    the squared norms (~1e-7 in float64 for unit-scale data).
 
     Parameters
     ----------

@@ -465,7 +465,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
             if direct:
                 blocks = [functions[0](x, A, out=dest)]
             else:
-                blocks = [function(x, A) for function in functions]
+                blocks = [_similarity_block(function, x, A) for function in functions]
             if stage == "blocks":
                 yield rows, torch.cat(blocks, dim=1)
                 continue
@@ -515,3 +515,18 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
             self.anchors == "stratified"
         )
         return tags
+
+
+def _similarity_block(function, x, A):
+    """``function(x, A)``, checked to be a tensor of shape (rows, anchors)."""
+    S = function(x, A)
+    expected = (x.shape[0], A.shape[0])
+    if not isinstance(S, torch.Tensor) or tuple(S.shape) != expected:
+        got = tuple(S.shape) if hasattr(S, "shape") else type(S).__name__
+        raise ValueError(
+            f"The similarity {getattr(function, '__name__', function)!r} returned "
+            f"{type(S).__name__} {got} for {expected[0]} rows and {expected[1]} "
+            f"anchors; a similarity callable must return a torch.Tensor of shape "
+            f"{expected}."
+        )
+    return S

@@ -77,6 +77,19 @@ def test_callable_similarity_and_feature_names(X):
     assert list(names) == [f"negative_sq_a{i}" for i in rel.anchor_indices_]
 
 
+@pytest.mark.parametrize(
+    "returned, match",
+    [
+        (lambda X, A: (X @ A.T)[:, :1], r"returned Tensor \(60, 1\) for 60 rows and 4"),
+        (lambda X, A: (X @ A.T).numpy(), r"returned ndarray \(60, 4\).*torch.Tensor"),
+    ],
+)
+def test_callable_similarity_of_the_wrong_kind_is_an_error(X, returned, match):
+    rel = RelativeTransformer(n_anchors=4, similarity=returned, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=match):
+        rel.transform(X)
+
+
 def test_product_of_invariances_concat(X):
     sims = ["cosine", "euclidean", "l1", "linf"]
     rel = RelativeTransformer(n_anchors=5, similarity=sims, random_state=0).fit(X)
