@@ -297,7 +297,7 @@ def check_out(out, X, shape, dtype):
                 f"out is on {out.device} but the output belongs on {like.device}, "
                 "X's device."
             )
-        shared = out.untyped_storage().data_ptr() == X.untyped_storage().data_ptr()
+        shared = _byte_ranges_overlap(out, X)
     else:
         if not out.flags.writeable:
             raise ValueError("out is read-only; open a memmap with mode='w+' or 'r+'.")
@@ -307,6 +307,25 @@ def check_out(out, X, shape, dtype):
             "out shares memory with X, whose rows would be overwritten before "
             "they are read; pass a separate array."
         )
+
+
+def _byte_ranges_overlap(a, b):
+    """Whether two tensors on one device may share memory.
+
+    Compares the address ranges they span, so that views of one buffer made
+    separately (two ``torch.from_numpy`` of overlapping numpy views, say) are
+    caught although their storages differ.
+    """
+
+    def span(t):
+        extent = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
+        start = t.data_ptr()
+        return start, start + (extent + 1) * t.element_size()
+
+    if a.numel() == 0 or b.numel() == 0:
+        return False
+    (a_start, a_stop), (b_start, b_stop) = span(a), span(b)
+    return a_start < b_stop and b_start < a_stop
 
 
 def tracks_gradients(X):
@@ -337,12 +356,15 @@ def output_view(out, device):
     Returns
     -------
     torch.Tensor or None
-        ``out`` itself (a tensor on ``device``), a zero-copy tensor over a
-        C-contiguous numpy ``out`` when computing on the CPU, else None: the
-        results must then be copied with :func:`write_rows`.
+        ``out`` itself (a tensor on ``device`` that autograd does not
+        track), a zero-copy tensor over a C-contiguous numpy ``out`` when
+        computing on the CPU, else None: the results must then be copied with
+        :func:`write_rows`.
     """
     if isinstance(out, torch.Tensor):
-        return out if out.device == device else None
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        return out if out.device == device and not tracks_gradients(out) else None
     if device.type == "cpu" and out.flags.c_contiguous:
         return torch.from_numpy(out)
     return None

@@ -40,8 +40,8 @@ def cosine_similarity(X, A, *, out=None):
     torch.Tensor of shape (n, k)
         ``out`` when given.
     """
-    S = torch.mm(X, F.normalize(A, dim=1).T, out=out)
     norms = torch.linalg.vector_norm(X, dim=1, keepdim=True).clamp(min=_TINY_NORM)
+    S = torch.mm(X, F.normalize(A, dim=1).T, out=out)
     return S / norms if out is None else S.div_(norms)
 
 
@@ -83,8 +83,8 @@ def euclidean_similarity(X, A, *, out=None):
     torch.Tensor of shape (n, k)
         ``out`` when given.
     """
-    S = torch.addmm(_squared_norms(A), X, A.T, alpha=-2.0, out=out)
     squared_norms = _squared_norms(X).unsqueeze(1)
+    S = torch.addmm(_squared_norms(A), X, A.T, alpha=-2.0, out=out)
     if out is None:
         return (S + squared_norms).clamp(min=0).sqrt().neg()
     return S.add_(squared_norms).clamp_(min=0).sqrt_().neg_()

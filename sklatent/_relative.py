@@ -110,8 +110,10 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         else the CPU). An unavailable explicit device is an error.
 
     batch_size : int, default=None
-        Rows sent to the device at once. None sizes batches from
-        scikit-learn's ``working_memory`` setting.
+        Rows sent to the device at once; results never depend on it. None
+        gives about 64 MiB of work per batch on the CPU (at least 2,048
+        rows), and on other devices as many rows as scikit-learn's
+        ``working_memory`` setting allows, which also caps the CPU batches.
 
     random_state : int, RandomState instance or None, default=None
         Seed of the anchor strategy. Anchors are drawn with numpy, so the same
@@ -427,9 +429,9 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         ``stage`` says how far to go: ``"blocks"`` stops at the raw similarity
         blocks, ``"normalize"`` before the final normalisation, ``"output"``
         runs everything. With ``out`` (a tensor on the computing device), each
-        batch's result is ``out[rows]``: a single built-in similarity with
-        nothing after it writes there directly (unless autograd tracks ``X``),
-        anything else is copied.
+        batch's result is ``out[rows]``: a single built-in similarity is
+        written there directly (unless autograd tracks ``X``) and finished
+        there when nothing follows it; any other result is copied there.
         """
         device = _backend.resolve_device(self.device, X)
         dtype = _backend.torch_dtype(X)
@@ -522,11 +524,11 @@ def _similarity_block(function, x, A):
     S = function(x, A)
     expected = (x.shape[0], A.shape[0])
     if not isinstance(S, torch.Tensor) or tuple(S.shape) != expected:
-        got = tuple(S.shape) if hasattr(S, "shape") else type(S).__name__
+        shape = f" of shape {tuple(S.shape)}" if hasattr(S, "shape") else ""
         raise ValueError(
             f"The similarity {getattr(function, '__name__', function)!r} returned "
-            f"{type(S).__name__} {got} for {expected[0]} rows and {expected[1]} "
-            f"anchors; a similarity callable must return a torch.Tensor of shape "
-            f"{expected}."
+            f"a {type(S).__name__}{shape} for {expected[0]} rows and "
+            f"{expected[1]} anchors; a similarity callable must return a "
+            f"torch.Tensor of shape {expected}."
         )
     return S

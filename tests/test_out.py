@@ -148,6 +148,19 @@ def test_out_sharing_memory_with_x(X):
     X_t = torch.from_numpy(X.copy())
     with pytest.raises(ValueError, match="out shares memory with X"):
         rel.transform(X_t, out=X_t)
+    # Overlapping views of one buffer, made separately: different storages.
+    buffer = np.vstack([X[:1], X[:20]])
+    with pytest.raises(ValueError, match="out shares memory with X"):
+        rel.transform(torch.from_numpy(buffer[1:]), out=torch.from_numpy(buffer[:-1]))
+    adjacent = torch.from_numpy(buffer[10:20])  # starts where X ends: no overlap
+    assert rel.transform(torch.from_numpy(buffer[:10]), out=adjacent) is adjacent
+
+
+def test_out_tensor_that_requires_grad(X):
+    rel = RelativeTransformer(n_anchors=6, batch_size=7, random_state=0).fit(X)
+    out = torch.zeros(len(X), 6, dtype=torch.float64, requires_grad=True).clone()
+    assert rel.transform(torch.from_numpy(X), out=out) is out
+    np.testing.assert_allclose(out.detach().numpy(), rel.transform(X))
 
 
 @pytest.mark.cuda

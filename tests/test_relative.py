@@ -80,8 +80,9 @@ def test_callable_similarity_and_feature_names(X):
 @pytest.mark.parametrize(
     "returned, match",
     [
-        (lambda X, A: (X @ A.T)[:, :1], r"returned Tensor \(60, 1\) for 60 rows and 4"),
-        (lambda X, A: (X @ A.T).numpy(), r"returned ndarray \(60, 4\).*torch.Tensor"),
+        (lambda X, A: (X @ A.T)[:, :1], r"a Tensor of shape \(60, 1\) for 60 rows"),
+        (lambda X, A: (X @ A.T).numpy(), r"an? ndarray of shape \(60, 4\).*Tensor"),
+        (lambda X, A: [0.0], r"returned a list for 60 rows and 4 anchors"),
     ],
 )
 def test_callable_similarity_of_the_wrong_kind_is_an_error(X, returned, match):
