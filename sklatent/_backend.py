@@ -213,28 +213,77 @@ def to_tensor(array, *, device, dtype):
     return array.to(device=device, dtype=dtype)
 
 
-def row_batches(n_rows, batch_size, *, row_bytes):
-    """Yield slices of at most ``batch_size`` rows covering ``range(n_rows)``.
+CPU_BATCH_BYTES = 2**26
+"""Work per batch on the CPU when ``batch_size`` is None: about 64 MiB."""
+
+CPU_MIN_BATCH_ROWS = 2048
+"""Rows per CPU batch at least (``working_memory`` permitting)."""
+
+
+def batch_rows(n_rows, batch_size, *, row_bytes, device=None, max_rows=None):
+    """Rows per batch: the one batch-size policy of sklatent.
+
+    An explicit ``batch_size`` wins. Otherwise a batch gets as many rows as
+    scikit-learn's ``working_memory`` allows for ``row_bytes`` per row (see
+    :func:`sklearn.set_config`); on the CPU, where a GEMM runs near full
+    speed from a few thousand rows on, at most about 64 MiB of work and at
+    least 2,048 rows within that budget: smaller batches lost up to 1.5x in
+    the benchmarks and larger ones gained nothing (docs/performance.md).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows to cover.
+    batch_size : int or None
+        The caller's ``batch_size`` parameter.
+    row_bytes : int
+        Memory one row needs while it is processed.
+    device : torch.device, default=None
+        Where the rows are processed; None is the CPU.
+    max_rows : int, default=None
+        A cap on the automatic size (a block of scores far larger than the
+        caches gains nothing).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if batch_size is not None:
+        return max(1, int(batch_size))
+    budget = max(1, int(get_config()["working_memory"] * 2**20 // max(1, row_bytes)))
+    rows = budget
+    if device is None or device.type == "cpu":
+        rows = min(budget, max(CPU_MIN_BATCH_ROWS, CPU_BATCH_BYTES // max(1, row_bytes)))
+    if max_rows is not None:
+        rows = min(rows, max_rows)
+    return max(1, min(rows, max(1, n_rows)))
+
+
+def row_batches(n_rows, batch_size, *, row_bytes, device=None, max_rows=None):
+    """Yield slices covering ``range(n_rows)`` in batches of :func:`batch_rows`.
 
     Parameters
     ----------
     n_rows : int
         Number of rows to cover.
     batch_size : int or None
-        Rows per batch. None sizes batches so that ``row_bytes`` per row fit in
-        scikit-learn's ``working_memory`` (see :func:`sklearn.set_config`).
+        Rows per batch, or None for the policy of :func:`batch_rows`.
     row_bytes : int
-        Memory one row needs while it is processed, used when ``batch_size``
-        is None.
+        Memory one row needs while it is processed.
+    device : torch.device, default=None
+        Where the rows are processed; None is the CPU.
+    max_rows : int, default=None
+        A cap on the automatic size.
 
     Yields
     ------
     slice
     """
-    if batch_size is None:
-        budget = get_config()["working_memory"] * 2**20
-        batch_size = min(max(1, n_rows), max(1, int(budget // row_bytes)))
-    yield from gen_batches(n_rows, batch_size)
+    size = batch_rows(
+        n_rows, batch_size, row_bytes=row_bytes, device=device, max_rows=max_rows
+    )
+    yield from gen_batches(n_rows, size)
 
 
 def empty_like_input(X, shape, dtype):

@@ -1,0 +1,67 @@
+"""Torch kernels: every similarity, distance, moment and solver, once.
+
+Every function here takes tensors and returns tensors on the same device;
+nothing here knows scikit-learn or numpy. One module a job:
+
+- :mod:`.similarity`: cosine, dot, Euclidean, L1, L-infinity, robust norms;
+- :mod:`.csls`: cross-domain similarity local scaling;
+- :mod:`.relative`: the relative projection built on the similarities;
+- :mod:`.moments`: float64 moments, exact merges, the constant-feature rule;
+- :mod:`.solvers`: Procrustes and least squares.
+"""
+
+from .csls import csls_scores, neighbourhood_similarity
+from .moments import (
+    CrossMoments,
+    column_moments,
+    constant_features,
+    cross_moments,
+    merge_cross_moments,
+    merge_moments,
+    safe_scale,
+    stack_factors,
+    statistics_device,
+)
+from .relative import keep_top_k, layer_normalize, relative_projection
+from .similarity import (
+    SIMILARITIES,
+    cosine_similarity,
+    dot_similarity,
+    euclidean_similarity,
+    l1_similarity,
+    largest_safe_value,
+    linf_similarity,
+    row_norms,
+    squared_euclidean,
+    unit_rows,
+)
+from .solvers import least_squares, procrustes
+
+__all__ = [
+    "SIMILARITIES",
+    "CrossMoments",
+    "column_moments",
+    "constant_features",
+    "cosine_similarity",
+    "cross_moments",
+    "csls_scores",
+    "dot_similarity",
+    "euclidean_similarity",
+    "keep_top_k",
+    "l1_similarity",
+    "largest_safe_value",
+    "layer_normalize",
+    "least_squares",
+    "linf_similarity",
+    "merge_cross_moments",
+    "merge_moments",
+    "neighbourhood_similarity",
+    "procrustes",
+    "relative_projection",
+    "row_norms",
+    "safe_scale",
+    "squared_euclidean",
+    "stack_factors",
+    "statistics_device",
+    "unit_rows",
+]

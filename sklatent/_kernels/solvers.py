@@ -1,0 +1,79 @@
+"""Solvers that turn sufficient statistics into a map between spaces."""
+
+import torch
+
+
+def procrustes(cross, *, allow_reflection=True):
+    r"""Orthogonal Procrustes: the (semi-)orthogonal map that best aligns two sets.
+
+    For :math:`M = X^\top Y` with thin SVD :math:`M = U \Sigma V^\top`, the
+    map :math:`R = U V^\top` maximises :math:`\operatorname{tr}(R^\top M)`
+    over matrices with orthonormal rows or columns (Schönemann, 1966). For a
+    square ``cross`` this minimises :math:`\lVert X R - Y\rVert_F` over
+    orthogonal ``R``; for a rectangular one it is the corresponding block of
+    the solution for the zero-padded square problem.
+
+    Parameters
+    ----------
+    cross : torch.Tensor of shape (d_x, d_y)
+        Cross-product :math:`X^\top Y` of the (normalised) pairs.
+    allow_reflection : bool, default=True
+        If False and ``cross`` is square, flip the direction of the smallest
+        singular value when needed so that :math:`\det R = +1` (Kabsch). A
+        rectangular map has no determinant: any semi-orthogonal map is a
+        block of a rotation of the zero-padded space, so there is nothing to
+        constrain.
+
+    Returns
+    -------
+    torch.Tensor of shape (d_x, d_y)
+        The map, with orthonormal rows (``d_x <= d_y``) or columns.
+    """
+    U, _, Vh = torch.linalg.svd(cross, full_matrices=False)
+    square = cross.shape[0] == cross.shape[1]
+    if not allow_reflection and square and torch.linalg.det(U @ Vh) < 0:
+        U = U.clone()
+        U[:, -1] = -U[:, -1]
+    return U @ Vh
+
+
+def least_squares(factor, projected, *, n_rows, alpha=0.0):
+    r"""Solve :math:`\min_W \lVert X W - Y\rVert_F^2 + \alpha \lVert W\rVert_F^2`.
+
+    From the QR factor :math:`X = Q R` and :math:`Z = Q^\top Y`
+    (:mod:`~._kernels.moments`), the problem is
+    :math:`\min_W \lVert R W - Z\rVert_F^2 + \alpha \lVert W\rVert_F^2`,
+    solved through the SVD :math:`R = U \Sigma V^\top`:
+    :math:`W = V \operatorname{diag}\big(\sigma / (\sigma^2 + \alpha)\big)
+    U^\top Z`. The condition number is the data's, not its square as with
+    the normal equations. Without a penalty, singular values at most
+    ``max(n_rows, d) * eps`` times the largest are treated as zero, as
+    ``numpy.linalg.lstsq`` does, which gives the minimum-norm solution
+    :math:`W = X^{+} Y` when :math:`X` is rank deficient.
+
+    Parameters
+    ----------
+    factor : torch.Tensor of shape (r, d_x)
+        :math:`R`.
+    projected : torch.Tensor of shape (r, d_y)
+        :math:`Z = Q^\top Y`.
+    n_rows : int
+        Rows of :math:`X`, for the rank cutoff.
+    alpha : float, default=0.0
+        Ridge penalty.
+
+    Returns
+    -------
+    torch.Tensor of shape (d_x, d_y)
+        The solution :math:`W`.
+    """
+    U, s, Vh = torch.linalg.svd(factor, full_matrices=False)
+    if alpha > 0:
+        gain = s / (s.square() + alpha)
+    else:
+        finfo = torch.finfo(s.dtype)
+        largest = s.max() if s.numel() else s.new_tensor(0.0)
+        cutoff = max(n_rows, factor.shape[1]) * finfo.eps * largest
+        positive = s > cutoff
+        gain = torch.where(positive, 1 / torch.where(positive, s, 1), 0)
+    return Vh.T @ (gain.unsqueeze(1) * (U.T @ projected))
