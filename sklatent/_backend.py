@@ -87,7 +87,7 @@ def check_array_or_tensor(estimator, X, *, reset, name="X"):
         Validated input, floating point.
     """
     if not isinstance(X, torch.Tensor):
-        return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        return validate_data(estimator, X, reset=reset, dtype=float_dtype(X))
     if X.ndim != 2:
         raise ValueError(
             f"Expected 2D array, got {X.ndim}D tensor instead. Reshape your data "
@@ -118,9 +118,7 @@ def check_target(Y, *, name="y"):
     Y : ndarray or torch.Tensor of shape (n_samples, n_targets)
     """
     if not isinstance(Y, torch.Tensor):
-        Y = check_array(
-            Y, input_name=name, ensure_2d=False, dtype=[np.float64, np.float32]
-        )
+        Y = check_array(Y, input_name=name, ensure_2d=False, dtype=float_dtype(Y))
     elif Y.ndim not in (1, 2):
         raise ValueError(f"{name} must be a 1-D or 2-D tensor; got {Y.ndim}D.")
     else:
@@ -128,8 +126,36 @@ def check_target(Y, *, name="y"):
     return Y.reshape(-1, 1) if Y.ndim == 1 else Y
 
 
+def float_dtype(X):
+    """The dtype rule for array-likes: what ``check_array`` should convert to.
+
+    float64 stays float64; float32 and narrower floats (float16) compute and
+    come out in float32, the narrowest dtype the kernels use; anything else
+    (integers, booleans, objects) becomes float64, scikit-learn's habit.
+    Tensors follow the same rule (see :func:`check_tensor_values`).
+
+    Parameters
+    ----------
+    X : array-like
+        Input before validation.
+
+    Returns
+    -------
+    dtype or list of dtype
+        The ``dtype`` argument for :func:`sklearn.utils.check_array`.
+    """
+    dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize < 4:
+        return np.float32
+    return [np.float64, np.float32]
+
+
 def check_tensor_values(X, name):
-    """Reject complex and non-finite tensors; make integers float64.
+    """Reject complex and non-finite tensors; apply the dtype rule.
+
+    float64 stays float64, float32 and narrower floats (float16, bfloat16)
+    become float32, integers and booleans float64, as :func:`float_dtype`
+    does for arrays.
 
     Parameters
     ----------

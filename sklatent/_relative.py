@@ -4,23 +4,26 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from sklearn import get_config
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _kernels
+from ._base import TorchTransformer, check_magnitude
 from ._sklearn_compat import (
     Interval,
     StrOptions,
     _check_feature_names_in,
     _fit_context,
 )
-from .anchors import STRATEGIES, select_anchors, warn_if_degenerate
+from .anchors import (
+    STRATEGIES,
+    check_anchor_indices,
+    select_anchors,
+    warn_if_degenerate,
+)
 
 
-class RelativeTransformer(TransformerMixin, BaseEstimator):
+class RelativeTransformer(TorchTransformer):
     r"""Relative representation: similarities of each sample to a set of anchors.
 
     Each sample :math:`x` is described by its similarities to :math:`k` anchor
@@ -258,7 +261,7 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         X = _backend.check_array_or_tensor(self, X, reset=True)
-        _backend.resolve_device(self.device, X)
+        self._device(X)
         similarities = self._similarities()
         X_host = _backend.as_numpy(X)
         self.anchor_indices_, self.anchors_ = self._choose_anchors(X_host, y)
@@ -269,23 +272,33 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         n_blocks = len(similarities)
         k = self.anchors_.shape[0]
         self._n_features_out = k * n_blocks if self._concatenates() else k
+        if self.top_k is not None and self.top_k > self._n_features_out:
+            raise ValueError(
+                f"top_k={self.top_k} keeps more entries than the "
+                f"{self._n_features_out} relative coordinates there are; use "
+                f"top_k <= {self._n_features_out}, or top_k=None to keep them all."
+            )
 
-        self.block_mean_ = self.block_scale_ = None
+        self.block_mean_ = self.block_scale_ = self.mean_ = self.scale_ = None
         if not self._concatenates():
-            moments = self._moments(X, stage="blocks")
-            block_mean = moments[1].reshape(n_blocks, k).mean(1)
-            block_sq = (moments[2] / moments[0] + moments[1] ** 2).reshape(n_blocks, k)
-            block_var = (block_sq.mean(1) - block_mean**2).clamp(min=0)
-            eps = torch.finfo(_backend.torch_dtype(X)).eps
+            count, mean, m2 = self._moments(X, stage="blocks")
+            # Pooled moments of each block's n * k entries, from its columns'.
+            mean, m2 = mean.reshape(n_blocks, k), m2.reshape(n_blocks, k)
+            block_mean = mean.mean(1)
+            block_m2 = m2.sum(1) + count * (mean - block_mean[:, None]).square().sum(1)
+            block_var = block_m2 / (count * k)
+            constant = _kernels.constant_features(
+                block_var, block_mean, count * k, relative_floor=False
+            )
             self.block_mean_ = block_mean.numpy()
-            self.block_scale_ = _kernels.safe_scale(block_var.sqrt(), eps).numpy()
+            self.block_scale_ = _kernels.safe_scale(block_var.sqrt(), constant).numpy()
 
-        self.mean_ = self.scale_ = None
         if self.normalize == "standard":
             count, mean, m2 = self._moments(X, stage="normalize")
-            eps = torch.finfo(_backend.torch_dtype(X)).eps
+            var = m2 / count
+            constant = _kernels.constant_features(var, mean, count)
             self.mean_ = mean.numpy()
-            self.scale_ = _kernels.safe_scale((m2 / count).sqrt(), eps).numpy()
+            self.scale_ = _kernels.safe_scale(var.sqrt(), constant).numpy()
         return self
 
     def transform(self, X, out=None):
@@ -316,17 +329,10 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = _backend.check_array_or_tensor(self, X, reset=False)
-        dtype = _backend.torch_dtype(X)
-        shape = (X.shape[0], self._n_features_out)
-        if out is None:
-            out = _backend.empty_like_input(X, shape, dtype)
-        else:
-            _backend.check_out(out, X, shape, dtype)
-        view = _backend.output_view(out, _backend.resolve_device(self.device, X))
-        for rows, result in self._stream(X, stage="output", out=view):
-            if view is None:
-                _backend.write_rows(out, rows, result)
-        return out
+        project = self._projection(X, stage="output")
+        return self._write_output(
+            X, self._n_features_out, out, project, row_bytes=self._row_bytes(X)
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns, such as ``cosine_a17``.
@@ -407,128 +413,75 @@ class RelativeTransformer(TransformerMixin, BaseEstimator):
                     f"{X.shape[1]}; anchor embeddings must live in X's space."
                 )
             return None, embeddings
-        if given.ndim != 1 or given.size == 0:
-            raise ValueError(
-                "anchors must be a strategy name, a non-empty 1-D array of row "
-                f"indices or a 2-D array of embeddings; got shape {given.shape}."
-            )
-        if not np.issubdtype(given.dtype, np.integer):
-            raise ValueError(
-                f"1-D anchors must be integer row indices; got dtype {given.dtype}."
-            )
-        if given.min() < 0 or given.max() >= X.shape[0]:
-            raise ValueError(
-                f"anchor indices must lie in [0, {X.shape[0] - 1}] for X with "
-                f"{X.shape[0]} rows; got values from {given.min()} to {given.max()}."
-            )
-        return given.astype(np.intp), X[given].copy()
+        indices = check_anchor_indices(given, X.shape[0])
+        return indices, X[indices].copy()
 
-    def _stream(self, X, *, stage, out=None):
-        """Yield ``(rows, tensor)`` for each row batch of ``X``.
+    def _row_bytes(self, X):
+        """Memory per row of a batch: the row, its similarities, temporaries."""
+        width = self.anchors_.shape[0] * len(self._similarities())
+        return (X.shape[1] + 3 * width) * (4 if X.dtype in _FLOAT32 else 8)
 
-        ``stage`` says how far to go: ``"blocks"`` stops at the raw similarity
-        blocks, ``"normalize"`` before the final normalisation, ``"output"``
-        runs everything. With ``out`` (a tensor on the computing device), each
-        batch's result is ``out[rows]``: a single built-in similarity is
-        written there directly (unless autograd tracks ``X``) and finished
-        there when nothing follows it; any other result is copied there.
+    def _projection(self, X, *, stage):
+        """``project(x, dest)``: relative vectors of a batch up to ``stage``.
+
+        Anchors and fitted statistics go to the device once per call, as
+        tensors local to it. Each batch's values are checked against the
+        similarities' overflow limits first.
         """
-        device = _backend.resolve_device(self.device, X)
+        device = self._device(X)
         dtype = _backend.torch_dtype(X)
-        A = _backend.to_tensor(self.anchors_, device=device, dtype=dtype)
-        center = None
-        if self.center_ is not None:
-            center = _backend.to_tensor(self.center_, device=device, dtype=dtype)
-            A = A - center
-        functions = [function for _, function in self._similarities()]
-        direct = (
-            out is not None
-            and len(functions) == 1
-            and functions[0] in _kernels.SIMILARITIES.values()
-            and not _backend.tracks_gradients(X)
-        )
-        width = A.shape[0] * len(functions)
-        row_bytes = (X.shape[1] + 3 * width) * A.element_size()
-        batch_size = self.batch_size
-        if batch_size is None and device.type == "cpu":
-            # About 64 MiB of inputs, similarities and temporaries per batch,
-            # and at least 2,048 rows: the GEMM runs near its full speed from
-            # there on, smaller batches lost up to 1.5x in the benchmarks and
-            # larger ones gained nothing; never more rows than working_memory
-            # allows (docs/performance.md).
-            rows = max(2048, 2**26 // row_bytes)
-            budget = get_config()["working_memory"] * 2**20 // row_bytes
-            batch_size = max(1, min(X.shape[0], rows, budget))
-        for rows in _backend.row_batches(X.shape[0], batch_size, row_bytes=row_bytes):
-            x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
-            if center is not None:
-                x = x - center
-            dest = None if out is None else out[rows]
-            if direct:
-                blocks = [functions[0](x, A, out=dest)]
-            else:
-                blocks = [_similarity_block(function, x, A) for function in functions]
-            if stage == "blocks":
-                yield rows, torch.cat(blocks, dim=1)
-                continue
-            result = self._finish(blocks, stage)
-            if dest is not None and result is not dest:
-                result = dest.copy_(result)
-            yield rows, result
 
-    def _finish(self, blocks, stage):
-        """Aggregate similarity blocks, sparsify and normalise them."""
-        if self.block_mean_ is None:
-            R = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=1)
-        else:
-            R = sum(
-                (block - float(mean)) / float(scale)
-                for block, mean, scale in zip(
-                    blocks, self.block_mean_, self.block_scale_, strict=True
-                )
-            )
-            if self.aggregation == "mean":
-                R = R / len(blocks)
-        if self.top_k is not None or self.top_k_power is not None:
-            R = _kernels.keep_top_k(R, self.top_k or R.shape[1], self.top_k_power)
-        if stage == "normalize" or self.normalize is None:
-            return R
-        if self.normalize == "l2":
-            return F.normalize(R, dim=1)
-        if self.normalize == "layer":
-            std = R.std(dim=1, unbiased=False, keepdim=True)
-            return (R - R.mean(dim=1, keepdim=True)) / torch.where(std > 0, std, 1.0)
-        mean = torch.as_tensor(self.mean_, dtype=R.dtype, device=R.device)
-        scale = torch.as_tensor(self.scale_, dtype=R.dtype, device=R.device)
-        return (R - mean) / scale
+        def tensor(array):
+            if array is None:
+                return None
+            return _backend.to_tensor(array, device=device, dtype=dtype)
+
+        A = tensor(self.anchors_)
+        similarities = self._similarities()
+        limit, name = min(
+            (_kernels.largest_safe_value(name, dtype, A.shape[1]), name)
+            if function in _kernels.SIMILARITIES.values()
+            else (np.inf, name)
+            for name, function in similarities
+        )
+        what = f"the {name!r} similarity"
+        check_magnitude(A, limit, what=what)
+        options = {
+            "center": tensor(self.center_),
+            "block_mean": self.block_mean_,
+            "block_scale": self.block_scale_,
+            "aggregation": self.aggregation,
+            "top_k": self.top_k,
+            "top_k_power": self.top_k_power,
+            "normalize": self.normalize,
+            "mean": tensor(self.mean_),
+            "scale": tensor(self.scale_),
+            "stage": stage,
+        }
+        functions = [function for _, function in similarities]
+
+        def project(x, dest):
+            check_magnitude(x, limit, what=what)
+            return _kernels.relative_projection(x, A, functions, out=dest, **options)
+
+        return project
 
     def _moments(self, X, *, stage):
-        """Column moments of the streamed relative vectors of ``X``."""
+        """Column moments of the relative vectors of ``X`` up to ``stage``."""
+        project = self._projection(X, stage=stage)
         moments = None
-        for _, result in self._stream(X, stage=stage):
+        for _, x in self._batches(X, row_bytes=self._row_bytes(X)):
+            result = project(x, None)
             moments = _kernels.merge_moments(moments, _kernels.column_moments(result))
         count, mean, m2 = moments
         return count, mean.cpu(), m2.cpu()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.target_tags.required = isinstance(self.anchors, str) and (
             self.anchors == "stratified"
         )
         return tags
 
 
-def _similarity_block(function, x, A):
-    """``function(x, A)``, checked to be a tensor of shape (rows, anchors)."""
-    S = function(x, A)
-    expected = (x.shape[0], A.shape[0])
-    if not isinstance(S, torch.Tensor) or tuple(S.shape) != expected:
-        shape = f" of shape {tuple(S.shape)}" if hasattr(S, "shape") else ""
-        raise ValueError(
-            f"The similarity {getattr(function, '__name__', function)!r} returned "
-            f"a {type(S).__name__}{shape} for {expected[0]} rows and "
-            f"{expected[1]} anchors; a similarity callable must return a "
-            f"torch.Tensor of shape {expected}."
-        )
-    return S
+_FLOAT32 = (np.float32, torch.float32)

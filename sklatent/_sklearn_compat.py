@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import (
     Interval,
     Options,
     StrOptions,
+    validate_params,
 )
 from sklearn.utils.validation import _check_feature_names_in, validate_data
 
@@ -24,4 +25,5 @@ __all__ = [
     "_check_feature_names_in",
     "_fit_context",
     "validate_data",
+    "validate_params",
 ]

@@ -3,26 +3,21 @@
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 import torch
-import torch.nn.functional as F
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _kernels
+from ._base import TorchTransformer
 from ._sklearn_compat import Interval, StrOptions, _fit_context
-from .anchors import AnchorWarning, select_anchors
+from .anchors import AnchorWarning, check_anchor_indices, select_anchors
 
 _METHODS = ("orthogonal", "linear", "affine", "ridge")
 _CENTRED = ("standard", "center")
 
 
-class LatentTranslator(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
     r"""Latent space translation: map embeddings of one encoder into another's space.
 
     Given parallel pairs, the same :math:`n` items embedded by a source encoder
@@ -260,7 +255,7 @@ class LatentTranslator(
             Interval(Real, 0, 1, closed="right"),
             None,
         ],
-        "anchors": [StrOptions({"random", "kmeans", "farthest"})],
+        "anchors": [StrOptions({"random", "kmeans", "farthest"}), "array-like"],
         "device": [str],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -310,19 +305,25 @@ class LatentTranslator(
             The fitted translator.
         """
         X, Y = self._check_pairs(X, y, reset=True)
-        self.anchor_indices_ = None
-        if self.n_anchors is not None:
-            self.anchor_indices_ = select_anchors(
-                self.anchors,
-                _backend.as_numpy(X),
-                self.n_anchors,
-                random_state=self.random_state,
-            )
+        self.anchor_indices_ = self._choose_pairs(X)
+        if self.anchor_indices_ is not None:
             rows = self.anchor_indices_
             X, Y = _take_rows(X, rows), _take_rows(Y, rows)
         self._update(X, Y, first=True)
-        self._warn_if_underdetermined()
         return self
+
+    def _choose_pairs(self, X):
+        """Rows of the pairs to fit on, or None for all of them."""
+        if not isinstance(self.anchors, str):
+            return check_anchor_indices(self.anchors, X.shape[0])
+        if self.n_anchors is None:
+            return None
+        return select_anchors(
+            self.anchors,
+            _backend.as_numpy(X),
+            self.n_anchors,
+            random_state=self.random_state,
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
@@ -349,10 +350,9 @@ class LatentTranslator(
         X, Y = self._check_pairs(X, y, reset=first)
         self.anchor_indices_ = None
         self._update(X, Y, first=first)
-        self._warn_if_underdetermined()
         return self
 
-    def transform(self, X):
+    def transform(self, X, out=None):
         """Translate source embeddings into the target space.
 
         Parameters
@@ -360,28 +360,45 @@ class LatentTranslator(
         X : {array-like, torch.Tensor} of shape (n_samples, n_features)
             Source embeddings.
 
+        out : {ndarray, torch.Tensor} of shape (n_samples, n_features_out), \
+                default=None
+            Where to write the result, batch by batch, instead of a new
+            array, as in :meth:`RelativeTransformer.transform
+            <sklatent.RelativeTransformer.transform>`: a numpy array (or
+            writable memmap) for an array-like ``X``, a tensor on ``X``'s
+            device for a tensor ``X``, of the output's dtype, not sharing
+            memory with ``X``.
+
         Returns
         -------
         Y_pred : {ndarray, torch.Tensor} of shape (n_samples, n_features_out)
             Estimated target embeddings; a tensor for a tensor input, on the
-            same device.
+            same device. ``out`` itself when given.
         """
         check_is_fitted(self)
         X = _backend.check_array_or_tensor(self, X, reset=False)
-        return self._translate(X, inverse=False)
+        return self._translate(X, inverse=False, out=out)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X, out=None):
         """Translate target embeddings back into the source space.
 
         Available for ``method="orthogonal"``, whose map is inverted by its
-        transpose: exactly when ``n_features_in_ <= n_features_out``, else as
-        the least-squares preimage. Least-squares maps are not inverted; fit
-        a second translator from the target to the source instead.
+        transpose: exactly when ``n_features_in_ <= n_features_out`` (with
+        ``normalize`` other than ``"l2"``), else as the least-squares
+        preimage. With ``normalize="l2"``, :meth:`transform` discards each
+        row's norm, so the inverse returns the direction of the source row
+        scaled to the mean row norm of the source pairs. Least-squares maps
+        are not inverted; fit a second translator from the target to the
+        source instead.
 
         Parameters
         ----------
         X : {array-like, torch.Tensor} of shape (n_samples, n_features_out)
             Target embeddings.
+
+        out : {ndarray, torch.Tensor} of shape (n_samples, `n_features_in_`), \
+                default=None
+            Where to write the result, as in :meth:`transform`.
 
         Returns
         -------
@@ -398,7 +415,7 @@ class LatentTranslator(
             )
         Y = _backend.check_target(X, name="X")
         self._check_target_width(Y, name="X")
-        return self._translate(Y, inverse=True)
+        return self._translate(Y, inverse=True, out=out)
 
     def score(self, X, y):
         r"""Mean cosine similarity of the translated ``X`` to the true ``y``.
@@ -426,12 +443,15 @@ class LatentTranslator(
         """
         check_is_fitted(self)
         X, Y = self._check_pairs(X, y, reset=False)
+        translate = self._translation(X, inverse=False)
         total = 0.0
-        for rows, result in self._stream(X, inverse=False):
+        row_bytes = self._row_bytes(X, inverse=False)
+        for rows, x in self._batches(X, row_bytes=row_bytes):
+            result = translate(x, None)
             target = _backend.to_tensor(
                 Y[rows], device=result.device, dtype=result.dtype
             )
-            total += float(F.cosine_similarity(result, target, dim=1).sum())
+            total += float(_kernels.paired_cosine(result, target).sum())
         return total / X.shape[0]
 
     def _check_pairs(self, X, y, *, reset):
@@ -462,29 +482,29 @@ class LatentTranslator(
 
     def _update(self, X, Y, *, first):
         """Merge the statistics of new pairs into the stored ones and solve."""
-        device = _backend.resolve_device(self.device, X)
+        device = _kernels.statistics_device(self._device(X))
         moments = norms = None
         if not first:
             moments, norms = self._load_statistics(device)
-        gram = self.method != "orthogonal"
+        factor = self.method != "orthogonal"
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
         for rows in _backend.row_batches(
-            X.shape[0], self.batch_size, row_bytes=row_bytes
+            X.shape[0], self.batch_size, row_bytes=row_bytes, device=device
         ):
             x = _backend.to_tensor(X[rows], device=device, dtype=torch.float64)
             y = _backend.to_tensor(Y[rows], device=device, dtype=torch.float64)
             if self.normalize == "l2":
-                chunk_norms = torch.stack([x.norm(dim=1).sum(), y.norm(dim=1).sum()])
+                x_norms, y_norms = _kernels.row_norms(x), _kernels.row_norms(y)
+                chunk_norms = torch.stack([x_norms.sum(), y_norms.sum()])
                 norms = chunk_norms if norms is None else norms + chunk_norms
-                x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
+                x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
             moments = _kernels.merge_cross_moments(
-                moments, _kernels.cross_moments(x, y, gram=gram)
+                moments, _kernels.cross_moments(x, y, factor=factor)
             )
         self._store_statistics(moments, norms)
         self._n_features_out = moments.mean_y.shape[0]
         self.n_samples_seen_ = moments.count
-        eps = torch.finfo(_backend.torch_dtype(X)).eps
-        self._solve(moments, norms, eps)
+        self._solve(moments, norms)
 
     def _store_statistics(self, moments, norms):
         self._statistics = {
@@ -500,10 +520,9 @@ class LatentTranslator(
             return torch.as_tensor(value, dtype=torch.float64, device=device)
 
         stats = self._statistics
-        gram = stats["gram"]
-        if self.method != "orthogonal" and gram is None:
+        if self.method != "orthogonal" and stats["factor"] is None:
             raise ValueError(
-                f"method={self.method!r} needs the Gram matrix of X, which earlier "
+                f"method={self.method!r} needs the QR factor of X, which earlier "
                 "partial_fit calls with method='orthogonal' did not keep. Refit "
                 "with fit, or start a new translator."
             )
@@ -513,46 +532,52 @@ class LatentTranslator(
         )
         return moments, tensor(stats["norms"])
 
-    def _solve(self, moments, norms, eps):
+    def _solve(self, moments, norms):
         """Turn sufficient statistics into the normalisation and the map."""
         n = moments.count
         centred = self.normalize in _CENTRED
         x_mean, x_div, x_scale, live_x = self._space(
-            moments.mean_x, moments.m2_x, n, None if norms is None else norms[0], eps
+            moments.mean_x, moments.m2_x, n, None if norms is None else norms[0]
         )
         y_mean, y_div, y_scale, live_y = self._space(
-            moments.mean_y, moments.m2_y, n, None if norms is None else norms[1], eps
+            moments.mean_y, moments.m2_y, n, None if norms is None else norms[1]
         )
         # Means of the normalised pairs (zero when centred), and their centred
-        # cross-products and Gram matrix, restricted to non-constant features.
+        # cross-products and QR factor, restricted to non-constant features.
         ix, iy = live_x.nonzero().flatten(), live_y.nonzero().flatten()
-        mx, my = moments.mean_x[ix], moments.mean_y[iy]
+        mx, my = moments.mean_x[ix] / x_div[ix], moments.mean_y[iy] / y_div[iy]
         if centred:
             mx, my = torch.zeros_like(mx), torch.zeros_like(my)
         cross = (moments.cross / torch.outer(x_div, y_div))[ix][:, iy]
-        gram = None
-        if moments.gram is not None:
-            gram = (moments.gram / torch.outer(x_div, x_div))[ix][:, ix]
 
         coef = cross.new_zeros(x_mean.shape[0], y_mean.shape[0])
         intercept = cross.new_zeros(y_mean.shape[0])
         scaling = 1.0
+        rank = 0
         if ix.numel() and iy.numel():
-            if self.method in ("orthogonal", "linear"):
+            if self.method == "orthogonal":
                 # No intercept: uncentred moments about the normalisation shift.
                 cross = cross + n * torch.outer(mx, my)
-            if self.method == "orthogonal":
-                W = _kernels.procrustes(cross, allow_reflection=self.allow_reflection)
+                W, rank = _kernels.procrustes(
+                    cross, allow_reflection=self.allow_reflection
+                )
                 if self.scale:
                     squares = (moments.m2_x / x_div**2)[ix].sum() + n * (mx @ mx)
                     scaling = max(float((W * cross).sum() / squares), 0.0)
                     W = scaling * W
-            elif self.method == "linear":
-                W = _kernels.least_squares(gram + n * torch.outer(mx, mx), cross)
             else:
+                factor = (moments.factor / x_div)[:, ix]
+                projected = (moments.projected / y_div)[:, iy]
+                if self.method == "linear":
+                    factor, projected = _kernels.stack_factors(
+                        [factor], [projected], n**0.5 * mx, n**0.5 * my
+                    )
                 alpha = self.alpha if self.method == "ridge" else 0.0
-                W = _kernels.least_squares(gram, cross, alpha=alpha)
-                intercept[iy] = my - mx @ W
+                W, rank = _kernels.least_squares(
+                    factor, projected, n_rows=n, alpha=alpha
+                )
+                if self.method != "linear":
+                    intercept[iy] = my - mx @ W
             coef[ix[:, None], iy] = W
 
         self.coef_ = coef.cpu().numpy()
@@ -560,46 +585,64 @@ class LatentTranslator(
         self.scaling_ = scaling
         self.x_mean_, self.x_scale_ = x_mean.cpu().numpy(), x_scale.cpu().numpy()
         self.y_mean_, self.y_scale_ = y_mean.cpu().numpy(), y_scale.cpu().numpy()
+        full_rank = min(ix.numel(), iy.numel())
+        if self.method != "orthogonal":
+            full_rank = ix.numel()
+        self._warn_if_degenerate(rank, full_rank)
 
-    def _space(self, mean, m2, n, norm_sum, eps):
+    def _space(self, mean, m2, n, norm_sum):
         """Normalisation of one space: ``(mean, divisor, scale, live mask)``.
 
         ``divisor`` is what the (row-normalised) pairs are divided by before
         the map is fitted; ``scale`` is what the translated vectors are
-        multiplied by, and differs from it only for ``"l2"``.
+        multiplied by, and differs from it only for ``"l2"``. Features are
+        live unless :func:`~sklatent._kernels.constant_features` says
+        otherwise, about the mean when the normalisation centres and about
+        zero when it does not.
         """
-        std = (m2 / max(n - 1, 1)).sqrt()
         ones = torch.ones_like(mean)
         if self.normalize in _CENTRED:
-            live = ~_kernels.negligible(std, eps)
+            constant = _kernels.constant_features(m2 / n, mean, n)
+            std = (m2 / max(n - 1, 1)).sqrt()
             divisor = (
-                _kernels.safe_scale(std, eps) if self.normalize == "standard" else ones
+                _kernels.safe_scale(std, constant)
+                if self.normalize == "standard"
+                else ones
             )
-            return mean, divisor, divisor, live
-        live = ~_kernels.negligible((m2 / n + mean**2).sqrt(), eps)
+            return mean, divisor, divisor, ~constant
+        constant = _kernels.constant_features(m2 / n + mean**2, 0 * mean, n)
         scale = ones * (norm_sum / n) if norm_sum is not None else ones
-        return torch.zeros_like(mean), ones, scale, live
+        return torch.zeros_like(mean), ones, scale, ~constant
 
-    def _warn_if_underdetermined(self):
-        if self.method == "orthogonal":
+    def _warn_if_degenerate(self, rank, full_rank):
+        """Warn when the pairs do not determine the map (AnchorWarning)."""
+        regularised = self.method == "ridge" and self.alpha > 0
+        if rank >= full_rank and rank > 0 or (regularised and rank > 0):
             return
-        n, d = self.n_samples_seen_, self.n_features_in_
-        if self.method == "ridge" and self.alpha > 0:
-            needed, done = 2, "coef_ is zero and every input maps to the mean target."
+        n, d_x, d_y = self.n_samples_seen_, self.n_features_in_, self._n_features_out
+        if rank == 0:
+            message = (
+                f"The {n} pair(s) determine no direction of a map from {d_x} to "
+                f"{d_y} features (one pair, or constant X or y): coef_ is zero and "
+                "every input translates to the same vector, the mean target. Fit "
+                "on more pairs of distinct, non-constant embeddings."
+            )
         else:
-            centred = self.method != "linear" or self.normalize in _CENTRED
-            needed = d + int(centred)
+            centred = self.normalize in _CENTRED or self.method in ("affine", "ridge")
+            needed = full_rank + int(centred)
             done = (
-                "coef_ is the minimum-norm least-squares solution. Use more pairs, "
-                "method='ridge' or method='orthogonal'."
+                "the map of the other directions is arbitrary"
+                if self.method == "orthogonal"
+                else "coef_ is the minimum-norm least-squares solution"
             )
-        if n < needed:
-            warnings.warn(
-                f"{n} pair(s) are fewer than the {needed} that method="
-                f"{self.method!r} needs for a unique map from {d} features; {done}",
-                AnchorWarning,
-                stacklevel=4,
+            message = (
+                f"The {n} pair(s) determine only {rank} of the {full_rank} "
+                f"directions that method={self.method!r} needs for a unique map "
+                f"from {d_x} to {d_y} features (constant features count for "
+                f"none): {done}. Use more pairs (at least {needed} in general "
+                "position), or method='ridge'."
             )
+        warnings.warn(message, AnchorWarning, stacklevel=6)
 
     def _affine(self, inverse):
         """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
@@ -619,13 +662,14 @@ class LatentTranslator(
         weight = pinv / self.y_scale_[:, None] * self.x_scale_
         return self.y_mean_, weight, self.x_mean_
 
-    def _stream(self, X, *, inverse, out=None):
-        """Yield ``(rows, tensor)`` translations of each row batch of ``X``.
+    def _row_bytes(self, X, *, inverse):
+        """Memory per row of a batch: the row, its translation, a temporary."""
+        n_out = self.n_features_in_ if inverse else self._n_features_out
+        return (X.shape[1] + 2 * n_out) * (4 if X.dtype in _FLOAT32 else 8)
 
-        With ``out`` (a tensor on the computing device), each batch's result
-        is ``out[rows]``, written there directly unless autograd tracks ``X``.
-        """
-        device = _backend.resolve_device(self.device, X)
+    def _translation(self, X, *, inverse):
+        """``translate(x, dest)``: one affine map of a batch, on the device."""
+        device = self._device(X)
         dtype = _backend.torch_dtype(X)
         shift, weight, offset = (
             _backend.to_tensor(array, device=device, dtype=dtype)
@@ -633,37 +677,37 @@ class LatentTranslator(
         )
         row_normalize = self.normalize == "l2" and not inverse
         subtract = self.normalize in _CENTRED
-        row_bytes = (X.shape[1] + 2 * weight.shape[1]) * weight.element_size()
-        for rows in _backend.row_batches(
-            X.shape[0], self.batch_size, row_bytes=row_bytes
-        ):
-            x = _backend.to_tensor(X[rows], device=device, dtype=dtype)
+
+        def translate(x, dest):
             if row_normalize:
-                x = F.normalize(x, dim=1)
+                x = _kernels.unit_rows(x)
             if subtract:
                 x = x - shift
-            dest = None if out is None else out[rows]
             if dest is None or _backend.tracks_gradients(x):
                 result = torch.addmm(offset, x, weight)
-                yield rows, result if dest is None else dest.copy_(result)
-            else:
-                yield rows, torch.addmm(offset, x, weight, out=dest)
+                return result if dest is None else dest.copy_(result)
+            return torch.addmm(offset, x, weight, out=dest)
 
-    def _translate(self, X, *, inverse):
+        return translate
+
+    def _translate(self, X, *, inverse, out=None):
         n_out = self.n_features_in_ if inverse else self._n_features_out
-        out = _backend.empty_like_input(X, (X.shape[0], n_out), _backend.torch_dtype(X))
-        view = _backend.output_view(out, _backend.resolve_device(self.device, X))
-        for rows, result in self._stream(X, inverse=inverse, out=view):
-            if view is None:
-                _backend.write_rows(out, rows, result)
-        return out
+        return self._write_output(
+            X,
+            n_out,
+            out,
+            self._translation(X, inverse=inverse),
+            row_bytes=self._row_bytes(X, inverse=inverse),
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
+
+
+_FLOAT32 = (np.float32, torch.float32)
 
 
 def _take_rows(X, indices):

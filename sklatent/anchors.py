@@ -10,11 +10,15 @@ import numbers
 import warnings
 
 import numpy as np
+import torch
 from sklearn.utils import check_random_state
+
+from . import _kernels
 
 __all__ = [
     "AnchorWarning",
     "STRATEGIES",
+    "check_anchor_indices",
     "farthest_point_anchors",
     "kmeans_anchors",
     "random_anchors",
@@ -54,6 +58,10 @@ def resolve_n_anchors(n_anchors, n_samples):
     >>> resolve_n_anchors(0.25, 10)
     3
     """
+    if isinstance(n_anchors, bool):
+        raise ValueError(
+            f"n_anchors must be an int >= 1 or a float in (0, 1]; got {n_anchors!r}."
+        )
     if isinstance(n_anchors, numbers.Integral):
         count = int(n_anchors)
     else:
@@ -112,7 +120,12 @@ def kmeans_anchors(X, n_anchors, *, random_state=None):
     Returns
     -------
     ndarray of shape (n_anchors,)
-        Sorted row indices.
+        Sorted row indices of distinct rows.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has fewer than ``n_anchors`` distinct rows.
 
     Examples
     --------
@@ -123,12 +136,28 @@ def kmeans_anchors(X, n_anchors, *, random_state=None):
     array([0, 2, 4])
     """
     from sklearn.cluster import KMeans  # imported here: 0.1 s off `import sklatent`
+    from sklearn.exceptions import ConvergenceWarning
 
-    km = KMeans(n_clusters=n_anchors, n_init=1, random_state=random_state).fit(X)
-    distance = ((X - km.cluster_centers_[km.labels_]) ** 2).sum(axis=1)
-    order = np.lexsort((distance, km.labels_))
-    first_of_cluster = np.r_[True, np.diff(km.labels_[order]) != 0]
+    with warnings.catch_warnings():
+        # Fewer distinct points than clusters is reported below, as an error.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(n_clusters=n_anchors, n_init=1, random_state=random_state).fit(X)
+    labels = km.labels_
+    if np.unique(labels).shape[0] < n_anchors:
+        _raise_too_few_distinct(X, n_anchors, "kmeans")
+    distance = _kernels.row_norms(torch.from_numpy(X - km.cluster_centers_[labels]))
+    order = np.lexsort((distance.numpy(), labels))
+    first_of_cluster = np.r_[True, np.diff(labels[order]) != 0]
     return np.sort(order[first_of_cluster])
+
+
+def _raise_too_few_distinct(X, n_anchors, strategy):
+    n_distinct = np.unique(X, axis=0).shape[0]
+    raise ValueError(
+        f"anchors={strategy!r} cannot choose {n_anchors} distinct anchors: X has "
+        f"only {n_distinct} distinct rows. Use n_anchors <= {n_distinct}, or drop "
+        "duplicate rows from X."
+    )
 
 
 def farthest_point_anchors(X, n_anchors, *, random_state=None):
@@ -149,8 +178,13 @@ def farthest_point_anchors(X, n_anchors, *, random_state=None):
     Returns
     -------
     ndarray of shape (n_anchors,)
-        Row indices in the order they were picked, so the first ``m`` are the
-        answer for ``m`` anchors.
+        Distinct row indices of distinct rows, in the order they were picked,
+        so the first ``m`` are the answer for ``m`` anchors.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has fewer than ``n_anchors`` distinct rows.
 
     Examples
     --------
@@ -163,10 +197,17 @@ def farthest_point_anchors(X, n_anchors, *, random_state=None):
     rng = check_random_state(random_state)
     chosen = np.empty(n_anchors, dtype=np.intp)
     chosen[0] = rng.randint(X.shape[0])
-    nearest = ((X - X[chosen[0]]) ** 2).sum(axis=1)
+    rows = torch.from_numpy(np.require(X, requirements=["C", "W"]))
+
+    def squared_distances(i):
+        return _kernels.squared_euclidean(rows, rows[i : i + 1]).squeeze(1)
+
+    nearest = squared_distances(chosen[0])
     for i in range(1, n_anchors):
-        chosen[i] = np.argmax(nearest)
-        np.minimum(nearest, ((X - X[chosen[i]]) ** 2).sum(axis=1), out=nearest)
+        chosen[i] = int(torch.argmax(nearest))
+        if nearest[chosen[i]] == 0:
+            _raise_too_few_distinct(X, n_anchors, "farthest")
+        torch.minimum(nearest, squared_distances(chosen[i]), out=nearest)
     return chosen
 
 
@@ -273,6 +314,45 @@ def select_anchors(strategy, X, n_anchors, *, y=None, random_state=None):
             )
         return stratified_anchors(X, y, count, random_state=random_state)
     return STRATEGIES[strategy](X, count, random_state=random_state)
+
+
+def check_anchor_indices(indices, n_rows):
+    """Validate row indices given as ``anchors``.
+
+    Parameters
+    ----------
+    indices : array-like of shape (n_anchors,)
+        Integer row indices into the fitting data.
+    n_rows : int
+        Rows of the fitting data.
+
+    Returns
+    -------
+    ndarray of shape (n_anchors,), dtype intp
+
+    Raises
+    ------
+    ValueError
+        If ``indices`` is not a non-empty 1-D integer array within
+        ``[0, n_rows - 1]``.
+    """
+    given = np.asarray(indices.cpu() if hasattr(indices, "cpu") else indices)
+    if given.ndim != 1 or given.size == 0:
+        raise ValueError(
+            "anchors must be a strategy name, a non-empty 1-D array of row "
+            f"indices or, for RelativeTransformer, a 2-D array of embeddings; got "
+            f"shape {given.shape}."
+        )
+    if not np.issubdtype(given.dtype, np.integer):
+        raise ValueError(
+            f"1-D anchors must be integer row indices; got dtype {given.dtype}."
+        )
+    if given.min() < 0 or given.max() >= n_rows:
+        raise ValueError(
+            f"anchor indices must lie in [0, {n_rows - 1}] for X with "
+            f"{n_rows} rows; got values from {given.min()} to {given.max()}."
+        )
+    return given.astype(np.intp)
 
 
 def warn_if_degenerate(anchors):

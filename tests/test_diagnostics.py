@@ -161,10 +161,10 @@ def test_underdetermined_fits_are_noted(rng):
     report = transformation_class_report(
         X, Y, test_size=0.5, nonlinear=None, random_state=0
     )
-    assert "8 pair(s) are fewer than the 10 that method='linear'" in (
+    assert "8 pair(s) determine only 8 of the 10 directions that method='linear'" in (
         report["linear"].note
     )
-    assert "fewer than the 11 that method='affine'" in report["affine"].note
+    assert "only 7 of the 10 directions that method='affine'" in report["affine"].note
     assert "fewer than the 11 that pin down an orthogonal map" in (
         report["isometry"].note
     )

@@ -18,14 +18,98 @@ def test_moments_merge_equals_whole():
     torch.testing.assert_close(m2 / count, S.var(0, unbiased=False))
 
 
-def test_safe_scale_treats_negligible_scales_as_one():
+def _constant(std, mean=None, n=1000):
+    std = torch.tensor(std, dtype=torch.float64)
+    mean = torch.zeros_like(std) if mean is None else torch.tensor(mean).double()
+    return _kernels.constant_features(std**2, mean, n).tolist()
+
+
+def test_constant_features_judges_each_feature_in_float64():
+    # A small but real feature next to a large one is live (the old rule,
+    # 10 * float32 eps * the largest scale, called 1e-4 next to 1e3 dead).
+    assert _constant([1e3, 1e-4]) == [False, False]
+    # Monotone: the old rule gave [F, T, F, T] here.
+    assert _constant([1e7, 1.1, 1.0, 0.9]) == [False] * 4
+    # Dead dimensions as real encoders have them: constant up to ~1e-30 about
+    # a non-zero value, or ~1e-30 about zero next to live features.
+    assert _constant([1e-30, 0.5], mean=[0.7, 0.0]) == [True, False]
+    assert _constant([1e-33, 0.05]) == [True, False]
+    assert _constant([0.0, 0.0]) == [True, True]
+
+
+def test_safe_scale_replaces_the_scales_of_constant_features():
     scale = torch.tensor([2.0, 1e-30, 0.0, 0.5], dtype=torch.float64)
-    out = _kernels.safe_scale(scale, torch.finfo(torch.float32).eps)
+    constant = torch.tensor([False, True, True, False])
     torch.testing.assert_close(
-        out, torch.tensor([2.0, 1.0, 1.0, 0.5], dtype=torch.float64)
+        _kernels.safe_scale(scale, constant),
+        torch.tensor([2.0, 1.0, 1.0, 0.5], dtype=torch.float64),
     )
-    zeros = _kernels.safe_scale(torch.zeros(3), torch.finfo(torch.float32).eps)
-    torch.testing.assert_close(zeros, torch.ones(3))
+
+
+def test_euclidean_is_accurate_in_float32_far_from_the_origin():
+    # |x|^2 - 2 x.a + |a|^2 on raw float32 data this far out cancelled: an
+    # anchor's distance to itself came out as ~0.7 among distances of ~22.
+    rng = np.random.RandomState(0)
+    X64 = rng.normal(size=(1000, 256)) + 100
+    X64[:, :3] *= [30.0, 1e-3, 0.0]  # anisotropic, and a dead dimension
+    X = torch.from_numpy(X64.astype(np.float32))
+    A = X[:8]
+    X64, A64 = X.double().numpy(), A.double().numpy()
+    squares = ((X64[:, None, :] - A64[None, :, :]) ** 2).sum(-1)
+    reference = -torch.from_numpy(np.sqrt(squares))
+    result = _kernels.euclidean_similarity(X, A)
+    assert result.dtype == torch.float32
+    assert result[:8].diagonal().abs().max() == 0
+    torch.testing.assert_close(result.double(), reference, rtol=2e-6, atol=1e-4)
+    squared = _kernels.squared_euclidean(X, A)
+    torch.testing.assert_close(squared.double(), reference**2, rtol=1e-5, atol=1e-3)
+
+
+def test_euclidean_gradients_are_finite_where_rows_equal_anchors():
+    rng = np.random.RandomState(1)
+    X = torch.tensor(rng.normal(size=(6, 5)) + 50, requires_grad=True)
+    A = X.detach()[:3].clone()
+    _kernels.euclidean_similarity(X, A).sum().backward()
+    assert torch.isfinite(X.grad).all()
+    X.grad = None
+    torch.cdist(X, A).neg().sum().backward()
+    reference = X.grad.clone()
+    X.grad = None
+    _kernels.euclidean_similarity(X, A).sum().backward()
+    torch.testing.assert_close(X.grad, reference)
+
+
+@pytest.mark.parametrize("factor", [1e-25, 1e-12, 1e20])
+def test_cosine_is_scale_invariant_for_tiny_and_huge_rows(factor):
+    # Norms below ~1e-19 underflowed in float32 and rows below 1e-12 were
+    # treated as zero vectors; norms above ~1e19 overflowed.
+    rng = np.random.RandomState(2)
+    X = torch.from_numpy(rng.normal(size=(5, 64)).astype(np.float32))
+    A = torch.from_numpy(rng.normal(size=(3, 64)).astype(np.float32))
+    expected = _kernels.cosine_similarity(X, A)
+    for scaled in (_kernels.cosine_similarity(X * factor, A),
+                   _kernels.cosine_similarity(X, A * factor)):
+        torch.testing.assert_close(scaled, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_least_squares_matches_lstsq_on_ill_conditioned_data():
+    # Condition number ~1e12 (its square, 1e24, is beyond float64: the
+    # normal equations lost the solution).
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(300, 20)) @ np.diag(np.logspace(0, -12, 20))
+    X = np.c_[X, X[:, :2] @ [1.0, -2.0]]  # and rank deficient
+    Y = rng.normal(size=(300, 4))
+    factor, projected = _kernels.stack_factors(
+        [torch.from_numpy(X)], [torch.from_numpy(np.zeros((300, 4)))]
+    )
+    q, r = torch.linalg.qr(torch.from_numpy(X))
+    W, rank = _kernels.least_squares(r, q.T @ torch.from_numpy(Y), n_rows=300)
+    expected, *_ = np.linalg.lstsq(X, Y, rcond=None)
+    objective = ((X @ W.numpy() - Y) ** 2).sum()
+    best = ((X @ expected - Y) ** 2).sum()
+    assert rank == 20
+    assert abs(objective - best) <= 1e-9 * best
+    assert factor.shape == (21, 21)
 
 
 def test_keep_top_k_and_power():

@@ -90,17 +90,17 @@ def test_procrustes_kernel_is_block_of_padded_solution():
     cross = torch.from_numpy(rng.normal(size=(4, 7)))
     padded = torch.zeros(7, 7, dtype=torch.float64)
     padded[:4] = cross
-    assert_allclose(
-        _kernels.procrustes(cross), _kernels.procrustes(padded)[:4], atol=1e-12
-    )
+    W, rank = _kernels.procrustes(cross)
+    assert rank == 4
+    assert_allclose(W, _kernels.procrustes(padded)[0][:4], atol=1e-12)
 
 
 def test_procrustes_kernel_without_reflection_is_a_rotation():
     Q = ortho_group.rvs(5, random_state=0)
     Q[:, 0] *= np.sign(np.linalg.det(Q)) * -1  # a reflection: det(Q) = -1
     cross = torch.from_numpy(np.diag(np.arange(1.0, 6.0)) @ Q)
-    assert np.linalg.det(_kernels.procrustes(cross).numpy()) == pytest.approx(-1)
-    rotation = _kernels.procrustes(cross, allow_reflection=False).numpy()
+    assert np.linalg.det(_kernels.procrustes(cross)[0].numpy()) == pytest.approx(-1)
+    rotation = _kernels.procrustes(cross, allow_reflection=False)[0].numpy()
     assert np.linalg.det(rotation) == pytest.approx(1)
     assert_allclose(rotation @ rotation.T, np.eye(5), atol=1e-12)
 
@@ -134,20 +134,28 @@ def test_least_squares_kernel_gives_minimum_norm_solution():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(4, 7))  # rank 4 < 7: underdetermined
     Y = rng.normal(size=(4, 3))
-    W = _kernels.least_squares(torch.from_numpy(X.T @ X), torch.from_numpy(X.T @ Y))
-    assert_allclose(W.numpy(), np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-8)
+    q, r = torch.linalg.qr(torch.from_numpy(X))
+    W, rank = _kernels.least_squares(r, q.T @ torch.from_numpy(Y), n_rows=4)
+    assert rank == 4
+    assert_allclose(W.numpy(), np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-12)
 
 
 def test_cross_moments_merge_equals_whole():
     X, Y = (torch.from_numpy(a) for a in _pairs(n=50, d_y=3))
-    whole = _kernels.cross_moments(X, Y, gram=True)
+    whole = _kernels.cross_moments(X, Y, factor=True)
     merged = None
     for rows in (slice(0, 7), slice(7, 8), slice(8, 50)):
-        chunk = _kernels.cross_moments(X[rows], Y[rows], gram=True)
+        chunk = _kernels.cross_moments(X[rows], Y[rows], factor=True)
         merged = _kernels.merge_cross_moments(merged, chunk)
     assert merged.count == whole.count
-    for a, b in zip(merged[1:], whole[1:], strict=True):
+    for a, b in zip(merged[1:6], whole[1:6], strict=True):
         assert_allclose(a.numpy(), b.numpy(), atol=1e-10)
+    # QR factors are unique up to the signs of their rows: compare what they
+    # determine, the Gram matrix and the projection of Y on the factor.
+    gram = lambda m: (m.factor.T @ m.factor).numpy()  # noqa: E731
+    assert_allclose(gram(merged), gram(whole), atol=1e-10)
+    cross = lambda m: (m.factor.T @ m.projected).numpy()  # noqa: E731
+    assert_allclose(cross(merged), cross(whole), atol=1e-10)
 
 
 # --- behaviour -------------------------------------------------------------
@@ -357,21 +365,47 @@ def test_too_few_pairs_for_n_anchors():
 def test_too_few_pairs_for_least_squares_warns():
     X, Y = _pairs(n=5, d_x=8)
     with pytest.warns(
-        AnchorWarning, match="fewer than the 9 that method='affine'"
+        AnchorWarning, match="determine only 4 of the 8 directions that method='affine'"
     ) as record:
         translator = LatentTranslator(method="affine").fit(X, Y)
     assert record[0].filename == __file__  # points at the caller
     assert "minimum-norm least-squares solution" in str(record[0].message)
     assert_allclose(translator.transform(X), Y, atol=1e-8)  # interpolates
-    with pytest.warns(AnchorWarning, match="fewer than the 8 that method='linear'"):
+    with pytest.warns(AnchorWarning, match="only 5 of the 8 directions.*'linear'"):
         LatentTranslator(method="linear", normalize=None).fit(X, Y)
-    with pytest.warns(AnchorWarning, match="every input maps to the mean target"):
+    with pytest.warns(AnchorWarning, match="every input translates to the same"):
         ridge = LatentTranslator(method="ridge", normalize=None).fit(X[:1], Y[:1])
     assert_allclose(ridge.transform(X), np.repeat(Y[:1], 5, axis=0), atol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LatentTranslator(method="ridge").fit(X, Y)  # 5 pairs are enough for ridge
-        LatentTranslator().fit(X, Y)  # orthogonal never warns
+        LatentTranslator().fit(*_pairs(n=20, d_x=8))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["one pair", "fewer pairs than dimensions", "constant X", "constant Y"],
+)
+def test_degenerate_orthogonal_translator_warns(case):
+    # These mapped everything to one vector (or left directions arbitrary)
+    # without a word, while the least-squares methods warned.
+    X, Y = _pairs(n=20, d_x=8, d_y=6)
+    if case == "one pair":
+        X, Y = X[:1], Y[:1]
+    elif case == "fewer pairs than dimensions":
+        X, Y = X[:4], Y[:4]
+    elif case == "constant X":
+        X = np.ones_like(X)
+    else:
+        Y = np.full_like(Y, 3.0)
+    message = (
+        "determine only 3 of the 6 directions"
+        if case == "fewer pairs than dimensions"
+        else "every input translates to the same vector"
+    )
+    with pytest.warns(AnchorWarning, match=message) as record:
+        LatentTranslator().fit(X, Y)
+    assert record[0].filename == __file__
 
 
 def test_transform_with_wrong_width():
@@ -410,7 +444,7 @@ def test_unfitted():
 def test_partial_fit_cannot_switch_to_least_squares():
     X, Y = _pairs()
     translator = LatentTranslator().partial_fit(X, Y)
-    with pytest.raises(ValueError, match="needs the Gram matrix of X"):
+    with pytest.raises(ValueError, match="needs the QR factor of X"):
         translator.set_params(method="affine").partial_fit(X, Y)
 
 

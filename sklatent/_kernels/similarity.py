@@ -112,6 +112,21 @@ def cosine_similarity(X, A, *, out=None):
     return S / norms if out is None else S.div_(norms)
 
 
+def paired_cosine(X, Y):
+    """Cosine of each row of ``X`` with the same row of ``Y``.
+
+    Parameters
+    ----------
+    X, Y : torch.Tensor of shape (n, d)
+        Row-aligned; a zero row has cosine 0 with anything.
+
+    Returns
+    -------
+    torch.Tensor of shape (n,)
+    """
+    return (unit_rows(X) * unit_rows(Y)).sum(dim=1)
+
+
 def dot_similarity(X, A, *, out=None):
     r"""Inner product of each row of ``X`` with each anchor: :math:`S = X A^\top`.
 

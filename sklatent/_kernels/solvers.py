@@ -26,15 +26,19 @@ def procrustes(cross, *, allow_reflection=True):
 
     Returns
     -------
-    torch.Tensor of shape (d_x, d_y)
+    W : torch.Tensor of shape (d_x, d_y)
         The map, with orthonormal rows (``d_x <= d_y``) or columns.
+    rank : int
+        Number of singular values of ``cross`` above ``max(d_x, d_y) * eps``
+        times the largest: the directions the data determine. Below
+        ``min(d_x, d_y)``, the map of the other directions is arbitrary.
     """
-    U, _, Vh = torch.linalg.svd(cross, full_matrices=False)
+    U, s, Vh = torch.linalg.svd(cross, full_matrices=False)
     square = cross.shape[0] == cross.shape[1]
     if not allow_reflection and square and torch.linalg.det(U @ Vh) < 0:
         U = U.clone()
         U[:, -1] = -U[:, -1]
-    return U @ Vh
+    return U @ Vh, _rank(s, max(cross.shape))
 
 
 def least_squares(factor, projected, *, n_rows, alpha=0.0):
@@ -64,16 +68,26 @@ def least_squares(factor, projected, *, n_rows, alpha=0.0):
 
     Returns
     -------
-    torch.Tensor of shape (d_x, d_y)
-        The solution :math:`W`.
+    W : torch.Tensor of shape (d_x, d_y)
+        The solution.
+    rank : int
+        Number of singular values above the cutoff; below ``d_x`` an
+        unpenalised solution is not unique and the minimum-norm one is given.
     """
     U, s, Vh = torch.linalg.svd(factor, full_matrices=False)
+    rank = _rank(s, max(n_rows, factor.shape[1]))
     if alpha > 0:
         gain = s / (s.square() + alpha)
     else:
-        finfo = torch.finfo(s.dtype)
-        largest = s.max() if s.numel() else s.new_tensor(0.0)
-        cutoff = max(n_rows, factor.shape[1]) * finfo.eps * largest
-        positive = s > cutoff
-        gain = torch.where(positive, 1 / torch.where(positive, s, 1), 0)
-    return Vh.T @ (gain.unsqueeze(1) * (U.T @ projected))
+        kept = torch.arange(s.numel(), device=s.device) < rank
+        gain = torch.where(kept, 1 / torch.where(kept, s, 1), 0)
+    return Vh.T @ (gain.unsqueeze(1) * (U.T @ projected)), rank
+
+
+def _rank(singular_values, size):
+    """Singular values above ``size * eps`` times the largest (sorted input)."""
+    if singular_values.numel() == 0:
+        return 0
+    finfo = torch.finfo(singular_values.dtype)
+    cutoff = size * finfo.eps * singular_values[0]
+    return int((singular_values > max(float(cutoff), finfo.tiny)).sum())
