@@ -370,6 +370,52 @@ def test_encoder_errors():
         EncoderTransformer("not callable").fit(np.ones((3, 4)))
 
 
+def test_encoder_tensor_validation():
+    """Tensors follow the estimators' rules; integer ids stay integers."""
+    encoder = EncoderTransformer(nn.Tanh()).fit(torch.ones(3, 4))
+    assert encoder.n_features_in_ == 4
+    with pytest.raises(ValueError, match="3 dimensions, but EncoderTransformer"):
+        encoder.transform(torch.ones(3, 4, 1))
+    with pytest.raises(ValueError, match="X has 5 features, but EncoderTransformer"):
+        encoder.transform(torch.ones(3, 5))
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        encoder.transform(torch.full((3, 4), float("inf")))
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        encoder.transform(torch.ones(3, 4, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="Found array with 0 sample"):
+        EncoderTransformer(nn.Tanh()).fit(torch.ones(0, 2, 2))
+    images = EncoderTransformer(nn.Flatten()).fit(torch.ones(2, 3, 3))
+    assert not hasattr(images, "n_features_in_")
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        images.transform(torch.full((2, 3, 3), float("nan")))
+    ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    seen = []
+
+    def encode(batch):
+        seen.append(batch.dtype)
+        return batch
+
+    EncoderTransformer(encode, dtype=None).fit_transform(ids)
+    assert seen == [torch.int64]
+
+
+def test_encoder_module_path_and_old_pickles():
+    """The encoder lives in its own module; the stitching path stays valid."""
+    from sklatent import _encoder, stitching
+
+    assert stitching.EncoderTransformer is _encoder.EncoderTransformer
+    assert "EncoderTransformer" in stitching.__all__
+    X = np.arange(6.0).reshape(2, 3)
+    encoder = EncoderTransformer(np.tanh).fit(X)
+    # A pickle made when the class lived in sklatent.stitching names that path.
+    data = pickle.dumps(encoder, protocol=0)
+    old = data.replace(b"sklatent._encoder\n", b"sklatent.stitching\n")
+    assert b"sklatent.stitching\nEncoderTransformer" in old
+    restored = pickle.loads(old)
+    assert type(restored) is EncoderTransformer
+    np.testing.assert_allclose(restored.transform(X), np.tanh(X), rtol=1e-6)
+
+
 def test_encoder_clone_and_pickle():
     torch.manual_seed(0)
     module = nn.Linear(4, 2)
