@@ -58,6 +58,24 @@ def _check_step_fitted(name, estimator, what):
         ) from exc
 
 
+def _check_names_kept(pipeline, rel_a, rel_b):
+    """Refuse to stitch when A's next step checks column names B's step changes."""
+    later = [step for _, step in pipeline.steps[1:] if not isinstance(step, str)]
+    names_in = getattr(later[0], "feature_names_in_", None) if later else None
+    names_b = rel_b.get_feature_names_out()
+    if names_in is None or np.array_equal(names_in, names_b):
+        return
+    raise ValueError(
+        f"A's later steps were fitted on pandas columns named after A's anchor "
+        f"rows ({', '.join(rel_a.get_feature_names_out()[:3])}, ...), but B's "
+        "relative transformer keeps its anchors as embeddings, whose columns "
+        f"are named by position ({', '.join(names_b[:3])}, ...), so those steps "
+        "would reject them. Fit A's pipeline with its anchors given as "
+        "embeddings (anchors=X_a[indices]), or without "
+        "set_output(transform='pandas')."
+    )
+
+
 def stitch_relative(pipeline, X_b, *, rows="auto"):
     """Reuse a pipeline fitted on encoder A's relative space on encoder B.
 
@@ -86,8 +104,12 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
           the ``"sum"`` and ``"mean"`` aggregations) are estimated on the same
           items as A's;
         - *anchors*: B's embeddings of A's anchors, one row per anchor in the
-          order of A's ``anchors_``. B's transformer takes them as its anchor
-          embeddings and is fitted on them alone.
+          order of A's ``anchors_``. B's transformer is fitted on them alone.
+
+        Either way, B's transformer keeps the anchors as embeddings (a 2-D
+        ``anchors``), never as row indices, so refitting the stitched
+        pipeline on other rows of B (``fit``, cross-validation, a search)
+        keeps them parallel to A's.
 
     rows : {"auto", "aligned", "anchors"}, default="auto"
         Which form ``X_b`` has. ``"auto"`` reads it from the number of rows:
@@ -100,10 +122,11 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     stitched : Pipeline
         A pipeline with the same step names: encoder B's fitted
         :class:`~sklatent.RelativeTransformer` (the same parameters as A's, with
-        ``anchors`` set to the parallel anchors), then A's later steps, each
-        wrapped in :class:`sklearn.frozen.FrozenEstimator`. It predicts from B's
-        embeddings right away; ``fit`` would refit only the relative
-        transformer.
+        ``anchors`` set to B's embeddings of the parallel anchors), then A's
+        later steps, each wrapped in :class:`sklearn.frozen.FrozenEstimator`.
+        It predicts from B's embeddings right away; ``fit`` refits only the
+        relative transformer's statistics, on the rows it is given, with the
+        same anchors.
 
     Raises
     ------
@@ -113,7 +136,9 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
         If the pipeline is not fitted.
     ValueError
         If ``X_b`` fits neither form (for instance, a number of anchor
-        embeddings different from A's number of anchors).
+        embeddings different from A's number of anchors), or A's later steps
+        were fitted on named columns that B's transformer does not output
+        (see Notes).
 
     See Also
     --------
@@ -126,6 +151,15 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     invariant to (rotations, reflections and isotropic rescaling for cosine;
     translations too with ``center=True``). The closer encoder B's space is to
     such an image of A's, the closer the stitched accuracy gets to A's own.
+
+    B's transformer names its output columns after its anchors' positions
+    (``cosine_a0``, ``cosine_a1``, ...: see
+    :meth:`~sklatent.RelativeTransformer.get_feature_names_out`), whereas A's
+    names them after A's anchor row indices when A chose its anchors among
+    its fitting rows. The names only matter to later steps fitted on pandas
+    output (``set_output(transform="pandas")``), which check them: such a
+    pipeline can be stitched when A was given its anchors as embeddings
+    (``anchors=X_a[indices]``), and is otherwise refused with an error.
 
     References
     ----------
@@ -216,9 +250,10 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
                 "same rows A was fitted on (row-aligned), or B's embeddings of "
                 f"the {n_anchors} anchors."
             )
-        anchors_b = indices
+        anchors_b = _backend.as_numpy(X_b)[indices]
 
     rel_b = clone(rel_a).set_params(anchors=anchors_b).fit(X_b)
+    _check_names_kept(pipeline, rel_a, rel_b)
     steps = [(first_name, rel_b)]
     steps += [(name, _frozen(step)) for name, step in pipeline.steps[1:]]
     return Pipeline(steps, verbose=pipeline.verbose)
