@@ -23,6 +23,7 @@ EXPECTED = {
         (r"A's classifier on A: ([\d.]+)", 0.9, 1.0),
         (r"A's absolute classifier on B, truncated: ([\d.]+)", 0.0, 0.35),
         (r"A's classifier on B, relative stitching: ([\d.]+)", 0.9, 1.0),
+        (r"3-fold cross-validation on B: ([\d.]+)", 0.9, 1.0),
         (r"A's classifier on B, orthogonal translation: ([\d.]+)", 0.9, 1.0),
         (r"new encoder, stitched: ([\d.]+)", 0.8, 1.0),
     ],
