@@ -19,24 +19,20 @@ refits them.
 :class:`EncoderTransformer` wraps a :class:`torch.nn.Module`, or any callable
 mapping a batch of raw inputs to embeddings, as a scikit-learn transformer, so
 that a pipeline can start from raw inputs: swapping the encoder step is then
-the whole story.
+the whole story. It lives in ``sklatent._encoder`` and is re-exported here, the
+path to import it from (and the one older pickles name).
 """
 
-import contextlib
-from numbers import Integral
-
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_array, gen_batches
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend
+from ._encoder import EncoderTransformer, _n_rows
 from ._relative import RelativeTransformer
-from ._sklearn_compat import Interval, _fit_context, validate_data
 
 __all__ = ["EncoderTransformer", "stitch_relative", "stitch_translated"]
 
@@ -62,9 +58,22 @@ def _check_step_fitted(name, estimator, what):
         ) from exc
 
 
-def _n_rows(X):
-    """Number of rows of an array-like or tensor."""
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+def _check_names_kept(pipeline, rel_a, rel_b):
+    """Refuse to stitch when A's next step checks column names B's step changes."""
+    later = [step for _, step in pipeline.steps[1:] if not isinstance(step, str)]
+    names_in = getattr(later[0], "feature_names_in_", None) if later else None
+    names_b = rel_b.get_feature_names_out()
+    if names_in is None or np.array_equal(names_in, names_b):
+        return
+    raise ValueError(
+        f"A's later steps were fitted on pandas columns named after A's anchor "
+        f"rows ({', '.join(rel_a.get_feature_names_out()[:3])}, ...), but B's "
+        "relative transformer keeps its anchors as embeddings, whose columns "
+        f"are named by position ({', '.join(names_b[:3])}, ...), so those steps "
+        "would reject them. Fit A's pipeline with its anchors given as "
+        "embeddings (anchors=X_a[indices]), or without "
+        "set_output(transform='pandas')."
+    )
 
 
 def stitch_relative(pipeline, X_b, *, rows="auto"):
@@ -95,8 +104,12 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
           the ``"sum"`` and ``"mean"`` aggregations) are estimated on the same
           items as A's;
         - *anchors*: B's embeddings of A's anchors, one row per anchor in the
-          order of A's ``anchors_``. B's transformer takes them as its anchor
-          embeddings and is fitted on them alone.
+          order of A's ``anchors_``. B's transformer is fitted on them alone.
+
+        Either way, B's transformer keeps the anchors as embeddings (a 2-D
+        ``anchors``), never as row indices, so refitting the stitched
+        pipeline on other rows of B (``fit``, cross-validation, a search)
+        keeps them parallel to A's.
 
     rows : {"auto", "aligned", "anchors"}, default="auto"
         Which form ``X_b`` has. ``"auto"`` reads it from the number of rows:
@@ -109,10 +122,11 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     stitched : Pipeline
         A pipeline with the same step names: encoder B's fitted
         :class:`~sklatent.RelativeTransformer` (the same parameters as A's, with
-        ``anchors`` set to the parallel anchors), then A's later steps, each
-        wrapped in :class:`sklearn.frozen.FrozenEstimator`. It predicts from B's
-        embeddings right away; ``fit`` would refit only the relative
-        transformer.
+        ``anchors`` set to B's embeddings of the parallel anchors), then A's
+        later steps, each wrapped in :class:`sklearn.frozen.FrozenEstimator`.
+        It predicts from B's embeddings right away; ``fit`` refits only the
+        relative transformer's statistics, on the rows it is given, with the
+        same anchors.
 
     Raises
     ------
@@ -122,7 +136,9 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
         If the pipeline is not fitted.
     ValueError
         If ``X_b`` fits neither form (for instance, a number of anchor
-        embeddings different from A's number of anchors).
+        embeddings different from A's number of anchors), or A's later steps
+        were fitted on named columns that B's transformer does not output
+        (see Notes).
 
     See Also
     --------
@@ -135,6 +151,15 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     invariant to (rotations, reflections and isotropic rescaling for cosine;
     translations too with ``center=True``). The closer encoder B's space is to
     such an image of A's, the closer the stitched accuracy gets to A's own.
+
+    B's transformer names its output columns after its anchors' positions
+    (``cosine_a0``, ``cosine_a1``, ...: see
+    :meth:`~sklatent.RelativeTransformer.get_feature_names_out`), whereas A's
+    names them after A's anchor row indices when A chose its anchors among
+    its fitting rows. The names only matter to later steps fitted on pandas
+    output (``set_output(transform="pandas")``), which check them: such a
+    pipeline can be stitched when A was given its anchors as embeddings
+    (``anchors=X_a[indices]``), and is otherwise refused with an error.
 
     References
     ----------
@@ -225,9 +250,10 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
                 "same rows A was fitted on (row-aligned), or B's embeddings of "
                 f"the {n_anchors} anchors."
             )
-        anchors_b = indices
+        anchors_b = _backend.as_numpy(X_b)[indices]
 
     rel_b = clone(rel_a).set_params(anchors=anchors_b).fit(X_b)
+    _check_names_kept(pipeline, rel_a, rel_b)
     steps = [(first_name, rel_b)]
     steps += [(name, _frozen(step)) for name, step in pipeline.steps[1:]]
     return Pipeline(steps, verbose=pipeline.verbose)
@@ -336,310 +362,3 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
         )
     fitted = clone(translator).fit(X_b, X_a)
     return Pipeline([("translator", FrozenEstimator(fitted)), ("head", _frozen(head))])
-
-
-def _numpy_dtype(dtype):
-    return None if dtype is None else np.dtype(dtype)
-
-
-def _torch_dtype(dtype):
-    """The torch dtype matching a numpy dtype."""
-    return torch.from_numpy(np.empty(0, dtype=dtype)).dtype
-
-
-def _module_device(module):
-    """Device of the module's first parameter or buffer; None if it has neither."""
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
-    return None
-
-
-def _same_device(a, b):
-    def canonical(device):
-        if device.type == "cuda" and device.index is None:
-            return torch.device("cuda", torch.cuda.current_device())
-        return device
-
-    return canonical(a) == canonical(b)
-
-
-@contextlib.contextmanager
-def _evaluating(module, device):
-    """Put ``module`` in eval mode on ``device``; restore both afterwards."""
-    modes = [(submodule, submodule.training) for submodule in module.modules()]
-    original = _module_device(module)
-    move = original is not None and not _same_device(original, device)
-    try:
-        module.eval()
-        if move:
-            module.to(device)
-        yield
-    finally:
-        if move:
-            module.to(original)
-        for submodule, mode in modes:
-            submodule.training = mode
-
-
-class EncoderTransformer(TransformerMixin, BaseEstimator):
-    """Wrap an encoder (a torch module or any callable) as a scikit-learn step.
-
-    ``transform`` feeds the inputs to ``encoder`` in batches of ``batch_size``
-    rows and returns the embeddings, one row per input. A
-    :class:`torch.nn.Module` runs in eval mode under
-    :func:`torch.inference_mode` on ``device``; its train/eval modes (and its
-    device, if it had to be moved) are restored afterwards. With this step a
-    pipeline runs from raw inputs to predictions, ``raw -> encoder ->
-    RelativeTransformer -> head``, and stitching a new encoder means swapping
-    this step.
-
-    ``fit`` learns nothing: it validates the input and records
-    ``n_features_in_`` for 2-D numeric inputs. The encoder is used as given
-    (pretrained); fine-tuning is out of scope.
-
-    Parameters
-    ----------
-    encoder : torch.nn.Module or callable
-        Maps a batch of inputs to a batch of embeddings, an array or tensor of
-        shape (n_batch, n_dims) (any further axes are flattened; a 1-D output
-        is one column). A module receives tensors on ``device``; any other
-        callable receives each batch as the input's own kind of object (a
-        numpy array, a tensor on ``device``, a list, ...). Use a module-level
-        function or an importable object so the transformer can be pickled.
-
-    batch_size : int, default=256
-        Inputs passed to the encoder at once. Results do not depend on it,
-        up to floating-point rounding, since eval mode turns batch statistics
-        off in standard layers (batch normalisation, dropout).
-
-    device : str, default="cpu"
-        Where a module runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or
-        ``"auto"`` (the device of a tensor input, else CUDA when available,
-        else the CPU). A module on another device is moved there for the call
-        and moved back afterwards; place it on ``device`` beforehand to avoid
-        the copies.
-
-    dtype : str or None, default="float32"
-        The numpy dtype name numeric inputs are cast to before encoding, such
-        as ``"float32"`` or ``"int64"`` (token ids). None keeps the input's
-        dtype. Used only when ``validate=True``.
-
-    validate : bool, default=True
-        Validate inputs as numeric arrays (non-empty, at least 2-D, finite,
-        cast to ``dtype``; feature count checked against ``fit`` for 2-D
-        inputs), as in :class:`sklearn.preprocessing.FunctionTransformer`.
-        Set False to pass raw inputs unchanged, such as a list of strings for
-        a text encoder; each batch is then a slice of the input.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of features seen during :term:`fit`; only set for 2-D numeric
-        inputs with ``validate=True``.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`, when ``X`` has string
-        column names.
-
-    See Also
-    --------
-    stitch_relative : Reuse a relative-space pipeline across encoders.
-    sklearn.preprocessing.FunctionTransformer : The stateless transformer this
-        one resembles.
-
-    Notes
-    -----
-    **Cloning.** ``encoder`` is a parameter. :func:`sklearn.base.clone` (used
-    by cross-validation and searches) deep-copies parameters that are not
-    estimators, so each clone holds its own copy of the module's weights:
-    memory grows with the number of clones, and nothing done to one copy
-    reaches the others. To share one large module without copies, wrap the
-    step as ``FrozenEstimator(EncoderTransformer(module))``, whose clone is
-    the object itself.
-
-    **Pickling.** The module is pickled with the transformer (its weights and
-    its class, by reference, so the class must be importable where the pickle
-    is loaded). A module pickled on a GPU loads on a GPU; load it with
-    ``torch.load(..., map_location="cpu")`` or move it with
-    ``encoder.to("cpu")`` on a CPU-only machine.
-
-    **Outputs.** A numpy-like input gives a numpy output; a torch tensor gives
-    a tensor on the input's device. The output dtype is the encoder's.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import torch
-    >>> from sklatent.stitching import EncoderTransformer
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
-    >>> module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))
-    >>> encoder = EncoderTransformer(module, batch_size=2)
-    >>> X = np.ones((5, 4))
-    >>> Z = encoder.fit_transform(X)
-    >>> Z.shape, Z.dtype
-    ((5, 3), dtype('float32'))
-    >>> bool(np.allclose(Z, Z[0]))  # eval mode: dropout is off
-    True
-    >>> module.training  # the module's own mode is restored
-    True
-    """
-
-    _parameter_constraints: dict = {
-        "encoder": [callable],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "dtype": [str, None],
-        "validate": ["boolean"],
-    }
-
-    def __init__(
-        self, encoder, *, batch_size=256, device="cpu", dtype="float32", validate=True
-    ):
-        self.encoder = encoder
-        self.batch_size = batch_size
-        self.device = device
-        self.dtype = dtype
-        self.validate = validate
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Validate ``X`` and record its number of features; nothing is learned.
-
-        Parameters
-        ----------
-        X : {array-like, torch.Tensor} of shape (n_samples, ...) or sequence
-            Raw inputs of the encoder.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : EncoderTransformer
-            The transformer.
-        """
-        for attribute in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self, attribute):
-                delattr(self, attribute)
-        self._check_input(X, reset=True)
-        return self
-
-    def transform(self, X):
-        """Embed ``X`` with the encoder, batch by batch.
-
-        Parameters
-        ----------
-        X : {array-like, torch.Tensor} of shape (n_samples, ...) or sequence
-            Raw inputs of the encoder.
-
-        Returns
-        -------
-        X_emb : {ndarray, torch.Tensor} of shape (n_samples, n_dims)
-            The embeddings; a tensor on the input's device for a tensor input.
-        """
-        X = self._check_input(X, reset=False)
-        device = _backend.resolve_device(self.device, X)
-        is_module = isinstance(self.encoder, torch.nn.Module)
-        as_tensor = isinstance(X, torch.Tensor)
-        n_samples = _n_rows(X)
-        chunks = []
-        context = (
-            _evaluating(self.encoder, device) if is_module else contextlib.nullcontext()
-        )
-        with context, torch.inference_mode():
-            for rows in gen_batches(n_samples, self.batch_size):
-                batch = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
-                if isinstance(batch, torch.Tensor):
-                    batch = batch.to(device)
-                elif is_module and isinstance(batch, np.ndarray):
-                    batch = _backend.to_tensor(
-                        batch, device=device, dtype=_torch_dtype(batch.dtype)
-                    )
-                result = self.encoder(batch)
-                chunks.append(self._to_output(result, rows, as_tensor, X))
-        if as_tensor:
-            return torch.cat(chunks)
-        return np.concatenate(chunks)
-
-    def _check_input(self, X, *, reset):
-        """Validate ``X`` as described for the ``validate`` parameter."""
-        if not self.validate:
-            if _n_rows(X) < 1:
-                raise ValueError(
-                    f"Found 0 inputs while a minimum of 1 is required by "
-                    f"{type(self).__name__}."
-                )
-            return X
-        dtype = _numpy_dtype(self.dtype)
-        if isinstance(X, torch.Tensor):
-            return self._check_tensor(X, dtype, reset=reset)
-        fitted_2d = hasattr(self, "n_features_in_")
-        X_checked = check_array(
-            X,
-            dtype="numeric" if dtype is None else dtype,
-            allow_nd=True,
-            input_name="X",
-        )
-        if X_checked.ndim == 2 and (reset or fitted_2d):
-            X_checked = validate_data(
-                self, X, reset=reset, dtype="numeric" if dtype is None else dtype
-            )
-        elif fitted_2d and not reset:
-            raise ValueError(
-                f"X has {X_checked.ndim} dimensions, but {type(self).__name__} was "
-                f"fitted on 2-D input with {self.n_features_in_} features."
-            )
-        return X_checked
-
-    def _check_tensor(self, X, dtype, *, reset):
-        if X.ndim < 2:
-            raise ValueError(
-                f"Expected 2D array, got {X.ndim}D tensor instead. Reshape your "
-                "data with X.reshape(-1, 1) if it has a single feature or "
-                "X.reshape(1, -1) if it contains a single sample."
-            )
-        if X.shape[0] < 1:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
-                f"minimum of 1 is required by {type(self).__name__}."
-            )
-        if X.is_complex():
-            raise ValueError("Complex data not supported.")
-        if X.is_floating_point() and not bool(torch.isfinite(X).all()):
-            kind = "NaN" if bool(torch.isnan(X).any()) else "infinity"
-            raise ValueError(f"Input X contains {kind}.")
-        if X.ndim == 2 and (reset or hasattr(self, "n_features_in_")):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-        if dtype is not None:
-            X = X.to(_torch_dtype(dtype))
-        return X
-
-    def _to_output(self, result, rows, as_tensor, X):
-        """Turn one batch of encoder output into a 2-D chunk of the output."""
-        n_batch = rows.stop - rows.start
-        if isinstance(result, torch.Tensor):
-            result = result.detach()
-            result = result.to(X.device) if as_tensor else result.cpu().numpy()
-        elif as_tensor:
-            result = torch.as_tensor(np.asarray(result), device=X.device)
-        else:
-            result = np.asarray(result)
-        if result.ndim == 0 or result.shape[0] != n_batch:
-            raise ValueError(
-                f"The encoder returned an output of shape {tuple(result.shape)} "
-                f"for a batch of {n_batch} inputs; it must return one embedding "
-                "per input, with the batch along the first axis."
-            )
-        return result.reshape(n_batch, -1)
-
-    def __sklearn_is_fitted__(self):
-        return True
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.transformer_tags.preserves_dtype = []
-        tags.input_tags.three_d_array = True
-        return tags

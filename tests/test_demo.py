@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from sklatent import __version__
-from sklatent.__main__ import METHODS, _save_figure, main, run_demo
-
-pytestmark = pytest.mark.slow
+from sklatent.__main__ import main
+from sklatent._demo import METHODS, _save_figure, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +22,7 @@ def demo(tmp_path_factory):
     return results, printed.getvalue()
 
 
+@pytest.mark.slow
 def test_demo_shape_of_results(demo):
     """Absolute reuse near chance; relative and translation near each own head."""
     results, _ = demo
@@ -41,6 +41,7 @@ def test_demo_shape_of_results(demo):
             assert scores[key] > scores["absolute"] + 0.5
 
 
+@pytest.mark.slow
 def test_demo_outputs(demo):
     results, printed = demo
     assert "fit on" in printed and "transl. ortho" in printed
@@ -55,6 +56,7 @@ def test_demo_outputs(demo):
     assert f"Figure saved to {results.figure}" in printed
 
 
+@pytest.mark.slow
 def test_main_runs_demo(tmp_path, capsys):
     status = main(
         [
@@ -74,25 +76,67 @@ def test_main_runs_demo(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "mlp_small  mlp_small" in captured.out
     assert "64 parallel" in captured.out
+    assert "mean over" not in captured.out
+    assert "Only one encoder (mlp_small)" in captured.out  # say why nothing stitches
     assert "loading encoders" in captured.err
     assert (tmp_path / "sklatent_demo.csv").exists()
     assert not (tmp_path / "sklatent_demo.png").exists()
 
 
+@pytest.mark.slow
+def test_main_n_anchors_beyond_training_rows(tmp_path, capsys):
+    argv = ["demo", "--encoders", "mlp_small", "--output-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--n-anchors", "5000"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "n_anchors=5000 must be between 1 and the 1257" in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--n-anchors", "5000"], "n_anchors=5000 must be between 1 and the 1257"),
-        (["--device", "cuda:99"], "device='cuda:99'"),
-        (["--n-anchors", "0"], "must be a positive integer"),
+        (["--device", "cuda:99"], "sklatent demo: error: device='cuda:99'"),
+        (["--n-anchors", "0"], "--n-anchors: must be a positive integer, got '0'"),
+        (["--n-anchors", "abc"], "--n-anchors: must be a positive integer, got 'abc'"),
         (["--encoders", "resnet"], "invalid choice: 'resnet'"),
+        (["--bogus"], "sklatent demo: error: unrecognized arguments: --bogus"),
+        (
+            ["--encoders", "cnn", "mlp_small", "cnn"],
+            "sklatent demo: error: encoder(s) cnn given more than once",
+        ),
     ],
 )
 def test_main_errors(argv, message, tmp_path, capsys):
+    """Bad arguments fail fast, before any encoder is loaded, in the demo's terms."""
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--encoders", "mlp_small", "--output-dir", str(tmp_path), *argv])
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "_positive_int" not in err
+    if err.startswith("usage:"):  # the demo's own usage, listing its options
+        assert err.startswith("usage: sklatent demo") and "--n-anchors" in err
+
+
+@pytest.mark.parametrize("inside_file", [False, True])
+def test_main_unwritable_output_dir(inside_file, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    output_dir = blocker / "demo" if inside_file else blocker
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--encoders", "mlp_small", "--output-dir", str(output_dir)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sklatent demo: error: ") and err.count("\n") == 1
+    assert f"{output_dir}. Pass a writable folder as --output-dir" in err
+    assert "Traceback" not in err
+
+
+def test_main_is_a_thin_command_line():
+    from sklatent import __main__, _demo
+
+    assert __main__.run_demo is _demo.run_demo
 
 
 def test_main_version(capsys):
@@ -102,6 +146,7 @@ def test_main_version(capsys):
     assert __version__ in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_module_entry_point():
     result = subprocess.run(
         [sys.executable, "-m", "sklatent", "demo", "--help"],

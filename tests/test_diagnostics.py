@@ -206,6 +206,36 @@ def test_report_object(rng):
     assert report == transformation_class_report(X, X + 1, random_state=0)
 
 
+@pytest.mark.parametrize("criterion", ["r2", "mean_cosine", "mrr"])
+def test_unrelated_spaces_are_explained_by_no_class(rng, criterion):
+    """Independent spaces: every class fits badly, and the report says so."""
+    X = rng.normal(size=(300, 6))
+    Z = rng.normal(size=(300, 6)) + 5  # the offset makes every cosine high
+    report = transformation_class_report(X, Z, criterion=criterion, random_state=0)
+    assert max(fit.r2 for fit in report.fits) <= 0.1
+    assert report.explained_by is None
+    text = repr(report)
+    assert "Explained by: no class. The best held-out r2 is " in text
+    assert "not above min_r2=0.1" in text and "look unrelated" in text
+    assert "\n* " not in text  # no class is marked
+    assert not report.to_frame()["explains"].any()
+    # A related pair of the same shapes still names its class, and min_r2
+    # can be lowered to rank the classes of unrelated spaces anyway.
+    related = transformation_class_report(X, X @ orthogonal(rng, 6) + 5, random_state=0)
+    assert related.explained_by == "isometry"
+    forced = transformation_class_report(X, Z, min_r2=-np.inf, random_state=0)
+    assert forced.explained_by in CLASSES
+
+
+def test_weak_relation_below_min_r2(rng):
+    X = rng.normal(size=(400, 4))
+    Y = 0.5 * X @ orthogonal(rng, 4) + rng.normal(size=(400, 4))  # R² about 0.2
+    report = transformation_class_report(X, Y, random_state=0)
+    assert 0.1 < report.best_score() < 0.4 and report.explained_by is not None
+    strict = transformation_class_report(X, Y, min_r2=0.5, random_state=0)
+    assert strict.explained_by is None and strict.min_r2 == 0.5
+
+
 def test_tensor_inputs(rng):
     X = rng.normal(size=(60, 3))
     Y = X @ orthogonal(rng, 3)
@@ -235,6 +265,8 @@ def test_bad_input(rng):
         transformation_class_report(X, Y, nonlinear=3)
     with pytest.raises(ValueError, match="tolerance must be >= 0"):
         transformation_class_report(X, Y, tolerance=-0.1)
+    with pytest.raises(ValueError, match="min_r2 must be below 1, the R² of a"):
+        transformation_class_report(X, Y, min_r2=1)
     with pytest.raises(ValueError, match="Y is constant"):
         transformation_class_report(X, np.ones((20, 2)))
     with pytest.raises(ValueError, match="leaves 19 training and 1 held-out"):

@@ -1,9 +1,13 @@
-"""Run every example script (in its fast mode) so that none can rot.
+"""Run every example script (in its fast mode) and check what it shows.
 
-Marked ``slow``: deselect with ``python -m pytest -m "not slow"``.
+Each script must draw at least one figure and print results in the range its
+text claims, so that an example whose numbers drift away from its story fails
+here rather than in a reader's hands. Marked ``slow``: deselect with
+``python -m pytest -m "not slow"``.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +16,44 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("plot_*.py"))
 
+#: Printed results of each example in fast mode: (pattern with one number, low,
+#: high). The ranges hold the claims of the example's text, with a margin.
+EXPECTED = {
+    "plot_stitching.py": [
+        (r"A's classifier on A: ([\d.]+)", 0.9, 1.0),
+        (r"A's absolute classifier on B, truncated: ([\d.]+)", 0.0, 0.35),
+        (r"A's classifier on B, relative stitching: ([\d.]+)", 0.9, 1.0),
+        (r"3-fold cross-validation on B: ([\d.]+)", 0.9, 1.0),
+        (r"A's classifier on B, orthogonal translation: ([\d.]+)", 0.9, 1.0),
+        (r"new encoder, stitched: ([\d.]+)", 0.8, 1.0),
+    ],
+    "plot_n_anchors.py": [
+        (r"affine  512 anchors: MRR ([\d.]+)", 0.8, 1.0),
+        (r"orthogonal    8 anchors: MRR ([\d.]+)", 0.0, 0.5),
+        (r"128 anchors: relative ([\d.]+)", 0.9, 1.0),
+        (r"128 anchors: relative [\d.]+, translation ([\d.]+)", 0.9, 1.0),
+    ],
+    "plot_product_of_invariances.py": [
+        (r"cosine: worst ([\d.]+)", 0.0, 0.3),
+        (r"product \(mean\): worst ([\d.]+)", 0.85, 1.0),
+    ],
+    "plot_migration.py": [
+        (r"MRR   ([\d.]+)", 0.6, 1.0),
+        (r"1024 anchors: orthogonal [\d.]+, affine [\d.]+, ridge ([\d.]+)", 0.85, 1.0),
+        (r"1024 anchors: .*relative space ([\d.]+)", 0.0, 0.5),
+    ],
+}
+
+#: Runs an example, then reports how many figures it left open (Agg backend).
+_RUNNER = (
+    "import runpy, sys, matplotlib.pyplot as plt; "
+    "runpy.run_path(sys.argv[1], run_name='__main__'); "
+    "print('open figures:', len(plt.get_fignums()))"
+)
+
 
 def test_examples_exist():
-    names = {path.name for path in EXAMPLES}
-    assert {
-        "plot_stitching.py",
-        "plot_n_anchors.py",
-        "plot_product_of_invariances.py",
-        "plot_migration.py",
-    } <= names
+    assert {path.name for path in EXAMPLES} == set(EXPECTED)
 
 
 @pytest.mark.slow
@@ -29,7 +62,7 @@ def test_example_runs(path, tmp_path):
     pytest.importorskip("matplotlib")
     env = {**os.environ, "SKLATENT_EXAMPLES_FAST": "1", "MPLBACKEND": "Agg"}
     result = subprocess.run(
-        [sys.executable, str(path)],
+        [sys.executable, "-c", _RUNNER, str(path)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -37,3 +70,10 @@ def test_example_runs(path, tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+    out = result.stdout
+    figures = int(re.search(r"open figures: (\d+)", out).group(1))
+    assert figures >= 1, f"{path.name} drew no figure"
+    for pattern, low, high in EXPECTED[path.name]:
+        match = re.search(pattern, out)
+        assert match, f"{path.name} did not print {pattern!r}:\n{out}"
+        assert low <= float(match.group(1)) <= high, (pattern, match.group(0))

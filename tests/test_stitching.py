@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -55,7 +56,9 @@ def test_stitch_relative_structure(encoders):
     assert [name for name, _ in model_b.steps] == [n for n, _ in model_a.steps]
     rel_a, rel_b = model_a[0], model_b[0]
     assert rel_b is not rel_a
-    np.testing.assert_array_equal(rel_b.anchor_indices_, rel_a.anchor_indices_)
+    # B keeps its anchors as embeddings (a 2-D parameter), not as row indices.
+    assert rel_b.anchor_indices_ is None
+    np.testing.assert_array_equal(rel_b.anchors, X_b[rel_a.anchor_indices_])
     np.testing.assert_array_equal(rel_b.anchors_, X_b[rel_a.anchor_indices_])
     params_a, params_b = rel_a.get_params(), rel_b.get_params()
     params_a.pop("anchors"), params_b.pop("anchors")
@@ -70,6 +73,45 @@ def test_stitch_relative_structure(encoders):
     np.testing.assert_array_equal(model_a[-1].coef_, coef)
     # A itself is left untouched by stitching.
     assert model_a[0] is rel_a and rel_a.anchors_.shape == (30, 6)
+
+
+@pytest.mark.parametrize("params", [{}, {"normalize": "standard"}])
+def test_stitch_relative_refits_keep_anchors_parallel(encoders, params):
+    """Refitting a stitched pipeline on other rows of B keeps B's anchors."""
+    X_a, X_b, y = encoders
+    model_a = _relative_model(X_a, y, **params)
+    model_b = stitch_relative(model_a, X_b)
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X_b))
+    scores = cross_val_score(model_b, X_b, y, cv=folds, error_score="raise")
+    stitched = [model_b.score(X_b[test], y[test]) for _, test in folds]
+    # The statistics of normalize="standard" are refitted on each fold's rows,
+    # so the scores may move a little; the anchors, and the accuracy, stay.
+    np.testing.assert_allclose(scores, stitched, atol=0 if not params else 0.02)
+    assert scores.mean() > 0.9
+    refitted = clone(model_b).fit(X_b[:40], y[:40])  # fewer rows than anchors' max
+    np.testing.assert_array_equal(refitted[0].anchors_, model_b[0].anchors_)
+    agree = np.mean(refitted.predict(X_b) == model_a.predict(X_a))
+    assert agree > (0.999 if not params else 0.85)  # statistics from 40 rows
+
+
+def test_stitch_relative_feature_names(encoders):
+    """B's columns are named by anchor position; pandas pipelines are guarded."""
+    pytest.importorskip("pandas")
+    X_a, X_b, y = encoders
+    model_b = stitch_relative(_relative_model(X_a, y), X_b)
+    names = model_b[0].get_feature_names_out()
+    assert list(names[:3]) == ["cosine_a0", "cosine_a1", "cosine_a2"]
+    named = make_pipeline(
+        RelativeTransformer(n_anchors=30, random_state=0), LogisticRegression()
+    ).set_output(transform="pandas")
+    named.fit(X_a, y)
+    with pytest.raises(ValueError, match="fitted on pandas columns named after A's"):
+        stitch_relative(named, X_b)
+    idx = named[0].anchor_indices_
+    given = make_pipeline(RelativeTransformer(anchors=X_a[idx]), LogisticRegression())
+    given.set_output(transform="pandas").fit(X_a, y)
+    model_b = stitch_relative(given, X_b[idx])
+    np.testing.assert_array_equal(model_b.predict(X_b), given.predict(X_a))
 
 
 def test_stitch_relative_anchor_embeddings(encoders):
@@ -368,6 +410,52 @@ def test_encoder_errors():
         bad.fit_transform(np.ones((3, 4)))
     with pytest.raises(ValueError, match="'encoder' parameter"):
         EncoderTransformer("not callable").fit(np.ones((3, 4)))
+
+
+def test_encoder_tensor_validation():
+    """Tensors follow the estimators' rules; integer ids stay integers."""
+    encoder = EncoderTransformer(nn.Tanh()).fit(torch.ones(3, 4))
+    assert encoder.n_features_in_ == 4
+    with pytest.raises(ValueError, match="3 dimensions, but EncoderTransformer"):
+        encoder.transform(torch.ones(3, 4, 1))
+    with pytest.raises(ValueError, match="X has 5 features, but EncoderTransformer"):
+        encoder.transform(torch.ones(3, 5))
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        encoder.transform(torch.full((3, 4), float("inf")))
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        encoder.transform(torch.ones(3, 4, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="Found array with 0 sample"):
+        EncoderTransformer(nn.Tanh()).fit(torch.ones(0, 2, 2))
+    images = EncoderTransformer(nn.Flatten()).fit(torch.ones(2, 3, 3))
+    assert not hasattr(images, "n_features_in_")
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        images.transform(torch.full((2, 3, 3), float("nan")))
+    ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    seen = []
+
+    def encode(batch):
+        seen.append(batch.dtype)
+        return batch
+
+    EncoderTransformer(encode, dtype=None).fit_transform(ids)
+    assert seen == [torch.int64]
+
+
+def test_encoder_module_path_and_old_pickles():
+    """The encoder lives in its own module; the stitching path stays valid."""
+    from sklatent import _encoder, stitching
+
+    assert stitching.EncoderTransformer is _encoder.EncoderTransformer
+    assert "EncoderTransformer" in stitching.__all__
+    X = np.arange(6.0).reshape(2, 3)
+    encoder = EncoderTransformer(np.tanh).fit(X)
+    # A pickle made when the class lived in sklatent.stitching names that path.
+    data = pickle.dumps(encoder, protocol=0)
+    old = data.replace(b"sklatent._encoder\n", b"sklatent.stitching\n")
+    assert b"sklatent.stitching\nEncoderTransformer" in old
+    restored = pickle.loads(old)
+    assert type(restored) is EncoderTransformer
+    np.testing.assert_allclose(restored.transform(X), np.tanh(X), rtol=1e-6)
 
 
 def test_encoder_clone_and_pickle():
