@@ -277,10 +277,13 @@ def batch_rows(n_rows, batch_size, *, row_bytes, device=None, max_rows=None):
     """
     if batch_size is not None:
         return max(1, int(batch_size))
-    budget = max(1, int(get_config()["working_memory"] * 2**20 // max(1, row_bytes)))
+    memory = get_config()["working_memory"] * 2**20
+    budget = max(1, int(memory // max(1, row_bytes)))
     rows = budget
     if device is None or device.type == "cpu":
-        rows = min(budget, max(CPU_MIN_BATCH_ROWS, CPU_BATCH_BYTES // max(1, row_bytes)))
+        rows = min(
+            budget, max(CPU_MIN_BATCH_ROWS, CPU_BATCH_BYTES // max(1, row_bytes))
+        )
     if max_rows is not None:
         rows = min(rows, max_rows)
     return max(1, min(rows, max(1, n_rows)))
@@ -393,7 +396,10 @@ def _byte_ranges_overlap(a, b):
     """
 
     def span(t):
-        extent = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))
+        extent = sum(
+            (size - 1) * stride
+            for size, stride in zip(t.shape, t.stride(), strict=True)
+        )
         start = t.data_ptr()
         return start, start + (extent + 1) * t.element_size()
 

@@ -510,13 +510,6 @@ def transformation_class_report(
         notes = [
             str(w.message) for w in caught if issubclass(w.category, AnchorWarning)
         ]
-        needed = min(d_x, d_y) + int(translation)
-        if name in ("isometry", "similarity") and len(X_train) < needed:
-            notes.append(
-                f"{len(X_train)} pair(s) are fewer than the {needed} that pin down "
-                f"an orthogonal map between {d_x} and {d_y} features; the "
-                "directions they do not span are aligned arbitrarily."
-            )
         note = " ".join(notes)
         scores = _held_out_scores(model.transform(X_test), Y_test, device)
         fits.append(ClassFit(name, formula, n_parameters, *scores, note=note))

@@ -87,8 +87,10 @@ def test_cosine_is_scale_invariant_for_tiny_and_huge_rows(factor):
     X = torch.from_numpy(rng.normal(size=(5, 64)).astype(np.float32))
     A = torch.from_numpy(rng.normal(size=(3, 64)).astype(np.float32))
     expected = _kernels.cosine_similarity(X, A)
-    for scaled in (_kernels.cosine_similarity(X * factor, A),
-                   _kernels.cosine_similarity(X, A * factor)):
+    for scaled in (
+        _kernels.cosine_similarity(X * factor, A),
+        _kernels.cosine_similarity(X, A * factor),
+    ):
         torch.testing.assert_close(scaled, expected, rtol=1e-5, atol=1e-6)
 
 

@@ -171,20 +171,19 @@ def squared_euclidean(X, A, *, out=None):
     Xc, Ac = X - center, A - center
     x_squares = torch.linalg.vector_norm(Xc, dim=1).square().unsqueeze(1)
     a_squares = torch.linalg.vector_norm(Ac, dim=1).square()
-    D = torch.addmm(a_squares, Xc, Ac.T, alpha=-2.0, out=out)
-    D = D + x_squares if out is None else D.add_(x_squares)
-    rows, columns = torch.nonzero(
-        D <= CANCELLATION * (x_squares + a_squares), as_tuple=True
-    )
+    squares = torch.addmm(a_squares, Xc, Ac.T, alpha=-2.0, out=out)
+    squares = squares + x_squares if out is None else squares.add_(x_squares)
+    threshold = (x_squares + a_squares) * CANCELLATION
+    rows, columns = torch.nonzero(squares <= threshold, as_tuple=True)
     step = max(1, _FIXUP_ELEMENTS // max(1, X.shape[1]))
     for start in range(0, rows.numel(), step):
         r, c = rows[start : start + step], columns[start : start + step]
         exact = (Xc[r] - Ac[c]).square().sum(dim=1)
         if out is None:
-            D = D.index_put((r, c), exact)
+            squares = squares.index_put((r, c), exact)
         else:
-            D[r, c] = exact
-    return D.clamp(min=0) if out is None else D.clamp_(min=0)
+            squares[r, c] = exact
+    return squares.clamp(min=0) if out is None else squares.clamp_(min=0)
 
 
 def euclidean_similarity(X, A, *, out=None):
