@@ -15,6 +15,7 @@ does, and so does the Gram reference.
     python benchmarks/bench_metrics.py                 # n=50,000 CKA, 100,000 MRR
     python benchmarks/bench_metrics.py --quick         # n=10,000 and 20,000
     python benchmarks/bench_metrics.py --device cuda --repeats 5
+    python benchmarks/bench_metrics.py --quick --mrr-metric csls  # CSLS retrieval
 """
 
 import argparse
@@ -84,7 +85,7 @@ def _case(spec, queue):
     else:
         batch = spec.get("batch_size")
         function = lambda: metrics.mrr(  # noqa: E731
-            X, Y, batch_size=batch, device=device
+            X, Y, metric=spec["metric"], batch_size=batch, device=device
         )
     # Warm-up (thread pools, BLAS buffers, CUDA context) outside the measure.
     metrics.linear_cka(X[:64], Y[:64], device=device)
@@ -142,6 +143,12 @@ def main(argv=None):
         help="MRR query batch sizes; 0 sizes them from working_memory",
     )
     parser.add_argument(
+        "--mrr-metric",
+        default="cosine",
+        choices=["cosine", "euclidean", "csls"],
+        help="score of the MRR cases",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=1, help="timed runs per case (median)"
     )
     parser.add_argument("--json", help="also write the measurements to this file")
@@ -175,6 +182,7 @@ def main(argv=None):
     )
     for batch in args.mrr_batch:
         spec = {"kind": "mrr", "n": n_mrr, "d": d, "device": device, "repeats": repeats}
+        spec["metric"] = args.mrr_metric
         if batch:
             spec["batch_size"] = batch
         rows.append(measure(spec))
@@ -182,7 +190,7 @@ def main(argv=None):
     names = {
         "cka": "linear_cka (feature space)",
         "gram": "CKA, Gram-matrix formula",
-        "mrr": "mrr (full rank)",
+        "mrr": f"mrr (full rank, {args.mrr_metric})",
     }
     print(f"\n{'case':<30}{'n':>9}{'batch':>8}{'seconds':>10}{'peak MiB':>10}  value")
     for row in rows:

@@ -1,0 +1,105 @@
+"""Plumbing shared by the metrics: parameter validation, dtypes, scaling, warnings.
+
+Parameters are checked by scikit-learn's ``validate_params`` (imported here,
+in one place, because it lives in a private scikit-learn module); arrays and
+tensors by :func:`sklatent._backend.check_pair`.
+"""
+
+import math
+import os
+import sys
+import warnings
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.utils import _param_validation
+from sklearn.utils._param_validation import validate_params
+
+from .. import _backend
+from .._sklearn_compat import Interval
+
+__all__ = ["validate_params"]
+
+PAIR = {"X": ["array-like"], "Y": ["array-like"]}
+"""``validate_params`` constraints of the two embedding matrices."""
+
+PLUMBING = {
+    "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    "device": [str],
+}
+"""``validate_params`` constraints of ``batch_size`` and ``device``."""
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_VALIDATION = os.path.abspath(_param_validation.__file__)
+
+
+def check_k(k, n_candidates):
+    """Check a neighbourhood size against the rows it chooses from."""
+    if k is not None and k > n_candidates:
+        raise ValueError(
+            f"k={k} is larger than the number of candidate rows "
+            f"({n_candidates}); pass k <= {n_candidates}."
+        )
+    return k
+
+
+def compute_dtype(*arrays):
+    """float64 if any input is float64, else float32."""
+    for array in arrays:
+        if _backend.torch_dtype(array) == torch.float64:
+            return torch.float64
+    return torch.float32
+
+
+def max_abs(Z):
+    """Largest absolute entry of validated ``Z``, read a block of rows at a time."""
+    largest = 0.0
+    row_bytes = 8 * Z.shape[1]
+    for batch in _backend.row_batches(Z.shape[0], None, row_bytes=row_bytes):
+        block = Z[batch]
+        if isinstance(block, torch.Tensor):
+            largest = max(largest, float(block.abs().amax()))
+        else:
+            largest = max(largest, float(np.abs(block).max()))
+    return largest
+
+
+def power_of_two_scale(largest):
+    """The power of two that brings ``largest`` into [0.5, 1).
+
+    Multiplying by it is exact (barring underflow of entries ~1e-300 times
+    smaller), so scale-invariant metrics may compute on scaled data: squares
+    and products of entries can then neither overflow nor underflow.
+    """
+    if not largest > 0:
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(largest)[1])
+
+
+def rows(Z, batch, *, scale, device, dtype):
+    """Rows ``batch`` of ``Z`` as a tensor on ``device``, multiplied by ``scale``."""
+    block = _backend.to_tensor(Z[batch], device=device, dtype=dtype)
+    return block * scale if scale != 1.0 else block
+
+
+def _user_stacklevel():
+    """The stacklevel of the first frame outside sklatent and sklearn's validation.
+
+    Metrics call one another and are wrapped by ``validate_params``, so a fixed
+    ``stacklevel`` would point at a different line for each caller.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not (filename.startswith(_PACKAGE) or filename == _VALIDATION):
+            return level
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def undefined(message):
+    """Warn that a metric is undefined on this input and return NaN."""
+    warnings.warn(message, UndefinedMetricWarning, stacklevel=_user_stacklevel())
+    return float("nan")
