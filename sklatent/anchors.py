@@ -18,7 +18,6 @@ from . import _kernels
 __all__ = [
     "AnchorWarning",
     "STRATEGIES",
-    "check_anchor_indices",
     "farthest_point_anchors",
     "kmeans_anchors",
     "random_anchors",

@@ -17,16 +17,19 @@ and uses :mod:`sklatent.metrics` for the held-out scores.
 
 import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
-from scipy.spatial.distance import pdist
+import torch
 from sklearn.base import clone
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from . import metrics
-from ._backend import as_numpy
+from ._backend import as_numpy, check_pair, row_batches
+from ._kernels.median import median_squared_distance
+from ._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._translation import LatentTranslator
 from .anchors import AnchorWarning
 
@@ -272,7 +275,8 @@ class _ResidualKernelRidge:
         self.scaler_ = StandardScaler().fit(X)
         Z = self.scaler_.transform(X)
         residuals = Y - self.affine.transform(X)
-        median = float(np.median(pdist(Z, "sqeuclidean")))
+        batches = list(row_batches(len(Z), None, row_bytes=16 * len(Z)))
+        median = median_squared_distance(torch.from_numpy(Z), batches, diagonal=False)
         gamma = 1.0 / median if median > 0 else 1.0
         search = GridSearchCV(
             KernelRidge(kernel="rbf", gamma=gamma),
@@ -316,6 +320,29 @@ def _held_out_scores(predicted, Y, device):
     )
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+        "test_size": [
+            Interval(Real, 0, 1, closed="neither"),
+            Interval(Real, 1, None, closed="left"),
+        ],
+        "translation": ["boolean"],
+        "nonlinear": [
+            StrOptions({"kernel_ridge"}),
+            HasMethods(["fit", "predict"]),
+            None,
+        ],
+        "criterion": [StrOptions(set(_CRITERIA))],
+        "tolerance": [Interval(Real, 0, None, closed="left")],
+        "min_r2": [Interval(Real, None, 1, closed="left")],
+        "device": [str],
+        "batch_size": [Interval(Real, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def transformation_class_report(
     X,
     Y,
@@ -467,28 +494,13 @@ def transformation_class_report(
     >>> print(transformation_class_report(X, unrelated, random_state=0).explained_by)
     None
     """
-    X, Y = metrics._check_pair(X, Y, function="transformation_class_report", min_rows=4)
+    X, Y = check_pair(X, Y, function="transformation_class_report", min_rows=4)
     X, Y = as_numpy(X).astype(np.float64), as_numpy(Y).astype(np.float64)
-    metrics._check_option(criterion, "criterion", _CRITERIA)
-    if isinstance(nonlinear, str):
-        metrics._check_option(nonlinear, "nonlinear", ("kernel_ridge",))
-    elif nonlinear is not None and not hasattr(nonlinear, "fit"):
-        raise ValueError(
-            "nonlinear must be 'kernel_ridge', a regressor with fit and predict "
-            f"(such as MLPRegressor), or None; got {nonlinear!r}."
-        )
     for name, Z in (("X", X), ("Y", Y)):
         if not np.ptp(Z, axis=0).any():
             raise ValueError(
                 f"{name} is constant (all rows equal): no map is identifiable."
             )
-    if not tolerance >= 0:
-        raise ValueError(f"tolerance must be >= 0; got {tolerance}.")
-    if not min_r2 < 1:
-        raise ValueError(
-            f"min_r2 must be below 1, the R² of a perfect map; got {min_r2}. Pass "
-            "-np.inf to always name a class."
-        )
     X_train, X_test, Y_train, Y_test = train_test_split(
         X, Y, test_size=test_size, random_state=random_state
     )

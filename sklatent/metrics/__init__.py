@@ -31,9 +31,6 @@ One module a job: ``_similarity_index`` (CKA, Procrustes), ``_retrieval``
 estimators themselves may use it.
 """
 
-# _check_pair and _check_option serve sklatent.diagnostics until it calls
-# _backend.check_pair and validate_params itself.
-from .._backend import check_pair as _check_pair  # noqa: F401
 from ._retrieval import (
     jaccard_at_k,
     mean_cosine,
@@ -73,10 +70,3 @@ __all__ = [
     "top_k_accuracy",
     "translation_scorer",
 ]
-
-
-def _check_option(value, name, options):
-    """Kept for :mod:`sklatent.diagnostics` until it adopts ``validate_params``."""
-    if value not in options:
-        raise ValueError(f"{name} must be one of {list(options)}; got {value!r}.")
-    return value

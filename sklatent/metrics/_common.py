@@ -15,10 +15,9 @@ import numpy as np
 import torch
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import _param_validation
-from sklearn.utils._param_validation import validate_params
 
 from .. import _backend
-from .._sklearn_compat import Interval
+from .._sklearn_compat import Interval, validate_params
 
 __all__ = ["validate_params"]
 
