@@ -483,25 +483,35 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
     def _update(self, X, Y, *, first):
         """Merge the statistics of new pairs into the stored ones and solve."""
         device = _kernels.statistics_device(self._device(X))
-        moments = norms = None
-        if not first:
-            moments, norms = self._load_statistics(device)
-        factor = self.method != "orthogonal"
+        statistics = self._load_statistics(device) if not first else None
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
         for rows in _backend.row_batches(
             X.shape[0], self.batch_size, row_bytes=row_bytes, device=device
         ):
-            x = _backend.to_tensor(X[rows], device=device, dtype=torch.float64)
-            y = _backend.to_tensor(Y[rows], device=device, dtype=torch.float64)
-            if self.normalize == "l2":
-                x_norms, y_norms = _kernels.row_norms(x), _kernels.row_norms(y)
-                chunk_norms = torch.stack([x_norms.sum(), y_norms.sum()])
-                norms = chunk_norms if norms is None else norms + chunk_norms
-                x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
-            moments = _kernels.merge_cross_moments(
-                moments, _kernels.cross_moments(x, y, factor=factor)
+            chunk = self._pair_statistics(X[rows], Y[rows], device)
+            statistics = _merge_statistics(statistics, chunk)
+        self._store_statistics(*statistics)
+        self._finish_fit(*statistics)
+
+    def _pair_statistics(self, X, Y, device):
+        """``(CrossMoments, norm sums)`` of one chunk of pairs, in float64.
+
+        What :meth:`partial_fit` accumulates; chunks merge with
+        :func:`_merge_statistics`, in any grouping.
+        """
+        x = _backend.to_tensor(X, device=device, dtype=torch.float64)
+        y = _backend.to_tensor(Y, device=device, dtype=torch.float64)
+        norms = None
+        if self.normalize == "l2":
+            norms = torch.stack(
+                [_kernels.row_norms(x).sum(), _kernels.row_norms(y).sum()]
             )
-        self._store_statistics(moments, norms)
+            x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
+        factor = self.method != "orthogonal"
+        return _kernels.cross_moments(x, y, factor=factor), norms
+
+    def _finish_fit(self, moments, norms):
+        """Set the fitted attributes from the statistics of all pairs seen."""
         self._n_features_out = moments.mean_y.shape[0]
         self.n_samples_seen_ = moments.count
         self._solve(moments, norms)
@@ -642,7 +652,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
                 f"none): {done}. Use more pairs (at least {needed} in general "
                 "position), or method='ridge'."
             )
-        warnings.warn(message, AnchorWarning, stacklevel=6)
+        warnings.warn(message, AnchorWarning, stacklevel=7)
 
     def _affine(self, inverse):
         """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
@@ -708,6 +718,15 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
 
 
 _FLOAT32 = (np.float32, torch.float32)
+
+
+def _merge_statistics(first, second):
+    """Merge two ``(CrossMoments, norm sums)`` of disjoint chunks of pairs."""
+    if first is None:
+        return second
+    moments = _kernels.merge_cross_moments(first[0], second[0])
+    norms = None if first[1] is None else first[1] + second[1].to(first[1])
+    return moments, norms
 
 
 def _take_rows(X, indices):
