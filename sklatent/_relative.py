@@ -272,6 +272,8 @@ class RelativeTransformer(TorchTransformer):
         n_blocks = len(similarities)
         k = self.anchors_.shape[0]
         self._n_features_out = k * n_blocks if self._concatenates() else k
+        limit, what = self._overflow_limit(_backend.torch_dtype(X))
+        check_magnitude(self.anchors_, limit, what=what)
         if self.top_k is not None and self.top_k > self._n_features_out:
             raise ValueError(
                 f"top_k={self.top_k} keeps more entries than the "
@@ -437,15 +439,7 @@ class RelativeTransformer(TorchTransformer):
             return _backend.to_tensor(array, device=device, dtype=dtype)
 
         A = tensor(self.anchors_)
-        similarities = self._similarities()
-        limit, name = min(
-            (_kernels.largest_safe_value(name, dtype, A.shape[1]), name)
-            if function in _kernels.SIMILARITIES.values()
-            else (np.inf, name)
-            for name, function in similarities
-        )
-        what = f"the {name!r} similarity"
-        check_magnitude(A, limit, what=what)
+        limit, what = self._overflow_limit(dtype)
         options = {
             "center": tensor(self.center_),
             "block_mean": self.block_mean_,
@@ -458,13 +452,23 @@ class RelativeTransformer(TorchTransformer):
             "scale": tensor(self.scale_),
             "stage": stage,
         }
-        functions = [function for _, function in similarities]
+        functions = [function for _, function in self._similarities()]
 
         def project(x, dest):
             check_magnitude(x, limit, what=what)
             return _kernels.relative_projection(x, A, functions, out=dest, **options)
 
         return project
+
+    def _overflow_limit(self, dtype):
+        """The largest safe input magnitude, and the similarity it comes from."""
+        limit, name = min(
+            (_kernels.largest_safe_value(name, dtype, self.anchors_.shape[1]), name)
+            if function in _kernels.SIMILARITIES.values()
+            else (np.inf, name)
+            for name, function in self._similarities()
+        )
+        return limit, f"the {name!r} similarity"
 
     def _moments(self, X, *, stage):
         """Column moments of the relative vectors of ``X`` up to ``stage``."""

@@ -654,23 +654,29 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             )
         warnings.warn(message, AnchorWarning, stacklevel=7)
 
-    def _affine(self, inverse):
+    def _affine(self, inverse, dtype):
         """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
 
         Normalisation, map and de-normalisation folded into one affine map,
-        after an exact subtraction of the mean (more accurate in float32 for
-        spaces whose mean is large next to their spread).
+        after a subtraction of the mean (more accurate in float32 for spaces
+        whose mean is large next to their spread). ``shift`` is rounded to
+        ``dtype`` here, and what the rounding lost is folded into ``offset`` in
+        float64, so that a feature of small spread far from the origin is not
+        shifted by half a unit in the last place of its mean.
         """
         if not inverse:
             x_div = 1.0 if self.normalize == "l2" else self.x_scale_[:, None]
             weight = self.coef_ / x_div * self.y_scale_
             offset = self.intercept_ * self.y_scale_ + self.y_mean_
-            return self.x_mean_, weight, offset
-        # The pseudo-inverse of s * R, for R with orthonormal rows or columns
-        # (coef_ is zero when s is).
-        pinv = self.coef_.T / self.scaling_**2 if self.scaling_ else self.coef_.T
-        weight = pinv / self.y_scale_[:, None] * self.x_scale_
-        return self.y_mean_, weight, self.x_mean_
+            shift = self.x_mean_
+        else:
+            # The pseudo-inverse of s * R, for R with orthonormal rows or
+            # columns (coef_ is zero when s is).
+            pinv = self.coef_.T / self.scaling_**2 if self.scaling_ else self.coef_.T
+            weight = pinv / self.y_scale_[:, None] * self.x_scale_
+            shift, offset = self.y_mean_, self.x_mean_
+        rounded = shift.astype(dtype).astype(np.float64)
+        return rounded, weight, offset - (shift - rounded) @ weight
 
     def _row_bytes(self, X, *, inverse):
         """Memory per row of a batch: the row, its translation, a temporary."""
@@ -681,9 +687,10 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """``translate(x, dest)``: one affine map of a batch, on the device."""
         device = self._device(X)
         dtype = _backend.torch_dtype(X)
+        numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
         shift, weight, offset = (
             _backend.to_tensor(array, device=device, dtype=dtype)
-            for array in self._affine(inverse)
+            for array in self._affine(inverse, numpy_dtype)
         )
         row_normalize = self.normalize == "l2" and not inverse
         subtract = self.normalize in _CENTRED

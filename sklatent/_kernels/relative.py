@@ -58,7 +58,7 @@ def layer_normalize(R):
     var = R64.var(dim=1, unbiased=False, keepdim=True)
     constant = constant_features(var, mean, R.shape[1], relative_floor=False)
     std = torch.where(constant, 1.0, var.sqrt()).to(R.dtype)
-    return (R - mean.to(R.dtype)) / std
+    return torch.where(constant, 0.0, (R - mean.to(R.dtype)) / std)
 
 
 def similarity_block(function, x, A, *, out=None):
