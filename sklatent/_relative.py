@@ -146,7 +146,8 @@ class RelativeTransformer(TorchTransformer):
         ``normalize="standard"``.
 
     scale_ : ndarray of shape (n_features_out,) or None
-        Column standard deviations matching ``mean_``; negligible ones are 1.
+        Column standard deviations matching ``mean_``; those of constant
+        columns (see :ref:`numerics`) are 1.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.

@@ -64,8 +64,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
           :math:`\alpha \lVert W\rVert_F^2` (the objective of
           :class:`sklearn.linear_model.Ridge` on the normalised pairs).
 
-        Least squares is solved in closed form from the normal equations,
-        through the eigendecomposition of :math:`\tilde X^\top \tilde X`; an
+        Least squares is solved from the QR factor of the normalised source
+        pairs and its SVD, as ``numpy.linalg.lstsq`` solves it (never from the
+        normal equations, which square the condition number); an
         underdetermined problem gets the minimum-norm solution.
 
     alpha : float, default=1.0
@@ -97,11 +98,13 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
           the mean row norm of the target pairs;
         - None: use the embeddings as they are.
 
-        A feature whose standard deviation (root mean square for ``"l2"`` and
-        None) is negligible next to the largest of its space, such as the
-        dead dimensions of real encoders, is treated as constant: it is not
-        divided by its near-zero scale, the map ignores it, and as a target
-        it is always translated to its mean.
+        A constant feature, such as a dead dimension of a real encoder, is
+        not divided by its near-zero scale, the map ignores it, and as a
+        target it is always translated to its mean. A feature is constant
+        when its variance (its mean square, about zero, for ``"l2"`` and
+        None) is within float64 rounding of its mean, or its standard
+        deviation is below float64 resolution next to the largest of its
+        space (see :ref:`numerics`).
 
     n_anchors : int, float or None, default=None
         Number of pairs to fit on, chosen among the given pairs by the
@@ -198,15 +201,18 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
 
     **Different dimensions.** When :math:`d_x < d_y` an orthogonal map embeds
     the source isometrically in the target space, and
-    :meth:`inverse_transform` undoes :meth:`transform` exactly. When
+    :meth:`inverse_transform` undoes :meth:`transform` exactly (with
+    ``normalize="l2"``, up to each row's norm, which :meth:`transform`
+    discards). When
     :math:`d_x > d_y` it projects, keeping the :math:`d_y` directions most
     correlated with the target, and :meth:`inverse_transform` returns the
     least-squares preimage.
 
     **Streaming.** :meth:`partial_fit` accumulates exact sufficient
     statistics (count, means, centred sums of squares and cross-products,
-    and for least squares the centred Gram matrix of ``X``), merged with
-    Chan et al.'s update in float64. Any sequence of :meth:`partial_fit`
+    and for least squares the QR factor of the centred ``X`` with the
+    projection of the centred ``y`` on it), merged with Chan et al.'s update
+    and a QR decomposition of the stacked factors (TSQR), in float64. Any sequence of :meth:`partial_fit`
     calls therefore gives the map :meth:`fit` gives on all the pairs, for
     every method and normalisation, to float tolerance. Only the choice of a
     subset of pairs (``n_anchors``) needs all pairs at once.
@@ -226,6 +232,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
        Procrustes problem." Psychometrika 31(1), 1-10, 1966.
     .. [3] T. F. Chan, G. H. Golub, R. J. LeVeque. "Updating formulae and a
        pairwise algorithm for computing sample variances." COMPSTAT 1982.
+    .. [4] J. Demmel, L. Grigori, M. Hoemmen, J. Langou. "Communication-optimal
+       parallel and sequential QR and LU factorizations." SIAM J. Sci. Comput.
+       34(1), 2012.
 
     Examples
     --------
