@@ -212,8 +212,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
     statistics (count, means, centred sums of squares and cross-products,
     and for least squares the QR factor of the centred ``X`` with the
     projection of the centred ``y`` on it), merged with Chan et al.'s update
-    and a QR decomposition of the stacked factors (TSQR), in float64. Any sequence of :meth:`partial_fit`
-    calls therefore gives the map :meth:`fit` gives on all the pairs, for
+    and a QR decomposition of the stacked factors (TSQR), in float64. Any
+    sequence of :meth:`partial_fit` calls therefore gives the map :meth:`fit`
+    gives on all the pairs, for
     every method and normalisation, to float tolerance. Only the choice of a
     subset of pairs (``n_anchors``) needs all pairs at once.
 
