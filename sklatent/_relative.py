@@ -100,8 +100,9 @@ class RelativeTransformer(TorchTransformer):
 
     top_k : int, default=None
         Keep each row's ``top_k`` largest similarities and set the rest to
-        zero, giving sparse vectors as in ASIF (Norelli et al., 2023). None
-        keeps every entry.
+        zero, giving sparse vectors as in ASIF (Norelli et al., 2023). At
+        most the output width (``n_anchors`` times the number of similarities
+        when they are concatenated); None keeps every entry.
 
     top_k_power : float, default=None
         Raise the entries kept by ``top_k`` to this power, keeping their sign

@@ -113,13 +113,15 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         ``GridSearchCV(LatentTranslator(), {"n_anchors": [...]})`` this answers
         "how many parallel anchors do I need?". Ignored by :meth:`partial_fit`.
 
-    anchors : {"random", "kmeans", "farthest"}, default="random"
+    anchors : {"random", "kmeans", "farthest"} or array-like, default="random"
         How ``n_anchors`` pairs are chosen, from the source embeddings ``X``
         (see :mod:`sklatent.anchors`): uniformly at random, the rows nearest
-        k-means centroids, or by farthest point sampling. ``"stratified"`` is
-        not offered, since ``y`` holds target embeddings rather than class
-        labels: to stratify, pick rows with
-        :func:`sklatent.anchors.stratified_anchors` and fit on them.
+        k-means centroids, or by farthest point sampling; or a 1-D array of
+        row indices of the pairs to fit on, as :class:`RelativeTransformer`
+        takes them (``n_anchors`` is then ignored). ``"stratified"`` is not
+        offered, since ``y`` holds target embeddings rather than class
+        labels: to stratify, pass the rows that
+        :func:`sklatent.anchors.stratified_anchors` picks.
 
     device : str, default="cpu"
         Where the kernels run: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``,
@@ -167,8 +169,8 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         normalised vectors are multiplied by.
 
     anchor_indices_ : ndarray of shape (n_anchors,) or None
-        Rows of the fitting pairs used when ``n_anchors`` is set; None when
-        every pair was used.
+        Rows of the fitting pairs used when ``n_anchors`` or row indices as
+        ``anchors`` are given; None when every pair was used.
 
     n_samples_seen_ : int
         Number of pairs the map was fitted on, over all :meth:`partial_fit`
