@@ -102,8 +102,8 @@ def check_magnitude(x, limit, *, what):
     """
     if not np.isfinite(limit) or x.shape[0] == 0 or x.shape[1] == 0:
         return
-    x = torch.as_tensor(x)
-    largest = max(float(x.max()), -float(x.min()))
+    low, high = torch.aminmax(torch.as_tensor(x))
+    largest = max(float(high), -float(low))
     if largest > limit:
         raise ValueError(
             f"Input values reach {largest:.3g} in magnitude, but {what} "
