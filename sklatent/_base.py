@@ -77,8 +77,9 @@ class TorchTransformer(TransformerMixin, BaseEstimator):
             _backend.check_out(out, X, shape, dtype)
         view = _backend.output_view(out, self._device(X))
         for rows, x in self._batches(X, row_bytes=row_bytes):
-            result = compute(x, None if view is None else view[rows])
-            if view is None:
+            dest = _backend.output_rows(view, rows)
+            result = compute(x, dest)
+            if dest is None:
                 _backend.write_rows(out, rows, result)
         return out
 
