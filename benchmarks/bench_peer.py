@@ -33,7 +33,6 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -68,8 +67,7 @@ def timed(cases, repeats):
             cases[name]()
             times[name].append(time.perf_counter() - start)
     return {
-        name: (statistics.median(values), min(values))
-        for name, values in times.items()
+        name: (statistics.median(values), min(values)) for name, values in times.items()
     }
 
 
@@ -172,7 +170,8 @@ def main(argv=None):
     for side, figures in results.items():
         mm = figures["torch.mm (same shapes)"][0]
         for name, (median, best) in figures.items():
-            print(f"| {side} | {name} | {median:.3f} | {best:.3f} | {median / mm:.2f} |")
+            ratio = median / mm
+            print(f"| {side} | {name} | {median:.3f} | {best:.3f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

@@ -185,10 +185,8 @@ def cross_moments(X, Y, *, factor=False):
     precision: float32 rows are centred about their means rounded to float32,
     :math:`c = \operatorname{fl}(\mu)`, multiplied in float32 and summed in
     float64, and the shift is undone exactly,
-    :math:`\sum_i (x_i - \mu)(y_i - 
-u)^	op = \sum_i (x_i - c)(y_i - c')^	op
-    - n (\mu - c)(
-u - c')^	op`. Each entry then carries the rounding of
+    :math:`\sum_i (x_i - \mu)(y_i - \nu)^\top = \sum_i (x_i - c)(y_i - c')^\top
+    - n (\mu - c)(\nu - c')^\top`. Each entry then carries the rounding of
     one float32 dot product of centred data over the chunk's rows (a relative
     ~1e-7 of :math:`\sum_i |x_{ic}| |y_{ic}|`), which is what makes a float32
     fit as fast as a float32 reference; float64 rows are multiplied in
