@@ -29,8 +29,12 @@ Sections (``--only`` picks some):
     memmap, then into RAM, and reports its peak RSS rise against the output's
     size.
 ``compile``
-    first-call cost of the fused L1 / L-infinity kernels in a fresh process,
-    with an empty and with a warm inductor cache.
+    the cost of compiling the fused L1 / L-infinity kernels in a fresh
+    process, with an empty and with a warm inductor cache.
+``first_call``
+    the first L1 / L-infinity transform in a fresh process with an empty
+    inductor cache (served by ``torch.cdist`` while the kernel compiles in
+    the background) against ``torch.cdist``, and a later one.
 ``translation``
     ``benchmarks/bench_translation.py`` (LatentTranslator fit and transform),
     run as its own script.
@@ -72,7 +76,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MB = 2**20
 PAGE = os.sysconf("SC_PAGE_SIZE")
-SECTIONS = ["gemm", "distance", "scaling", "memmap", "compile", "translation"]
+SECTIONS = [
+    "gemm",
+    "distance",
+    "scaling",
+    "memmap",
+    "compile",
+    "first_call",
+    "translation",
+]
 
 # (n, d, k, dtype) grids. The full GEMM grid covers every d x k in float32
 # and d=768 in float64 at n=100,000, plus the target shape at n=200,000;
@@ -357,7 +369,7 @@ def _distance_shape(args, device, table, n, d, k, dtype):
         ("linf", float("inf"), "chebyshev"),
     ]:
         rel = fitted(similarity, A, args.device)
-        rel.transform(X[:2048])  # compile outside the timings
+        _fused.warm_up(p, X_t.dtype, device)  # compile outside the timings
         m_torch = slice_rows(1.5e9 if on_cpu else 1e12, d, k, target, n)
         m_scipy = slice_rows(1e9, d, k, target, n) if on_cpu else 0
         cases = {
@@ -403,6 +415,7 @@ def bench_scaling(args, device):
     sizes = QUICK_SCALING if args.quick else FULL_SCALING
     X_all = data(sizes[-1], 768, "float32")
     A = X_all[:1024].copy()
+    _fused.warm_up(1, torch.float32, device)
     for similarity in ["cosine", "l1"]:
         rel = fitted(similarity, A, args.device)
         rel.transform(X_all[:2048])
@@ -545,6 +558,88 @@ for name, p in [("l1", 1), ("linf", float("inf"))]:
     result[name] = times[0] - min(times[1:])
 print(json.dumps(result))
 """
+
+
+FIRST_CALL_CHILD = """
+import json, sys, time, numpy as np, torch
+sys.path.insert(0, {root!r})
+from sklatent import RelativeTransformer, _fused
+n, d, k, p = {n}, 768, 1000, float("{p}")
+X = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
+X_t = torch.from_numpy(X)
+rel = RelativeTransformer(
+    anchors=np.arange(k), similarity={similarity!r}, device={device!r}
+).fit(X[:k])
+A_t = torch.from_numpy(rel.anchors_).to({device!r})
+X_d = X_t.to({device!r})
+
+
+def seconds(function):
+    start = time.perf_counter()
+    function()
+    if X_d.is_cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+result = {{"cdist": seconds(lambda: torch.cdist(X_d, A_t, p=p))}}
+result["first"] = seconds(lambda: rel.transform(X))
+start = time.perf_counter()
+_fused.warm_up(p, torch.float32, {device!r})
+result["compile left"] = time.perf_counter() - start
+result["later"] = min(seconds(lambda: rel.transform(X)) for _ in range(2))
+print(json.dumps(result))
+"""
+
+
+def bench_first_call(args, device):
+    """First L1 / L-infinity transform in a fresh process, empty inductor cache."""
+    n = 5_000 if args.quick else 20_000
+    table = Table(
+        f"first transform in a fresh process, empty inductor cache: {n:,} x 768 "
+        f"-> 1,000 float32 on {device.type}",
+        [
+            "similarity",
+            "torch.cdist s",
+            "first transform s",
+            "x torch.cdist",
+            "compiling left after it s",
+            "later transform s",
+            "later x faster than torch.cdist",
+        ],
+    )
+    for similarity, p in [("l1", 1), ("linf", float("inf"))]:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as cache:
+            env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
+            env.pop(_fused.DISABLE_ENV, None)
+            code = FIRST_CALL_CHILD.format(
+                root=str(ROOT), n=n, p=p, similarity=similarity, device=str(device)
+            )
+            completed = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+        if completed.returncode != 0:
+            print(completed.stderr[-3000:])
+            continue
+        r = json.loads(completed.stdout.strip().splitlines()[-1])
+        table.add(
+            similarity,
+            r["cdist"],
+            r["first"],
+            r["first"] / r["cdist"],
+            r["compile left"],
+            r["later"],
+            r["cdist"] / r["later"],
+        )
+    print(
+        "\nThe first call is served by torch.cdist while the fused kernel "
+        "compiles in a background thread; later calls use the kernel."
+    )
+    return table
 
 
 def bench_compile(args, device):

@@ -4,6 +4,8 @@ Estimators call these helpers; kernels never do. Fitted state stays in numpy:
 tensors built here live only for the duration of one call.
 """
 
+import math
+
 import numpy as np
 import torch
 from sklearn import get_config
@@ -253,8 +255,9 @@ def batch_rows(n_rows, batch_size, *, row_bytes, device=None, max_rows=None):
     scikit-learn's ``working_memory`` allows for ``row_bytes`` per row (see
     :func:`sklearn.set_config`); on the CPU, where a GEMM runs near full
     speed from a few thousand rows on, at most about 64 MiB of work and at
-    least 2,048 rows within that budget: smaller batches lost up to 1.5x in
-    the benchmarks and larger ones gained nothing (docs/performance.md).
+    least 2,048 rows within that budget, rounded down to a multiple of 16:
+    smaller batches lost up to 1.5x in the benchmarks and larger ones gained
+    nothing (docs/performance.md).
 
     Parameters
     ----------
@@ -284,6 +287,9 @@ def batch_rows(n_rows, batch_size, *, row_bytes, device=None, max_rows=None):
         rows = min(
             budget, max(CPU_MIN_BATCH_ROWS, CPU_BATCH_BYTES // max(1, row_bytes))
         )
+        # A multiple of 16 rows starts every batch of an aligned output on a
+        # 64-byte boundary (see output_rows).
+        rows = max(rows - rows % 16, min(rows, 16))
     if max_rows is not None:
         rows = min(rows, max_rows)
     return max(1, min(rows, max(1, n_rows)))
@@ -333,7 +339,35 @@ def empty_like_input(X, shape, dtype):
     """
     if isinstance(X, torch.Tensor):
         return torch.empty(shape, dtype=dtype, device=X.device)
-    return np.empty(shape, dtype=np.float32 if dtype == torch.float32 else np.float64)
+    return aligned_empty(shape, np.float32 if dtype == torch.float32 else np.float64)
+
+
+ALIGNMENT = 64
+"""Bytes to which new numpy outputs are aligned, as torch aligns its tensors."""
+
+
+def aligned_empty(shape, dtype):
+    """A new C-contiguous numpy array whose data starts on a 64-byte boundary.
+
+    numpy places large arrays 16 bytes past a page boundary; a GEMM writing
+    into such an array through a zero-copy tensor ran 1.4x slower (AVX-512
+    stores straddling cache lines) than into an aligned one, which is what
+    torch allocates. The array views a slightly larger byte buffer.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    dtype : numpy dtype
+
+    Returns
+    -------
+    ndarray
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffer = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
+    start = -buffer.ctypes.data % ALIGNMENT
+    return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def check_out(out, X, shape, dtype):
@@ -449,6 +483,32 @@ def output_view(out, device):
     if device.type == "cpu" and out.flags.c_contiguous:
         return torch.from_numpy(out)
     return None
+
+
+def output_rows(view, rows):
+    """Rows ``rows`` of an :func:`output_view` for a kernel to write into, or None.
+
+    None too for CPU rows that do not start on a 64-byte boundary (a caller's
+    ``out`` made by numpy, say): a GEMM writing there ran 1.4x slower than
+    computing into a fresh tensor and copying the rows with :func:`write_rows`.
+
+    Parameters
+    ----------
+    view : torch.Tensor or None
+        From :func:`output_view`.
+    rows : slice
+        The batch's rows.
+
+    Returns
+    -------
+    torch.Tensor or None
+    """
+    if view is None:
+        return None
+    dest = view[rows]
+    if dest.device.type == "cpu" and dest.data_ptr() % ALIGNMENT:
+        return None
+    return dest
 
 
 def write_rows(out, rows, result):

@@ -77,8 +77,9 @@ class TorchTransformer(TransformerMixin, BaseEstimator):
             _backend.check_out(out, X, shape, dtype)
         view = _backend.output_view(out, self._device(X))
         for rows, x in self._batches(X, row_bytes=row_bytes):
-            result = compute(x, None if view is None else view[rows])
-            if view is None:
+            dest = _backend.output_rows(view, rows)
+            result = compute(x, dest)
+            if dest is None:
                 _backend.write_rows(out, rows, result)
         return out
 
@@ -102,8 +103,8 @@ def check_magnitude(x, limit, *, what):
     """
     if not np.isfinite(limit) or x.shape[0] == 0 or x.shape[1] == 0:
         return
-    x = torch.as_tensor(x)
-    largest = max(float(x.max()), -float(x.min()))
+    low, high = torch.aminmax(torch.as_tensor(x))
+    largest = max(float(high), -float(low))
     if largest > limit:
         raise ValueError(
             f"Input values reach {largest:.3g} in magnitude, but {what} "

@@ -14,6 +14,13 @@ one accumulator whose latency bounds the loop. On a 2-core AVX-512 machine
 this runs about 10 times faster than ``torch.cdist`` in float32, 2-4 times in
 float64, and 1-2 times on an H200 GPU (see docs/performance.md).
 
+Compiling takes seconds (12-40 s with an empty inductor cache), so no call
+waits for it: the first call that would use the compiled kernel starts
+compiling it in a background thread and is served by ``torch.cdist``, as is
+every call until the kernel is ready; later calls use it. A process that needs
+the compiled kernel at once calls :func:`warm_up` first (or
+:func:`compiled_distance`, which compiles in the caller's thread).
+
 The compiled path is an optimisation only. The eager ``torch.cdist`` path
 runs instead when
 
@@ -21,6 +28,7 @@ runs instead when
   but ``""``, ``"0"``, ``"false"`` or ``"no"``);
 - the problem is small (fewer than :data:`MIN_COMPILED_WORK` pair-dimensions),
   where compiling would cost more than it saves;
+- the kernel is still being compiled in the background;
 - the inputs need gradients, are not float32/float64, are not on a CPU or
   CUDA device, or are already being traced by ``torch.compile``;
 - compiling or running the compiled kernel fails (no C++ compiler, no Triton,
@@ -37,6 +45,7 @@ multi-threaded torch operation, it needs ``torch.set_num_threads(1)`` in a
 child forked after the parent used it (spawned children need nothing).
 """
 
+import contextlib
 import math
 import os
 import threading
@@ -79,8 +88,19 @@ def _linf_groups(x, groups):
 
 _KERNELS = {1.0: _l1_groups, math.inf: _linf_groups}
 
+BACKGROUND_NICE = 10
+"""Niceness added to the thread compiling in the background (Linux), so that
+the calls it serves in the meantime keep the cores (about 1/10 of a busy core
+goes to compiling; an idle one is used fully)."""
+
 # (p, dtype, device) -> compiled function, or None once compiling has failed.
 _compiled = {}
+# (p, dtype, device) -> the thread compiling it in the background.
+_building = {}
+# (p, dtype, device) -> the exception that made compiling fail, until reported.
+_failures = {}
+# (p, dtype, device) -> the lock held while that kernel is compiled.
+_key_locks = {}
 _warned = set()
 _lock = threading.Lock()
 
@@ -137,7 +157,45 @@ def distance(X, A, p):
         MIN_COMPILED_WORK
     ):
         return eager_distance(X, A, p)
+    key = (p, X.dtype, X.device)
+    if _compiled.get(key) is None:
+        if key not in _compiled:
+            _compile_in_background(key)
+        _report_failure(key)
+        return eager_distance(X, A, p)
     return compiled_distance(X, A, p)
+
+
+def warm_up(p, dtype, device):
+    """Compile the kernel for ``(p, dtype, device)`` now, in the caller's thread.
+
+    Waits for a compilation already running in the background. After it,
+    :func:`distance` uses the compiled kernel from its next call on.
+
+    Parameters
+    ----------
+    p : {1, inf}
+    dtype : torch.dtype
+        ``torch.float32`` or ``torch.float64``.
+    device : torch.device or str
+
+    Returns
+    -------
+    bool
+        Whether the compiled kernel is available (False after a failure,
+        which is reported with a :class:`CompileFallbackWarning`).
+    """
+    key = (float(p), dtype, _index_device(torch.device(device)))
+    function = _get_compiled(key)
+    _report_failure(key)
+    return function is not None
+
+
+def _index_device(device):
+    """``cuda`` as ``cuda:N``, as the tensors on it report their device."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def _compilable(X, A):
@@ -188,6 +246,7 @@ def compiled_distance(X, A, p):
     key = (p, X.dtype, X.device)
     function = _get_compiled(key)
     if function is None:
+        _report_failure(key)
         return eager_distance(X, A, p)
     try:
         D = _call(function, *_pad(X, A))
@@ -230,17 +289,58 @@ def _pad(X, A):
 
 
 def _get_compiled(key):
-    """The compiled kernel for ``(p, dtype, device)``, or None after a failure."""
+    """The compiled kernel for ``(p, dtype, device)``, compiled here if needed.
+
+    None after a failure, whose exception waits in ``_failures`` for
+    :func:`_report_failure`. Each key is compiled once, under its own lock:
+    a caller that needs a kernel being compiled in the background waits for
+    it, and kernels of other keys compile meanwhile.
+    """
     if key in _compiled:
         return _compiled[key]
     with _lock:
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
         if key not in _compiled:
             try:
                 _compiled[key] = _build(*key)
             except Exception as exc:  # compiling depends on the platform
+                _failures[key] = exc
                 _compiled[key] = None
-                _warn_once(key, exc)
         return _compiled[key]
+
+
+def _compile_in_background(key):
+    """Start compiling the kernel for ``key`` in a daemon thread, once."""
+    with _lock:
+        if key in _building:
+            return
+        thread = threading.Thread(
+            target=_compile_niced,
+            args=(key,),
+            name=f"sklatent-compile-{key[0]:g}-{key[1]}-{key[2]}",
+            daemon=True,
+        )
+        _building[key] = thread
+    thread.start()
+
+
+def _compile_niced(key):
+    """:func:`_get_compiled` at a lower priority than the calls it serves.
+
+    On Linux a thread's niceness is its own, and the compiler processes it
+    starts inherit it; elsewhere the thread runs at the normal priority.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    _get_compiled(key)
+
+
+def _report_failure(key):
+    """Warn, in the caller's thread, of a failed compilation of ``key``, once."""
+    exc = _failures.pop(key, None)
+    if exc is not None:
+        _warn_once(key, exc)
 
 
 def _build(p, dtype, device):

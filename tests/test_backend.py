@@ -52,3 +52,35 @@ def test_output_view_shares_memory_only_where_kernels_can_write():
     tensor = torch.zeros(4, 3)
     assert _backend.output_view(tensor, cpu) is tensor
     assert _backend.output_view(tensor, torch.device("meta")) is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(0, 3), (5, 1000), (3000, 7)])
+def test_new_numpy_outputs_are_aligned_like_torch_tensors(shape, dtype):
+    out = _backend.empty_like_input(np.zeros((1, 1)), shape, dtype)
+    assert out.shape == shape and out.flags.c_contiguous and out.flags.writeable
+    assert out.dtype == (np.float32 if dtype == torch.float32 else np.float64)
+    assert out.size == 0 or out.ctypes.data % _backend.ALIGNMENT == 0
+    out[...] = 1.0  # the whole array is usable
+    assert out.sum() == out.size
+
+
+def test_misaligned_output_rows_are_computed_apart_and_copied():
+    cpu = torch.device("cpu")
+    buffer = _backend.aligned_empty((4 * 16 + 1,), np.float32)
+    out = buffer[1:].reshape(4, 16)  # 4 bytes past an aligned boundary
+    view = _backend.output_view(out, cpu)
+    assert _backend.output_rows(view, slice(0, 2)) is None
+    aligned = _backend.aligned_empty((4, 16), np.float32)
+    view = _backend.output_view(aligned, cpu)
+    dest = _backend.output_rows(view, slice(1, 3))  # rows of 64 bytes
+    dest.fill_(2.0)
+    assert (aligned[1:3] == 2.0).all()
+    assert _backend.output_rows(None, slice(0, 1)) is None
+
+
+def test_cpu_batches_are_multiples_of_16_rows():
+    size = _backend.batch_rows(10**6, None, row_bytes=3 * 1000 * 4 + 13)
+    assert size % 16 == 0 and size >= _backend.CPU_MIN_BATCH_ROWS
+    assert _backend.batch_rows(10, None, row_bytes=8) == 10
+    assert _backend.batch_rows(10**6, 1001, row_bytes=8) == 1001

@@ -3,13 +3,14 @@
 Skipped without a CUDA device; run on a GPU machine with ``pytest -m cuda``.
 """
 
+import math
 import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from sklatent import RelativeTransformer
+from sklatent import RelativeTransformer, _fused
 
 pytestmark = [
     pytest.mark.cuda,
@@ -24,8 +25,32 @@ def X():
     return np.random.RandomState(0).normal(size=(500, 32))
 
 
+@pytest.fixture
+def compiled_calls(monkeypatch):
+    """Send L1 / L-infinity on CUDA to the fused kernel, compiled beforehand.
+
+    These problems are below the size from which the compiled kernel is
+    used, and a first call would be served by torch.cdist while the kernel
+    compiles in the background: compile the CUDA kernels now, use them for
+    every size, and record the devices of the calls that reach them.
+    """
+    monkeypatch.setattr(_fused, "MIN_COMPILED_WORK", 0)
+    monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
+    for p in (1, math.inf):
+        for dtype in (torch.float32, torch.float64):
+            assert _fused.warm_up(p, dtype, "cuda")
+    calls, compiled = [], _fused.compiled_distance
+
+    def counted(X, A, p):
+        calls.append(X.device.type)
+        return compiled(X, A, p)
+
+    monkeypatch.setattr(_fused, "compiled_distance", counted)
+    return calls
+
+
 @pytest.mark.parametrize("similarity", SIMILARITIES)
-def test_cuda_matches_cpu(X, similarity):
+def test_cuda_matches_cpu(X, similarity, compiled_calls):
     params = dict(
         n_anchors=20,
         similarity=similarity,
@@ -37,6 +62,7 @@ def test_cuda_matches_cpu(X, similarity):
     gpu = RelativeTransformer(device="cuda", **params).fit(X)
     np.testing.assert_array_equal(cpu.anchor_indices_, gpu.anchor_indices_)
     np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-7, atol=1e-7)
+    assert ("cuda" in compiled_calls) == (similarity in ("l1", "linf"))
 
 
 def test_cuda_tensor_in_cuda_tensor_out(X):
@@ -49,7 +75,7 @@ def test_cuda_tensor_in_cuda_tensor_out(X):
     )
 
 
-def test_fitted_on_gpu_loads_and_transforms_on_cpu(X):
+def test_fitted_on_gpu_loads_and_transforms_on_cpu(X, compiled_calls):
     gpu = RelativeTransformer(
         n_anchors=20,
         similarity=["cosine", "l1"],
@@ -62,3 +88,4 @@ def test_fitted_on_gpu_loads_and_transforms_on_cpu(X):
     assert b"torch" not in payload
     cpu = pickle.loads(payload).set_params(device="cpu")
     np.testing.assert_allclose(cpu.transform(X), gpu.transform(X), rtol=1e-7, atol=1e-7)
+    assert "cuda" in compiled_calls

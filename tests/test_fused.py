@@ -12,6 +12,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -44,9 +45,26 @@ def _assert_matches(D, X, A, p):
 @pytest.fixture
 def fresh_state(monkeypatch):
     """Empty compile caches for this test only."""
-    monkeypatch.setattr(_fused, "_compiled", {})
+    for name in ("_compiled", "_building", "_failures", "_key_locks"):
+        monkeypatch.setattr(_fused, name, {})
     monkeypatch.setattr(_fused, "_warned", set())
     monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
+
+
+def _wait_for_builds():
+    for thread in list(_fused._building.values()):
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+
+
+def _grouped_cdist(calls):
+    """A stand-in for a compiled kernel: cdist on the grouped anchors."""
+
+    def compiled(x, groups):
+        calls.append("compiled")
+        return torch.cdist(x, groups.flatten(0, 1), p=1)
+
+    return compiled
 
 
 @pytest.fixture
@@ -106,12 +124,84 @@ def test_small_problems_stay_eager(fresh_state, monkeypatch):
     _assert_matches(_fused.distance(X, A, 1), X, A, 1)
 
 
-def test_large_problems_compile(fresh_state, monkeypatch):
+def test_large_problems_use_the_compiled_kernel_once_ready(fresh_state, monkeypatch):
     calls = []
     monkeypatch.setattr(_fused, "compiled_distance", lambda *a: calls.append(a))
     n = _fused.MIN_COMPILED_WORK // (8 * 16) + 1
-    _fused.distance(torch.empty(n, 16), torch.empty(8, 16), 1)
+    X, A = torch.empty(n, 16), torch.empty(8, 16)
+    _fused._compiled[(1.0, torch.float32, X.device)] = _grouped_cdist([])
+    _fused.distance(X, A, 1)
     assert len(calls) == 1
+
+
+def test_calls_are_served_by_cdist_while_the_kernel_compiles(
+    fresh_state, always_compile, monkeypatch
+):
+    release, builds, calls = threading.Event(), [], []
+
+    def slow_build(*key):
+        assert release.wait(timeout=120)
+        builds.append(key)
+        return _grouped_cdist(calls)
+
+    def eager(X, A, p):
+        calls.append("eager")
+        return torch.cdist(X, A, p=p)
+
+    monkeypatch.setattr(_fused, "_build", slow_build)
+    monkeypatch.setattr(_fused, "eager_distance", eager)
+    X, A = torch.randn(30, 8), torch.randn(5, 8)
+    key = (1.0, torch.float32, X.device)
+
+    # Concurrent first calls: each is served at once, one compilation starts.
+    def first_call():
+        _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+
+    threads = [threading.Thread(target=first_call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert calls == ["eager"] * 4 and list(_fused._building) == [key]
+    assert _fused._building[key].is_alive() and not builds
+    release.set()
+    _wait_for_builds()
+    _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+    assert calls[-1] == "compiled" and builds == [key]
+
+
+def test_warm_up_waits_for_the_background_compilation(
+    fresh_state, always_compile, monkeypatch
+):
+    release, builds = threading.Event(), []
+
+    def slow_build(*key):
+        assert release.wait(timeout=120)
+        builds.append(key)
+        return _grouped_cdist([])
+
+    monkeypatch.setattr(_fused, "_build", slow_build)
+    X, A = torch.randn(30, 8), torch.randn(5, 8)
+    _fused.distance(X, A, 1)
+    threading.Timer(0.05, release.set).start()
+    assert _fused.warm_up(1, torch.float32, "cpu")
+    assert builds == [(1.0, torch.float32, torch.device("cpu"))]
+    _wait_for_builds()
+    assert len(builds) == 1
+
+
+def test_background_compilation_runs_niced(fresh_state, monkeypatch):
+    priorities = []
+    monkeypatch.setattr(_fused, "_build", lambda *key: _grouped_cdist([]))
+    monkeypatch.setattr(
+        _fused.os, "setpriority", lambda *args: priorities.append(args), raising=False
+    )
+    key = (1.0, torch.float32, torch.device("cpu"))
+    _fused._compile_niced(key)
+    assert priorities == [
+        (os.PRIO_PROCESS, threading.get_native_id(), _fused.BACKGROUND_NICE)
+    ]
+    assert _fused._compiled[key] is not None
 
 
 @pytest.mark.parametrize("value", ["1", "true", "YES"])
@@ -144,6 +234,15 @@ def test_compile_failure_falls_back_once_with_a_warning(
 
     monkeypatch.setattr(_fused, "_build", broken_build)
     X, A = torch.randn(10, 8), torch.randn(5, 8)
+    with warnings.catch_warnings():
+        # The first call is served at once; the failure may not be known yet.
+        warnings.simplefilter("ignore", _fused.CompileFallbackWarning)
+        _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+    _wait_for_builds()
+    _fused._warned.clear()
+    _fused._failures[(1.0, torch.float32, X.device)] = RuntimeError(
+        "no C++ compiler\nsecond line"
+    )
     with pytest.warns(
         _fused.CompileFallbackWarning,
         match=r"Could not compile the fused L1 kernel .*no C\+\+ compiler\); using "
@@ -154,6 +253,7 @@ def test_compile_failure_falls_back_once_with_a_warning(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+        assert not _fused.warm_up(1, torch.float32, "cpu")
     assert len(builds) == 1
 
 
@@ -165,6 +265,7 @@ def test_failure_of_the_compiled_call_falls_back(
 
     monkeypatch.setattr(_fused, "_build", lambda *key: broken)
     X, A = torch.randn(10, 8), torch.randn(5, 8)
+    assert _fused.warm_up(math.inf, torch.float32, "cpu")
     with pytest.warns(_fused.CompileFallbackWarning, match="L-infinity.*exploded"):
         _assert_matches(_fused.distance(X, A, math.inf), X, A, math.inf)
     assert _fused._compiled[(math.inf, torch.float32, X.device)] is None
@@ -265,6 +366,8 @@ def test_cuda_compiled_matches_numpy(shape, p, dtype):
 @needs_cuda
 @pytest.mark.parametrize("similarity", ["l1", "linf"])
 def test_cuda_transform_matches_cpu(always_compile, similarity):
+    # Compiled beforehand: a first call would be served by torch.cdist.
+    assert _fused.warm_up(1 if similarity == "l1" else math.inf, torch.float32, "cuda")
     X = np.random.RandomState(0).normal(size=(500, 48)).astype(np.float32)
     params = dict(n_anchors=21, similarity=similarity, random_state=0)
     cpu = RelativeTransformer(**params).fit(X).transform(X)

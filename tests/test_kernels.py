@@ -168,3 +168,53 @@ def test_kernels_without_out_are_differentiable(name):
     X = torch.randn(6, 4, generator=generator, dtype=torch.float64, requires_grad=True)
     A = torch.randn(5, 4, generator=generator, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda X: _kernels.SIMILARITIES[name](X, A), (X,))
+
+
+def _chunked_moments(X, Y, sizes):
+    merged = None
+    for x, y in zip(torch.split(X, sizes), torch.split(Y, sizes), strict=True):
+        merged = _kernels.merge_cross_moments(merged, _kernels.cross_moments(x, y))
+    return merged
+
+
+def test_float32_moments_match_float64_far_from_the_origin():
+    # float32 products about the rounded means, summed in float64, with the
+    # rounding shift undone: as good as float64 statistics of the same data
+    # to float32 resolution, dead and tiny features included.
+    rng = np.random.RandomState(4)
+    X64 = rng.normal(size=(3000, 64)) * rng.uniform(1e-3, 30, size=64) + 1000
+    X64[:, 0] = 0.7  # a dead dimension
+    X64[:, 1] = rng.normal(size=3000) * 1e-4 + 100  # tiny spread, far out
+    Y64 = X64 @ rng.normal(size=(64, 48)) / 8 - 500 + rng.normal(size=(3000, 48))
+    X = torch.from_numpy(X64.astype(np.float32))
+    Y = torch.from_numpy(Y64.astype(np.float32))
+    sizes = [1000, 2000]
+    fast = _chunked_moments(X, Y, sizes)
+    exact = _chunked_moments(X.double(), Y.double(), sizes)
+    assert fast.cross.dtype == fast.m2_x.dtype == torch.float64
+    torch.testing.assert_close(fast.mean_x, exact.mean_x, rtol=1e-12, atol=0)
+    assert fast.m2_x[0] < 1e-20 and exact.m2_x[0] < 1e-20
+    torch.testing.assert_close(fast.m2_x[1:], exact.m2_x[1:], rtol=1e-5, atol=0)
+    torch.testing.assert_close(fast.m2_y, exact.m2_y, rtol=1e-5, atol=0)
+    # Each cross-product within 1e-6 of the scale of its features' spreads.
+    scale = torch.outer(exact.m2_x, exact.m2_y).sqrt()
+    assert ((fast.cross - exact.cross).abs() <= 1e-6 * scale + 1e-12).all()
+    constant = _kernels.constant_features(fast.m2_x / 3000, fast.mean_x, 3000)
+    assert constant.tolist() == [True] + [False] * 63
+
+
+def test_float32_statistics_give_the_float64_procrustes_map():
+    # What LatentTranslator(method="orthogonal") solves, on standardised
+    # data: the map from float32 statistics is within 1e-5 of float64's.
+    rng = np.random.RandomState(5)
+    rotation, _ = np.linalg.qr(rng.normal(size=(96, 96)))
+    X64 = rng.normal(size=(4000, 96)) * rng.uniform(0.1, 2, size=96) + 50
+    Y64 = X64 @ rotation + 0.1 * rng.normal(size=(4000, 96)) - 20
+    maps = []
+    for dtype in (torch.float32, torch.float64):
+        X = torch.from_numpy(X64.astype(np.float32)).to(dtype)
+        Y = torch.from_numpy(Y64.astype(np.float32)).to(dtype)
+        m = _chunked_moments(X, Y, [1500, 2500])
+        cross = m.cross / torch.outer(m.m2_x.sqrt(), m.m2_y.sqrt())
+        maps.append(_kernels.procrustes(cross)[0])
+    assert (maps[0] - maps[1]).abs().max() < 1e-5

@@ -173,8 +173,14 @@ def squared_euclidean(X, A, *, out=None):
     a_squares = torch.linalg.vector_norm(Ac, dim=1).square()
     squares = torch.addmm(a_squares, Xc, Ac.T, alpha=-2.0, out=out)
     squares = squares + x_squares if out is None else squares.add_(x_squares)
-    threshold = (x_squares + a_squares) * CANCELLATION
-    rows, columns = torch.nonzero(squares <= threshold, as_tuple=True)
+    # Only rows whose smallest entry is below the largest threshold of the
+    # row can hold an entry to recompute; the test costs one read of the
+    # block, the full comparison is made on those rows alone.
+    largest = (x_squares.squeeze(1) + a_squares.max()) * CANCELLATION
+    suspects = (squares.amin(dim=1) <= largest).nonzero().squeeze(1)
+    threshold = (x_squares[suspects] + a_squares) * CANCELLATION
+    rows, columns = torch.nonzero(squares[suspects] <= threshold, as_tuple=True)
+    rows = suspects[rows]
     step = max(1, _FIXUP_ELEMENTS // max(1, X.shape[1]))
     for start in range(0, rows.numel(), step):
         r, c = rows[start : start + step], columns[start : start + step]
@@ -183,7 +189,9 @@ def squared_euclidean(X, A, *, out=None):
             squares = squares.index_put((r, c), exact)
         else:
             squares[r, c] = exact
-    return squares.clamp(min=0) if out is None else squares.clamp_(min=0)
+    # Every entry is now non-negative: a negative one, where the expansion
+    # cancelled, lies below its threshold and was recomputed exactly.
+    return squares
 
 
 def euclidean_similarity(X, A, *, out=None):
