@@ -27,7 +27,7 @@ from functools import partial
 
 import numpy as np
 
-from . import _backend
+from . import _backend, _kernels
 from ._sklearn_compat import validate_data
 
 EXTRA_HINT = 'Install it with: pip install "sklatent[{extra}]".'
@@ -313,9 +313,8 @@ def relative_fit_input(estimator, X, y):
 
 def relative_moments(estimator, X, *, stage):
     """:meth:`RelativeTransformer._moments` of a dask ``X``, as a reduction."""
-    kernels = importlib.import_module("sklatent._kernels")
     block_moments = partial(_block_moments, copy.deepcopy(estimator), stage)
-    return reduce_blocks(block_moments, kernels.merge_moments, X)
+    return reduce_blocks(block_moments, _kernels.merge_moments, X)
 
 
 def _block_moments(model, stage, x):
@@ -343,18 +342,16 @@ def check_pairs(estimator, X, y, *, reset):
     return X, _as_matrix(y, name="y", rows=X.chunks[0])
 
 
-def translator_statistics(estimator, X, Y):
+def translator_statistics(estimator, X, Y, *, device, merge):
     """Merged ``(CrossMoments, norm sums)`` of all pairs of dask ``X``, ``Y``.
 
     Each block's statistics are :meth:`LatentTranslator._chunk_statistics`
-    on a worker; they merge with the function ``partial_fit`` merges with.
+    on a worker, merged with ``merge``, the function ``partial_fit`` merges
+    with.
     """
-    translation = importlib.import_module("sklatent._translation")
-    kernels = importlib.import_module("sklatent._kernels")
-    device = kernels.statistics_device(estimator._device(X))
     block_statistics = partial(_block_statistics, copy.deepcopy(estimator), device)
     X, Y = _as_matrix(X, name="X"), _as_matrix(Y, name="y", rows=X.chunks[0])
-    return reduce_blocks(block_statistics, translation._merge_statistics, X, Y)
+    return reduce_blocks(block_statistics, merge, X, Y)
 
 
 def score_translator(estimator, X, Y):

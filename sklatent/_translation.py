@@ -507,7 +507,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         A dask ``X`` is reduced on the workers, block by block.
         """
         if _dask.is_dask_array(X):
-            return _dask.translator_statistics(self, X, Y)
+            return _dask.translator_statistics(
+                self, X, Y, device=device, merge=_merge_statistics
+            )
         statistics = None
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
         for rows in _backend.row_batches(
