@@ -83,11 +83,18 @@ def rows_from_file(path, n_rows, chunk):
 
 
 def peak_memory(client):
-    """Peak resident memory (MiB) of each worker process since it started."""
-    import resource
+    """Peak resident memory (MiB) of each worker process since it started.
+
+    ``VmHWM`` of ``/proc/self/status`` (Linux), the high-water mark of this
+    process's own memory map; ``ru_maxrss`` would include the parent's
+    resident set at the time the worker process was forked.
+    """
 
     def peak():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
     return sorted(client.run(peak).values())
 
