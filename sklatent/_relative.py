@@ -7,7 +7,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from . import _backend, _kernels
+from . import _backend, _dask, _kernels
 from ._base import TorchTransformer, check_magnitude
 from ._sklearn_compat import (
     Interval,
@@ -262,10 +262,13 @@ class RelativeTransformer(TorchTransformer):
         self : RelativeTransformer
             The fitted transformer.
         """
-        X = _backend.check_array_or_tensor(self, X, reset=True)
+        if _dask.is_dask_array(X):
+            X, X_host, y = _dask.relative_fit_input(self, X, y)
+        else:
+            X = _backend.check_array_or_tensor(self, X, reset=True)
+            X_host = _backend.as_numpy(X)
         self._device(X)
         similarities = self._similarities()
-        X_host = _backend.as_numpy(X)
         self.anchor_indices_, self.anchors_ = self._choose_anchors(X_host, y)
         self.center_ = self.anchors_.mean(axis=0) if self.center else None
         warn_if_degenerate(
@@ -332,6 +335,12 @@ class RelativeTransformer(TorchTransformer):
             requested with ``set_output``).
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            X = _dask.check_input(self, X, reset=False)
+            n_out = self._n_features_out
+            return _dask.map_rows(
+                self, X, method="transform", n_features_out=n_out, out=out
+            )
         X = _backend.check_array_or_tensor(self, X, reset=False)
         project = self._projection(X, stage="output")
         return self._write_output(
@@ -474,6 +483,8 @@ class RelativeTransformer(TorchTransformer):
 
     def _moments(self, X, *, stage):
         """Column moments of the relative vectors of ``X`` up to ``stage``."""
+        if _dask.is_dask_array(X):
+            return _dask.relative_moments(self, X, stage=stage)
         project = self._projection(X, stage=stage)
         moments = None
         for _, x in self._batches(X, row_bytes=self._row_bytes(X)):

@@ -8,7 +8,7 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import _backend, _kernels
+from . import _backend, _dask, _kernels
 from ._base import TorchTransformer
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .anchors import AnchorWarning, check_anchor_indices, select_anchors
@@ -332,7 +332,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             return None
         return select_anchors(
             self.anchors,
-            _backend.as_numpy(X),
+            _dask.RowReader(X, self.anchors)
+            if _dask.is_dask_array(X)
+            else _backend.as_numpy(X),
             self.n_anchors,
             random_state=self.random_state,
         )
@@ -388,6 +390,12 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             same device. ``out`` itself when given.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            X = _dask.check_input(self, X, reset=False)
+            n_out = self._n_features_out
+            return _dask.map_rows(
+                self, X, method="transform", n_features_out=n_out, out=out
+            )
         X = _backend.check_array_or_tensor(self, X, reset=False)
         return self._translate(X, inverse=False, out=out)
 
@@ -455,6 +463,8 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """
         check_is_fitted(self)
         X, Y = self._check_pairs(X, y, reset=False)
+        if _dask.is_dask_array(X):
+            return _dask.score_translator(self, X, Y)
         translate = self._translation(X, inverse=False)
         total = 0.0
         row_bytes = self._row_bytes(X, inverse=False)
@@ -474,8 +484,11 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
                 "the target y is None. Pass the target embeddings of the same "
                 "items, row by row."
             )
-        X = _backend.check_array_or_tensor(self, X, reset=reset)
-        Y = _backend.check_target(y, name="y")
+        if _dask.any_dask(X, y):
+            X, Y = _dask.check_pairs(self, X, y, reset=reset)
+        else:
+            X = _backend.check_array_or_tensor(self, X, reset=reset)
+            Y = _backend.check_target(y, name="y")
         if X.shape[0] != Y.shape[0]:
             raise ValueError(
                 "X and y must hold the same items row by row (parallel pairs), "
@@ -496,14 +509,27 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """Merge the statistics of new pairs into the stored ones and solve."""
         device = _kernels.statistics_device(self._device(X))
         statistics = self._load_statistics(device) if not first else None
+        statistics = _merge_statistics(statistics, self._chunk_statistics(X, Y, device))
+        self._store_statistics(*statistics)
+        self._finish_fit(*statistics)
+
+    def _chunk_statistics(self, X, Y, device):
+        """Merged statistics of all the pairs of ``X`` and ``Y``, by row batches.
+
+        A dask ``X`` is reduced on the workers, block by block.
+        """
+        if _dask.is_dask_array(X):
+            return _dask.translator_statistics(
+                self, X, Y, device=device, merge=_merge_statistics
+            )
+        statistics = None
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
         for rows in _backend.row_batches(
             X.shape[0], self.batch_size, row_bytes=row_bytes, device=device
         ):
             chunk = self._pair_statistics(X[rows], Y[rows], device)
             statistics = _merge_statistics(statistics, chunk)
-        self._store_statistics(*statistics)
-        self._finish_fit(*statistics)
+        return statistics
 
     def _pair_statistics(self, X, Y, device):
         """``(CrossMoments, norm sums)`` of one chunk of pairs, in float64.

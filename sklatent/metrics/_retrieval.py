@@ -8,12 +8,13 @@ are compared with each other, one per set for neighbourhoods within a set),
 which changes no ranking and keeps every square finite.
 """
 
+from functools import partial
 from numbers import Integral
 
 import numpy as np
 import torch
 
-from .. import _backend
+from .. import _backend, _dask
 from .._kernels import unit_rows
 from .._kernels.retrieval import count_above, prepare_candidates, scores, top_k_mask
 from .._sklearn_compat import Interval, StrOptions
@@ -95,6 +96,10 @@ def mean_cosine(X, Y, *, batch_size=None, device="cpu"):
     >>> round(mean_cosine([[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [2.0, 2.0]]), 6)
     0.853553
     """
+    if _dask.any_dask(X, Y):
+        X, Y = _dask.check_metric_pair(X, Y, function="mean_cosine", same_features=True)
+        cosine = partial(mean_cosine, batch_size=batch_size, device=device)
+        return float(_dask.weighted_mean(cosine, X, Y))
     X, Y, device, dtype = _setup(X, Y, function="mean_cosine", device=device)
     n, d = X.shape
     cosines = np.empty(n)

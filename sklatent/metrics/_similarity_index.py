@@ -8,12 +8,14 @@ unscaled data.
 """
 
 import math
+import operator
+from functools import partial
 from numbers import Real
 from typing import NamedTuple
 
 import torch
 
-from .. import _backend
+from .. import _backend, _dask
 from .._kernels import (
     constant_features,
     cross_moments,
@@ -55,30 +57,26 @@ def _centred_statistics(X, Y, *, device, batch_size, grams, row_products):
     float64 (of the stacked ``[X, Y]`` when the Gram matrices are needed);
     features that :func:`~sklatent._kernels.constant_features` declares dead
     are then zeroed, so rounding noise of a constant feature never counts as
-    signal. ``row_products`` adds a second pass for the debiased HSIC.
+    signal. ``row_products`` adds a second pass for the debiased HSIC. Dask
+    arrays are reduced block by block on the workers, each block by row
+    batches as in memory.
     """
-    n, d_x = X.shape
-    stats = statistics_device(device)
-    batches = list(
-        _backend.row_batches(
-            n, batch_size, row_bytes=3 * 8 * (X.shape[1] + Y.shape[1]), device=device
-        )
-    )
-    scales = [power_of_two_scale(max_abs(Z)) for Z in (X, Y)]
+    d_x = X.shape[1]
+    options = {"device": device, "batch_size": batch_size}
+    if _dask.any_dask(X, Y):
+        scales = _dask.reduce_blocks(_largest_entries, _larger, X, Y)
+        scales = [power_of_two_scale(largest) for largest in scales]
 
-    def chunks():
-        for batch in batches:
-            yield (
-                rows(X, batch, scale=scales[0], device=stats, dtype=torch.float64),
-                rows(Y, batch, scale=scales[1], device=stats, dtype=torch.float64),
-            )
+        def reduce(function, merge):
+            block = partial(_reduce_batches, function, merge, scales=scales, **options)
+            return _dask.reduce_blocks(block, merge, X, Y)
 
-    moments = None
-    for x, y in chunks():
-        if grams:
-            z = torch.cat([x, y], dim=1)
-            x = y = z
-        moments = merge_cross_moments(moments, cross_moments(x, y))
+    else:
+        scales = [power_of_two_scale(max_abs(Z)) for Z in (X, Y)]
+        reduce = partial(_reduce_batches, X=X, Y=Y, scales=scales, **options)
+
+    moments = reduce(partial(_chunk_moments, grams=grams), merge_cross_moments)
+    n = moments.count
     if grams:
         mean_x, mean_y = moments.mean_x[:d_x], moments.mean_x[d_x:]
         m2_x, m2_y = moments.m2_x[:d_x], moments.m2_x[d_x:]
@@ -100,14 +98,50 @@ def _centred_statistics(X, Y, *, device, batch_size, grams, row_products):
         cross = moments.cross * torch.outer(live_x, live_y)
     products = None
     if row_products:
-        sums = torch.zeros(3, dtype=torch.float64, device=stats)
-        for x, y in chunks():
-            rx = row_norms((x - mean_x) * live_x).square()
-            ry = row_norms((y - mean_y) * live_y).square()
-            sums += torch.stack([rx @ ry, rx @ rx, ry @ ry])
-        products = tuple(sums.tolist())
+        centred = partial(
+            _chunk_row_products, centres=(mean_x, mean_y), live=(live_x, live_y)
+        )
+        products = tuple(reduce(centred, operator.add).tolist())
     sq_x, sq_y = float(m2_x @ live_x), float(m2_y @ live_y)
     return _Statistics(n, cross, xtx, yty, sq_x, sq_y, products)
+
+
+def _reduce_batches(function, merge, X, Y, *, scales, device, batch_size):
+    """``function`` of each row batch of scaled float64 ``(x, y)``, merged."""
+    stats = statistics_device(device)
+    row_bytes = 3 * 8 * (X.shape[1] + Y.shape[1])
+    result = None
+    for batch in _backend.row_batches(
+        X.shape[0], batch_size, row_bytes=row_bytes, device=device
+    ):
+        part = function(
+            rows(X, batch, scale=scales[0], device=stats, dtype=torch.float64),
+            rows(Y, batch, scale=scales[1], device=stats, dtype=torch.float64),
+        )
+        result = part if result is None else merge(result, part)
+    return result
+
+
+def _chunk_moments(x, y, *, grams):
+    """Cross moments of one batch (of the stacked ``[x, y]`` for the Grams)."""
+    if grams:
+        x = y = torch.cat([x, y], dim=1)
+    return cross_moments(x, y)
+
+
+def _chunk_row_products(x, y, *, centres, live):
+    """Sums of |x_i|^2 |y_i|^2, |x_i|^4, |y_i|^4 over centred live features."""
+    rx = row_norms((x - centres[0]) * live[0]).square()
+    ry = row_norms((y - centres[1]) * live[1]).square()
+    return torch.stack([rx @ ry, rx @ rx, ry @ ry])
+
+
+def _largest_entries(x, y):
+    return max_abs(x), max_abs(y)
+
+
+def _larger(a, b):
+    return max(a[0], b[0]), max(a[1], b[1])
 
 
 def _constant_space(function, statistics):
@@ -222,9 +256,10 @@ def linear_cka(X, Y, *, debiased=False, batch_size=None, device="cpu"):
     >>> round(linear_cka(X, X * [1, 1, 1, 1, 1, 1, 1, 20]), 2)
     0.39
     """
-    X, Y = _backend.check_pair(
-        X, Y, function="linear_cka", min_rows=4 if debiased else 2
+    check_pair = (
+        _dask.check_metric_pair if _dask.any_dask(X, Y) else _backend.check_pair
     )
+    X, Y = check_pair(X, Y, function="linear_cka", min_rows=4 if debiased else 2)
     device = _backend.resolve_device(device, X)
     m = _centred_statistics(
         X, Y, device=device, batch_size=batch_size, grams=True, row_products=debiased
