@@ -344,7 +344,7 @@ class RelativeTransformer(TorchTransformer):
             X, self._n_features_out, out, project, row_bytes=self._row_bytes(X)
         )
 
-    def inverse_transform(self, X, out=None):
+    def inverse_transform(self, X, out=None, *, alpha=0.0):
         r"""Map cosine relative vectors back to absolute vectors in this space.
 
         The inverse relative projection (Maiorca et al., 2024). A cosine
@@ -369,6 +369,15 @@ class RelativeTransformer(TorchTransformer):
         direction is the minimum-norm least-squares solution, within the
         span of the anchors.
 
+        Relative vectors from a real encoder match this space's only
+        approximately, and the least squares amplifies their differences
+        along the directions the (unit) anchors barely span, by up to the
+        anchors' condition number. ``alpha`` damps those directions (ridge
+        regression, relative to the largest squared singular value of the
+        anchors). On the digits encoders with 200 anchors, ``alpha=0.1``
+        raised the top-1 retrieval of the recovered embeddings from 0.02-0.28
+        to 0.27-0.58 (see the generation guide).
+
         Only cosine relative vectors can be inverted: other similarities,
         ``top_k`` (which zeroes entries) and ``normalize="layer"`` (which
         removes each row's mean) lose the information. ``normalize="l2"``
@@ -383,6 +392,11 @@ class RelativeTransformer(TorchTransformer):
         out : {ndarray, torch.Tensor} of shape (n_samples, `n_features_in_`), \
                 default=None
             Where to write the result, as in :meth:`transform`.
+
+        alpha : float, default=0.0
+            Ridge penalty of the least squares, relative to the largest
+            squared singular value of the unit anchors; 0 solves exactly
+            (minimum norm when the anchors do not span the space).
 
         Returns
         -------
@@ -409,6 +423,11 @@ class RelativeTransformer(TorchTransformer):
         """
         check_is_fitted(self)
         self._check_invertible()
+        if not (isinstance(alpha, Real) and alpha >= 0):
+            raise ValueError(
+                f"alpha={alpha!r} must be a number >= 0 (0 solves the least "
+                "squares exactly; 0.01 to 0.1 damps poorly determined directions)."
+            )
         R = _backend.check_matrix(X, "X")
         if R.shape[1] != self._n_features_out:
             raise ValueError(
@@ -431,6 +450,7 @@ class RelativeTransformer(TorchTransformer):
             center=None
             if self.center_ is None
             else _backend.to_tensor(self.center_, device=device, dtype=anchor_dtype),
+            alpha=float(alpha),
         ).to(dtype)
         options = {
             "norm": float(self.mean_norm_),

@@ -168,3 +168,43 @@ def test_inverse_recovers_orthogonal_maps(X, seed, scale):
     np.testing.assert_allclose(np.linalg.norm(X_b, axis=1), rel_b.mean_norm_)
     expected = scale * np.linalg.norm(X, axis=1).mean()
     np.testing.assert_allclose(rel_b.mean_norm_, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0])
+def test_ridge_matches_the_normal_equations(alpha):
+    """alpha: ridge penalty relative to the anchors. top squared singular value."""
+    X, _ = _hard_data()
+    rel = RelativeTransformer(n_anchors=30, center=True, random_state=0).fit(X)
+    R = np.random.RandomState(3).normal(size=(20, 30))
+    unit = _unit(rel.anchors_ - rel.center_)
+    penalty = alpha * np.linalg.norm(unit, ord=2) ** 2
+    if alpha:
+        gram = unit.T @ unit + penalty * np.eye(16)
+        Z = np.linalg.solve(gram, unit.T @ R.T).T
+    else:
+        Z = R @ np.linalg.pinv(unit).T
+    expected = _unit(Z) * rel.mean_norm_ + rel.center_
+    np.testing.assert_allclose(rel.inverse_transform(R, alpha=alpha), expected)
+
+
+def test_ridge_damps_noise_from_another_space():
+    """Noisy relative vectors, ill-conditioned anchors: alpha brings rows closer."""
+    X, _ = _hard_data(n=600)
+    rel = RelativeTransformer(n_anchors=60, center=True, random_state=0).fit(X)
+    R = rel.transform(X)
+    noisy = R + 0.05 * np.random.RandomState(0).normal(size=R.shape)
+    truth = _unit(X - rel.center_)
+
+    def cosine(alpha):
+        back = rel.inverse_transform(noisy, alpha=alpha) - rel.center_
+        return np.mean(np.sum(_unit(back) * truth, axis=1))
+
+    assert cosine(0.01) > cosine(0.0) + 0.1
+
+
+@pytest.mark.parametrize("alpha", [-0.1, "0.1", None])
+def test_alpha_must_be_a_non_negative_number(alpha):
+    X, _ = _hard_data()
+    rel = RelativeTransformer(n_anchors=10, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="must be a number >= 0"):
+        rel.inverse_transform(rel.transform(X), alpha=alpha)

@@ -14,8 +14,14 @@ from .similarity import unit_rows
 from .solvers import least_squares
 
 
-def anchor_pseudo_inverse(A, *, center=None):
+def anchor_pseudo_inverse(A, *, center=None, alpha=0.0):
     r"""Pseudo-inverse :math:`\hat A^{+}` of the unit (optionally centred) anchors.
+
+    With ``alpha > 0``, the ridge-regularised inverse
+    :math:`(\hat A^\top \hat A + \alpha \sigma_1^2 I)^{-1} \hat A^\top`,
+    where :math:`\sigma_1` is the largest singular value of :math:`\hat A`:
+    directions the anchors barely determine are damped instead of amplifying
+    the noise of relative vectors computed in another space.
 
     Computed from the QR factorisation :math:`\hat A = Q R` and
     :func:`~._kernels.solvers.least_squares` on :math:`R W = Q^\top`, so the
@@ -32,6 +38,8 @@ def anchor_pseudo_inverse(A, *, center=None):
         Anchors, not centred.
     center : torch.Tensor of shape (d,), default=None
         Subtracted from the anchors first.
+    alpha : float, default=0.0
+        Ridge penalty, relative to :math:`\sigma_1^2`.
 
     Returns
     -------
@@ -41,7 +49,9 @@ def anchor_pseudo_inverse(A, *, center=None):
     if center is not None:
         A = A - center.to(A.dtype)
     Q, factor = torch.linalg.qr(unit_rows(A))
-    pinv, _ = least_squares(factor, Q.T, n_rows=A.shape[0])
+    if alpha > 0:
+        alpha = alpha * float(torch.linalg.matrix_norm(factor, ord=2)) ** 2
+    pinv, _ = least_squares(factor, Q.T, n_rows=A.shape[0], alpha=alpha)
     return pinv
 
 
