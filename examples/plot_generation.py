@@ -1,7 +1,7 @@
 """
-==========================================
+=============================================
 Stitched generation: decoders across encoders
-==========================================
+=============================================
 
 Latent communication is not only for classifiers. A *decoder* trained to
 reconstruct images from encoder B's embeddings can generate from encoder A's
