@@ -389,9 +389,9 @@ class RelativeTransformer(TorchTransformer):
         X : {array-like, torch.Tensor} of shape (n_samples, n_features_out)
             Relative vectors, as :meth:`transform` returns them.
 
-        out : {ndarray, torch.Tensor} of shape (n_samples, `n_features_in_`), \
-                default=None
-            Where to write the result, as in :meth:`transform`.
+        out : {ndarray, torch.Tensor}, default=None
+            Where to write the result, of shape (n_samples,
+            `n_features_in_`), as in :meth:`transform`.
 
         alpha : float, default=0.0
             Ridge penalty of the least squares, relative to the largest
@@ -400,8 +400,7 @@ class RelativeTransformer(TorchTransformer):
 
         Returns
         -------
-        X_original : {ndarray, torch.Tensor} of shape \
-                (n_samples, `n_features_in_`)
+        X_original : {ndarray, torch.Tensor} of shape (n_samples, `n_features_in_`)
             Absolute vectors in the space of the anchors; a tensor for a
             tensor input, on the same device.
 

@@ -69,9 +69,8 @@ class RelativeProjection(torch.nn.Module):
     anchors : torch.Tensor of shape (n_anchors, n_features), default=None
         Anchors stored as a buffer, used when ``forward`` gets none.
 
-    block_mean, block_scale : torch.Tensor of shape (n_similarities,), \
-            default=None
-        Per-similarity standardisation for ``"sum"`` and ``"mean"``
+    block_mean, block_scale : torch.Tensor of shape (n_blocks,), default=None
+        Per-similarity (block) standardisation for ``"sum"`` and ``"mean"``
         aggregations (``block_mean_`` and ``block_scale_`` of a fitted
         :class:`~sklatent.RelativeTransformer`).
 
