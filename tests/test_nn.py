@@ -132,7 +132,7 @@ def test_a_network_trains_through_the_layer():
         loss = (project(Z, Z[:6]) - target).square().mean()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.05 * losses[0]
 
 
