@@ -198,3 +198,14 @@ def test_importing_sklatent_does_not_import_nn():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_module_moves_to_cuda():
+    X = _hard_data()
+    rel = RelativeTransformer(n_anchors=10, normalize="standard", random_state=0)
+    project = RelativeProjection.from_transformer(rel.fit(X)).cuda()
+    result = project(torch.from_numpy(X).cuda())
+    assert result.device.type == "cuda"
+    np.testing.assert_allclose(result.cpu().numpy(), rel.transform(X), atol=1e-9)

@@ -208,3 +208,17 @@ def test_alpha_must_be_a_non_negative_number(alpha):
     rel = RelativeTransformer(n_anchors=10, random_state=0).fit(X)
     with pytest.raises(ValueError, match="must be a number >= 0"):
         rel.inverse_transform(rel.transform(X), alpha=alpha)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    X, _ = _hard_data()
+    rel = RelativeTransformer(n_anchors=30, center=True, random_state=0).fit(X)
+    R = rel.transform(X)
+    expected = rel.inverse_transform(R, alpha=0.01)
+    on_gpu = rel.set_params(device="cuda").inverse_transform(
+        torch.from_numpy(R).cuda(), alpha=0.01
+    )
+    assert on_gpu.device.type == "cuda"
+    np.testing.assert_allclose(on_gpu.cpu().numpy(), expected, rtol=1e-9, atol=1e-9)
