@@ -101,8 +101,9 @@ class RelativeTransformer(TorchTransformer):
 
     top_k : int, default=None
         Keep each row's ``top_k`` largest similarities and set the rest to
-        zero, giving sparse vectors as in ASIF (Norelli et al., 2023). None
-        keeps every entry.
+        zero, giving sparse vectors as in ASIF (Norelli et al., 2023). At
+        most the output width (``n_anchors`` times the number of similarities
+        when they are concatenated); None keeps every entry.
 
     top_k_power : float, default=None
         Raise the entries kept by ``top_k`` to this power, keeping their sign
@@ -147,7 +148,8 @@ class RelativeTransformer(TorchTransformer):
         ``normalize="standard"``.
 
     scale_ : ndarray of shape (n_features_out,) or None
-        Column standard deviations matching ``mean_``; negligible ones are 1.
+        Column standard deviations matching ``mean_``; those of constant
+        columns (see :ref:`numerics`) are 1.
 
     mean_norm_ : float
         Mean Euclidean norm of the fitting rows, after subtracting
@@ -282,6 +284,8 @@ class RelativeTransformer(TorchTransformer):
         n_blocks = len(similarities)
         k = self.anchors_.shape[0]
         self._n_features_out = k * n_blocks if self._concatenates() else k
+        limit, what = self._overflow_limit(_backend.torch_dtype(X))
+        check_magnitude(self.anchors_, limit, what=what)
         if self.top_k is not None and self.top_k > self._n_features_out:
             raise ValueError(
                 f"top_k={self.top_k} keeps more entries than the "
@@ -574,15 +578,7 @@ class RelativeTransformer(TorchTransformer):
             return _backend.to_tensor(array, device=device, dtype=dtype)
 
         A = tensor(self.anchors_)
-        similarities = self._similarities()
-        limit, name = min(
-            (_kernels.largest_safe_value(name, dtype, A.shape[1]), name)
-            if function in _kernels.SIMILARITIES.values()
-            else (np.inf, name)
-            for name, function in similarities
-        )
-        what = f"the {name!r} similarity"
-        check_magnitude(A, limit, what=what)
+        limit, what = self._overflow_limit(dtype)
         options = {
             "center": tensor(self.center_),
             "block_mean": self.block_mean_,
@@ -595,7 +591,7 @@ class RelativeTransformer(TorchTransformer):
             "scale": tensor(self.scale_),
             "stage": stage,
         }
-        functions = [function for _, function in similarities]
+        functions = [function for _, function in self._similarities()]
 
         def project(x, dest):
             check_magnitude(x, limit, what=what)
@@ -636,6 +632,16 @@ class RelativeTransformer(TorchTransformer):
                 x = x - center
             total += float(_kernels.row_norms(x).sum(dtype=torch.float64))
         return total / X.shape[0]
+
+    def _overflow_limit(self, dtype):
+        """The largest safe input magnitude, and the similarity it comes from."""
+        limit, name = min(
+            (_kernels.largest_safe_value(name, dtype, self.anchors_.shape[1]), name)
+            if function in _kernels.SIMILARITIES.values()
+            else (np.inf, name)
+            for name, function in self._similarities()
+        )
+        return limit, f"the {name!r} similarity"
 
     def _moments(self, X, *, stage):
         """Column moments of the relative vectors of ``X`` up to ``stage``."""

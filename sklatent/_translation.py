@@ -64,8 +64,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
           :math:`\alpha \lVert W\rVert_F^2` (the objective of
           :class:`sklearn.linear_model.Ridge` on the normalised pairs).
 
-        Least squares is solved in closed form from the normal equations,
-        through the eigendecomposition of :math:`\tilde X^\top \tilde X`; an
+        Least squares is solved from the QR factor of the normalised source
+        pairs and its SVD, as ``numpy.linalg.lstsq`` solves it (never from the
+        normal equations, which square the condition number); an
         underdetermined problem gets the minimum-norm solution.
 
     alpha : float, default=1.0
@@ -97,11 +98,13 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
           the mean row norm of the target pairs;
         - None: use the embeddings as they are.
 
-        A feature whose standard deviation (root mean square for ``"l2"`` and
-        None) is negligible next to the largest of its space, such as the
-        dead dimensions of real encoders, is treated as constant: it is not
-        divided by its near-zero scale, the map ignores it, and as a target
-        it is always translated to its mean.
+        A constant feature, such as a dead dimension of a real encoder, is
+        not divided by its near-zero scale, the map ignores it, and as a
+        target it is always translated to its mean. A feature is constant
+        when its variance (its mean square, about zero, for ``"l2"`` and
+        None) is within float64 rounding of its mean, or its standard
+        deviation is below float64 resolution next to the largest of its
+        space (see :ref:`numerics`).
 
     n_anchors : int, float or None, default=None
         Number of pairs to fit on, chosen among the given pairs by the
@@ -110,13 +113,15 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         ``GridSearchCV(LatentTranslator(), {"n_anchors": [...]})`` this answers
         "how many parallel anchors do I need?". Ignored by :meth:`partial_fit`.
 
-    anchors : {"random", "kmeans", "farthest"}, default="random"
+    anchors : {"random", "kmeans", "farthest"} or array-like, default="random"
         How ``n_anchors`` pairs are chosen, from the source embeddings ``X``
         (see :mod:`sklatent.anchors`): uniformly at random, the rows nearest
-        k-means centroids, or by farthest point sampling. ``"stratified"`` is
-        not offered, since ``y`` holds target embeddings rather than class
-        labels: to stratify, pick rows with
-        :func:`sklatent.anchors.stratified_anchors` and fit on them.
+        k-means centroids, or by farthest point sampling; or a 1-D array of
+        row indices of the pairs to fit on, as :class:`RelativeTransformer`
+        takes them (``n_anchors`` is then ignored). ``"stratified"`` is not
+        offered, since ``y`` holds target embeddings rather than class
+        labels: to stratify, pass the rows that
+        :func:`sklatent.anchors.stratified_anchors` picks.
 
     device : str, default="cpu"
         Where the kernels run: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``,
@@ -164,8 +169,8 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         normalised vectors are multiplied by.
 
     anchor_indices_ : ndarray of shape (n_anchors,) or None
-        Rows of the fitting pairs used when ``n_anchors`` is set; None when
-        every pair was used.
+        Rows of the fitting pairs used when ``n_anchors`` or row indices as
+        ``anchors`` are given; None when every pair was used.
 
     n_samples_seen_ : int
         Number of pairs the map was fitted on, over all :meth:`partial_fit`
@@ -198,16 +203,20 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
 
     **Different dimensions.** When :math:`d_x < d_y` an orthogonal map embeds
     the source isometrically in the target space, and
-    :meth:`inverse_transform` undoes :meth:`transform` exactly. When
+    :meth:`inverse_transform` undoes :meth:`transform` exactly (with
+    ``normalize="l2"``, up to each row's norm, which :meth:`transform`
+    discards). When
     :math:`d_x > d_y` it projects, keeping the :math:`d_y` directions most
     correlated with the target, and :meth:`inverse_transform` returns the
     least-squares preimage.
 
     **Streaming.** :meth:`partial_fit` accumulates exact sufficient
     statistics (count, means, centred sums of squares and cross-products,
-    and for least squares the centred Gram matrix of ``X``), merged with
-    Chan et al.'s update in float64. Any sequence of :meth:`partial_fit`
-    calls therefore gives the map :meth:`fit` gives on all the pairs, for
+    and for least squares the QR factor of the centred ``X`` with the
+    projection of the centred ``y`` on it), merged with Chan et al.'s update
+    and a QR decomposition of the stacked factors (TSQR), in float64. Any
+    sequence of :meth:`partial_fit` calls therefore gives the map :meth:`fit`
+    gives on all the pairs, for
     every method and normalisation, to float tolerance. Only the choice of a
     subset of pairs (``n_anchors``) needs all pairs at once.
 
@@ -226,6 +235,9 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
        Procrustes problem." Psychometrika 31(1), 1-10, 1966.
     .. [3] T. F. Chan, G. H. Golub, R. J. LeVeque. "Updating formulae and a
        pairwise algorithm for computing sample variances." COMPSTAT 1982.
+    .. [4] J. Demmel, L. Grigori, M. Hoemmen, J. Langou. "Communication-optimal
+       parallel and sequential QR and LU factorizations." SIAM J. Sci. Comput.
+       34(1), 2012.
 
     Examples
     --------
@@ -654,23 +666,29 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             )
         warnings.warn(message, AnchorWarning, stacklevel=7)
 
-    def _affine(self, inverse):
+    def _affine(self, inverse, dtype):
         """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
 
         Normalisation, map and de-normalisation folded into one affine map,
-        after an exact subtraction of the mean (more accurate in float32 for
-        spaces whose mean is large next to their spread).
+        after a subtraction of the mean (more accurate in float32 for spaces
+        whose mean is large next to their spread). ``shift`` is rounded to
+        ``dtype`` here, and what the rounding lost is folded into ``offset`` in
+        float64, so that a feature of small spread far from the origin is not
+        shifted by half a unit in the last place of its mean.
         """
         if not inverse:
             x_div = 1.0 if self.normalize == "l2" else self.x_scale_[:, None]
             weight = self.coef_ / x_div * self.y_scale_
             offset = self.intercept_ * self.y_scale_ + self.y_mean_
-            return self.x_mean_, weight, offset
-        # The pseudo-inverse of s * R, for R with orthonormal rows or columns
-        # (coef_ is zero when s is).
-        pinv = self.coef_.T / self.scaling_**2 if self.scaling_ else self.coef_.T
-        weight = pinv / self.y_scale_[:, None] * self.x_scale_
-        return self.y_mean_, weight, self.x_mean_
+            shift = self.x_mean_
+        else:
+            # The pseudo-inverse of s * R, for R with orthonormal rows or
+            # columns (coef_ is zero when s is).
+            pinv = self.coef_.T / self.scaling_**2 if self.scaling_ else self.coef_.T
+            weight = pinv / self.y_scale_[:, None] * self.x_scale_
+            shift, offset = self.y_mean_, self.x_mean_
+        rounded = shift.astype(dtype).astype(np.float64)
+        return rounded, weight, offset - (shift - rounded) @ weight
 
     def _row_bytes(self, X, *, inverse):
         """Memory per row of a batch: the row, its translation, a temporary."""
@@ -681,9 +699,10 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """``translate(x, dest)``: one affine map of a batch, on the device."""
         device = self._device(X)
         dtype = _backend.torch_dtype(X)
+        numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
         shift, weight, offset = (
             _backend.to_tensor(array, device=device, dtype=dtype)
-            for array in self._affine(inverse)
+            for array in self._affine(inverse, numpy_dtype)
         )
         row_normalize = self.normalize == "l2" and not inverse
         subtract = self.normalize in _CENTRED

@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import NotFittedError
 
-from sklatent import AnchorWarning, RelativeTransformer
+from sklatent import AnchorWarning, LatentTranslator, RelativeTransformer
 
 SIMILARITIES = ["cosine", "dot", "euclidean", "l1", "linf"]
 
@@ -504,3 +504,46 @@ def test_constant_column_has_unit_scale(X):
         rel.fit(X)
     np.testing.assert_array_equal(rel.scale_, [1.0, 1.0])
     np.testing.assert_array_equal(rel.transform(X), 0.0)
+
+
+def test_top_k_beyond_the_output_width_is_rejected(X):
+    with pytest.raises(ValueError, match="top_k=7 keeps more entries than the 6"):
+        RelativeTransformer(n_anchors=6, top_k=7, random_state=0).fit(X)
+    # A product of similarities concatenated has k columns per similarity.
+    rel = RelativeTransformer(n_anchors=6, similarity=["cosine", "l1"], top_k=7)
+    assert rel.fit(X).transform(X).shape[1] == 12
+
+
+def test_boolean_n_anchors_is_rejected(X):
+    # True passed the parameter check as the int 1.
+    with pytest.raises(ValueError, match="n_anchors must be an int.*got True"):
+        RelativeTransformer(n_anchors=True).fit(X)
+    with pytest.raises(ValueError, match="n_anchors must be an int.*got True"):
+        LatentTranslator(n_anchors=True).fit(X, X)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        (np.float16, np.float32),
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.int32, np.float64),
+        (torch.float16, torch.float32),
+        (torch.bfloat16, torch.float32),
+        (torch.float32, torch.float32),
+        (torch.float64, torch.float64),
+        (torch.int64, torch.float64),
+    ],
+)
+def test_one_dtype_rule_for_arrays_and_tensors(dtype, expected):
+    # numpy float16 came out float64 while torch float16 came out float32.
+    data = np.random.RandomState(0).normal(size=(20, 4)) * 3
+    if isinstance(dtype, torch.dtype):
+        data = torch.from_numpy(data).to(dtype)
+    else:
+        data = data.astype(dtype)
+    rel = RelativeTransformer(n_anchors=3, random_state=0).fit(data)
+    assert rel.transform(data).dtype == expected
+    translator = LatentTranslator().fit(data, data)
+    assert translator.transform(data).dtype == expected

@@ -513,3 +513,17 @@ def test_pipeline_reuses_a_frozen_head_fitted_on_the_target_space():
     stitched = pipeline.score(emb_b[test], labels[test])
     assert native > 0.9
     assert stitched >= native - 0.03
+
+
+def test_anchor_row_indices_choose_the_pairs():
+    # RelativeTransformer accepted row indices as anchors and LatentTranslator
+    # rejected them; both take them now.
+    X, Y = _pairs(n=60)
+    rows = np.array([3, 10, 11, 20, 25, 31, 40, 44, 50, 59])
+    translator = LatentTranslator(anchors=rows).fit(X, Y)
+    np.testing.assert_array_equal(translator.anchor_indices_, rows)
+    assert_allclose(translator.coef_, LatentTranslator().fit(X[rows], Y[rows]).coef_)
+    with pytest.raises(ValueError, match=r"anchor indices must lie in \[0, 59\]"):
+        LatentTranslator(anchors=[0, 60]).fit(X, Y)
+    with pytest.raises(ValueError, match="1-D anchors must be integer row indices"):
+        LatentTranslator(anchors=[0.5, 1.5]).fit(X, Y)

@@ -59,7 +59,7 @@ def layer_normalize(R):
     constant = constant_features(var, mean, R.shape[1], relative_floor=False)
     # where() before sqrt(): the gradient of sqrt at a zero variance is infinite.
     std = torch.where(constant, 1.0, var).sqrt().to(R.dtype)
-    return (R - mean.to(R.dtype)) / std
+    return torch.where(constant, 0.0, (R - mean.to(R.dtype)) / std)
 
 
 def similarity_block(function, x, A, *, out=None):
