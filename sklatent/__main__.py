@@ -42,7 +42,10 @@ def _parser():
             "dataset, fit a classifier on each, and print the test accuracy of "
             "every classifier on every encoder: its own, reused naively, "
             "stitched through relative representations, and through latent "
-            "translation. Saves the table (CSV) and a figure (PNG)."
+            "translation. Then the same for generation: the reconstruction "
+            "error of each encoder's decoder on every other encoder, naively, "
+            "translated and inverse-projected, and of relative autoencoders "
+            "across seeds. Saves the tables (CSV) and figures (PNG)."
         ),
     )
     demo.add_argument(
@@ -87,6 +90,12 @@ def _parser():
         "~/.cache/sklatent)",
     )
     demo.add_argument("--no-figure", action="store_true", help="do not save the figure")
+    demo.add_argument(
+        "--no-generation",
+        action="store_true",
+        help="skip stitched generation (decoders across encoders, relative "
+        "autoencoders across seeds) and its table and figure",
+    )
     return parser, demo
 
 
@@ -120,6 +129,7 @@ def main(argv=None):
                 encoders=args.encoders,
                 data_home=args.data_home,
                 figure=not args.no_figure,
+                generation=not args.no_generation,
             )
         except ValueError as exc:
             demo.exit(2, f"{demo.prog}: error: {exc}\n")

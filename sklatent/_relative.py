@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _dask, _kernels
 from ._base import TorchTransformer, check_magnitude
+from ._kernels.inverse import anchor_pseudo_inverse, inverse_relative_projection
 from ._sklearn_compat import (
     Interval,
     StrOptions,
@@ -150,6 +151,11 @@ class RelativeTransformer(TorchTransformer):
         Column standard deviations matching ``mean_``; those of constant
         columns (see :ref:`numerics`) are 1.
 
+    mean_norm_ : float
+        Mean Euclidean norm of the fitting rows, after subtracting
+        ``center_`` when ``center=True``: the length
+        :meth:`inverse_transform` gives the directions it recovers.
+
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
@@ -186,6 +192,9 @@ class RelativeTransformer(TorchTransformer):
     .. [3] A. Norelli, M. Fumero, V. Maiorca, L. Moschella, E. Rodolà,
        F. Locatello. "ASIF: Coupled Data Turns Unimodal Models to
        Multimodal without Training." NeurIPS 2023.
+    .. [4] V. Maiorca, L. Moschella, M. Fumero, F. Locatello, E. Rodolà.
+       "Latent Space Translation via Inverse Relative Projection."
+       arXiv:2406.15057, 2024.
 
     Examples
     --------
@@ -271,6 +280,7 @@ class RelativeTransformer(TorchTransformer):
         similarities = self._similarities()
         self.anchor_indices_, self.anchors_ = self._choose_anchors(X_host, y)
         self.center_ = self.anchors_.mean(axis=0) if self.center else None
+        self.mean_norm_ = self._mean_norm(X)
         warn_if_degenerate(
             self.anchors_ if self.center_ is None else self.anchors_ - self.center_
         )
@@ -345,6 +355,133 @@ class RelativeTransformer(TorchTransformer):
         project = self._projection(X, stage="output")
         return self._write_output(
             X, self._n_features_out, out, project, row_bytes=self._row_bytes(X)
+        )
+
+    def inverse_transform(self, X, out=None, *, alpha=0.0):
+        r"""Map cosine relative vectors back to absolute vectors in this space.
+
+        The inverse relative projection (Maiorca et al., 2024). A cosine
+        relative vector is :math:`r = \hat A \hat x`: the similarities of the
+        unit sample :math:`\hat x` to the unit anchors :math:`\hat A` (both
+        centred on ``center_`` first when ``center=True``). Its direction is
+        recovered by least squares against this transformer's anchors, then
+        given the length ``mean_norm_`` and shifted back by ``center_``:
+
+        .. math:: x = \mathrm{mean\_norm\_} \cdot
+                  \frac{\hat A^{+} r}{\lVert \hat A^{+} r \rVert}
+                  + \mathrm{center\_}
+
+        ``X`` may come from another encoder's transformer with *parallel*
+        anchors: the result then translates that encoder's embeddings into
+        this space without fitting any map between the two. When the two
+        spaces differ by an angle-preserving map (a rotation, reflection or
+        rescaling, and a translation when ``center=True``) and the anchors
+        span this space (at least ``n_features_in_`` anchors in general
+        position), the direction is exact; the length is always
+        ``mean_norm_``, since cosines carry no norm. With fewer anchors the
+        direction is the minimum-norm least-squares solution, within the
+        span of the anchors.
+
+        Relative vectors from a real encoder match this space's only
+        approximately, and the least squares amplifies their differences
+        along the directions the (unit) anchors barely span, by up to the
+        anchors' condition number. ``alpha`` damps those directions (ridge
+        regression, relative to the largest squared singular value of the
+        anchors). On the digits encoders with 200 anchors, ``alpha=0.1``
+        raised the top-1 retrieval of the recovered embeddings from 0.02-0.28
+        to 0.27-0.58 (see the generation guide).
+
+        Only cosine relative vectors can be inverted: other similarities,
+        ``top_k`` (which zeroes entries) and ``normalize="layer"`` (which
+        removes each row's mean) lose the information. ``normalize="l2"``
+        only rescales rows, and ``normalize="standard"`` and ``top_k_power``
+        are undone with this transformer's statistics.
+
+        Parameters
+        ----------
+        X : {array-like, torch.Tensor} of shape (n_samples, n_features_out)
+            Relative vectors, as :meth:`transform` returns them.
+
+        out : {ndarray, torch.Tensor}, default=None
+            Where to write the result, of shape (n_samples,
+            `n_features_in_`), as in :meth:`transform`.
+
+        alpha : float, default=0.0
+            Ridge penalty of the least squares, relative to the largest
+            squared singular value of the unit anchors; 0 solves exactly
+            (minimum norm when the anchors do not span the space).
+
+        Returns
+        -------
+        X_original : {ndarray, torch.Tensor} of shape (n_samples, `n_features_in_`)
+            Absolute vectors in the space of the anchors; a tensor for a
+            tensor input, on the same device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklatent import RelativeTransformer
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(100, 4))
+        >>> rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+        >>> rel_a = RelativeTransformer(n_anchors=10, random_state=0).fit(X)
+        >>> rel_b = RelativeTransformer(anchors=rel_a.anchor_indices_).fit(X @ rotation)
+        >>> X_b = rel_b.inverse_transform(rel_a.transform(X))
+        >>> unit = lambda V: V / np.linalg.norm(V, axis=1, keepdims=True)
+        >>> bool(np.allclose(unit(X_b), unit(X @ rotation)))
+        True
+        >>> bool(np.allclose(np.linalg.norm(X_b, axis=1), rel_b.mean_norm_))
+        True
+        """
+        check_is_fitted(self)
+        self._check_invertible()
+        if not (isinstance(alpha, Real) and alpha >= 0):
+            raise ValueError(
+                f"alpha={alpha!r} must be a number >= 0 (0 solves the least "
+                "squares exactly; 0.01 to 0.1 damps poorly determined directions)."
+            )
+        R = _backend.check_matrix(X, "X")
+        if R.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"X has {R.shape[1]} columns, but this transformer's relative "
+                f"vectors have {self._n_features_out} (one per anchor); pass "
+                "relative vectors computed with parallel anchors, as many as "
+                "this transformer's."
+            )
+        device, dtype = self._device(R), _backend.torch_dtype(R)
+
+        def tensor(array):
+            if array is None:
+                return None
+            return _backend.to_tensor(array, device=device, dtype=dtype)
+
+        # The anchors' own precision decides which directions they determine.
+        anchor_dtype = _backend.torch_dtype(self.anchors_)
+        pinv = anchor_pseudo_inverse(
+            _backend.to_tensor(self.anchors_, device=device, dtype=anchor_dtype),
+            center=None
+            if self.center_ is None
+            else _backend.to_tensor(self.center_, device=device, dtype=anchor_dtype),
+            alpha=float(alpha),
+        ).to(dtype)
+        options = {
+            "norm": float(self.mean_norm_),
+            "center": tensor(self.center_),
+            "mean": tensor(self.mean_),
+            "scale": tensor(self.scale_),
+            "power": self.top_k_power,
+        }
+
+        def invert(r, dest):
+            result = inverse_relative_projection(r, pinv, **options)
+            if dest is None:
+                return result
+            return dest.copy_(result)
+
+        itemsize = 4 if R.dtype in _FLOAT32 else 8
+        row_bytes = (R.shape[1] + 2 * self.n_features_in_) * itemsize
+        return self._write_output(
+            R, self.n_features_in_, out, invert, row_bytes=row_bytes
         )
 
     def get_feature_names_out(self, input_features=None):
@@ -470,6 +607,40 @@ class RelativeTransformer(TorchTransformer):
             return _kernels.relative_projection(x, A, functions, out=dest, **options)
 
         return project
+
+    def _check_invertible(self):
+        """Raise when the relative vectors cannot be mapped back."""
+        functions = [function for _, function in self._similarities()]
+        lost = []
+        if functions != [_kernels.cosine_similarity]:
+            lost.append(f"similarity={self.similarity!r}")
+        if self.top_k is not None:
+            lost.append(f"top_k={self.top_k}")
+        if self.normalize == "layer":
+            lost.append("normalize='layer'")
+        if lost:
+            raise ValueError(
+                f"inverse_transform inverts cosine relative vectors only, but "
+                f"this transformer has {', '.join(lost)}, which loses what is "
+                "needed to recover the absolute vectors. Fit it with "
+                "similarity='cosine', top_k=None and normalize None, 'l2' or "
+                "'standard', or translate embeddings with LatentTranslator."
+            )
+
+    def _mean_norm(self, X):
+        """Mean norm of the rows of ``X``, centred on ``center_`` if set."""
+        center = None
+        if self.center_ is not None:
+            center = _backend.to_tensor(
+                self.center_, device=self._device(X), dtype=_backend.torch_dtype(X)
+            )
+        total = 0.0
+        row_bytes = 2 * X.shape[1] * (4 if X.dtype in _FLOAT32 else 8)
+        for _, x in self._batches(X, row_bytes=row_bytes):
+            if center is not None:
+                x = x - center
+            total += float(_kernels.row_norms(x).sum(dtype=torch.float64))
+        return total / X.shape[0]
 
     def _overflow_limit(self, dtype):
         """The largest safe input magnitude, and the similarity it comes from."""

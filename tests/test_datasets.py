@@ -239,3 +239,154 @@ def test_progress_goes_to_stderr_or_logger(digits, data_home, capsys, caplog):
     assert capsys.readouterr().err == ""
     assert [r.name for r in caplog.records] == ["sklatent.datasets"]
     assert "loaded cnn from" in caplog.records[0].getMessage()
+
+
+# --------------------------------------------------------------------------
+# Decoders and relative autoencoders
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def decoder_home(digits, data_home, tmp_path_factory):
+    """A cache holding the encoders' embeddings, where decoders are trained."""
+    home = tmp_path_factory.mktemp("sklatent_decoders")
+    for path in data_home.glob("*.npz"):
+        shutil.copy(path, home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def decoders(decoder_home):
+    return datasets.load_digits_decoders(data_home=decoder_home)
+
+
+@pytest.fixture(scope="module")
+def autoencoders(tmp_path_factory):
+    home = tmp_path_factory.mktemp("sklatent_autoencoders")
+    return datasets.load_digits_relative_autoencoders(data_home=home), home
+
+
+def _mse(decoder, Z, images):
+    with torch.no_grad():
+        decoded = decoder(torch.as_tensor(np.asarray(Z, dtype=np.float32))).numpy()
+    return float(((decoded - images) ** 2).mean())
+
+
+def test_decoders_reconstruct_their_own_encoder(decoders, digits):
+    _assert_same_embeddings(decoders, digits, rtol=0, atol=0)
+    test = decoders.test_indices
+    for name, decoder in decoders.decoders.items():
+        assert not decoder.training
+        assert all(p.dtype == torch.float32 for p in decoder.parameters())
+        with torch.no_grad():
+            images = decoder(torch.from_numpy(decoders.embeddings[name][test]))
+        assert images.shape == (len(test), 64)
+        assert images.min() >= 0 and images.max() <= 1
+        own = _mse(decoder, decoders.embeddings[name][test], decoders.images[test])
+        # Far below the error of predicting every image by the training mean.
+        mean_image = decoders.images[decoders.train_indices].mean(axis=0)
+        baseline = ((decoders.images[test] - mean_image) ** 2).mean()
+        assert own < 0.03 and own < 0.35 * baseline, (own, baseline)
+    assert "Decoders (version" in decoders.DESCR
+
+
+def test_decoders_stitch_through_a_translator_not_naively(decoders):
+    """The issue's targets: translated <= 1.3x own MSE, naive reuse >= 3x."""
+    from sklatent import LatentTranslator
+
+    train, test = decoders.train_indices, decoders.test_indices
+    anchors = np.random.RandomState(0).choice(train, 200, replace=False)
+    images = decoders.images[test]
+    for a, b in itertools.permutations(ENCODER_NAMES, 2):
+        A, B = decoders.embeddings[a], decoders.embeddings[b]
+        decoder = decoders.decoders[b]
+        own = _mse(decoder, B[test], images)
+        translator = LatentTranslator(method="affine").fit(A[anchors], B[anchors])
+        assert _mse(decoder, translator.transform(A[test]), images) <= 1.3 * own
+        naive = np.zeros_like(B[test])
+        width = min(A.shape[1], B.shape[1])
+        naive[:, :width] = A[test][:, :width]
+        assert _mse(decoder, naive, images) >= 3 * own, (a, b)
+
+
+def test_decoders_cache_and_determinism(decoders, decoder_home, tmp_path, monkeypatch):
+    names = sorted(path.name for path in decoder_home.glob("*decoder*"))
+    assert len(names) == len(ENCODER_NAMES)
+    assert all(f"_v{datasets._RECIPE_VERSION}_decoder" in name for name in names)
+    rng_state = torch.get_rng_state()
+    for path in decoder_home.glob("digits_v*_rs0_*.npz"):
+        if "decoder" not in path.name:
+            shutil.copy(path, tmp_path)
+    fresh = datasets.load_digits_decoders(encoders="cnn", data_home=tmp_path)
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    for key, value in decoders.decoders["cnn"].state_dict().items():
+        torch.testing.assert_close(fresh.decoders["cnn"].state_dict()[key], value)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a network was trained")
+
+    monkeypatch.setattr(datasets, "_train", fail)
+    again = datasets.load_digits_decoders(encoders="cnn", data_home=decoder_home)
+    for key, value in decoders.decoders["cnn"].state_dict().items():
+        torch.testing.assert_close(again.decoders["cnn"].state_dict()[key], value)
+
+
+@pytest.mark.slow
+def test_relative_autoencoders_stitch_across_seeds(autoencoders):
+    """The issue's target: seed 0's encoder, seed 1's decoder <= 1.5x own MSE."""
+    data, _ = autoencoders
+    test, images = data.test_indices, data.images[data.test_indices]
+    assert data.seeds == [0, 1]
+    assert np.isin(data.anchor_indices, data.train_indices).all()
+    assert len(np.unique(data.anchor_indices)) == 200
+    own = {s: _mse(data.decoders[s], data.relative[s][test], images) for s in (0, 1)}
+    assert max(own.values()) < 0.015
+    stitched = _mse(data.decoders[1], data.relative[0][test], images)
+    assert stitched <= 1.5 * own[1]
+    # The absolute latent spaces are unrelated: a decoder needs the relative one.
+    X0, X1 = data.embeddings[0][test], data.embeddings[1][test]
+    assert np.abs(np.corrcoef(X0.T, X1.T)[:32, 32:]).max() < 0.99
+    # The relative vectors are what the modules compute, anchors in the same pass.
+    anchors = torch.from_numpy(data.images[data.anchor_indices].astype(np.float32))
+    x = torch.from_numpy(data.images[test].astype(np.float32))
+    with torch.no_grad():
+        encoder = data.encoders[0]
+        relative = data.projection(encoder(x), encoder(anchors)).numpy()
+    np.testing.assert_allclose(relative, data.relative[0][test], atol=1e-6)
+    assert "Relative autoencoders" in data.DESCR
+
+
+@pytest.mark.slow
+def test_relative_autoencoders_are_cached(autoencoders, monkeypatch, capsys):
+    data, home = autoencoders
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a network was trained")
+
+    monkeypatch.setattr(datasets, "_train", fail)
+    again = datasets.load_digits_relative_autoencoders(
+        seeds=[1], data_home=home, verbose=True
+    )
+    np.testing.assert_array_equal(again.relative[1], data.relative[1])
+    assert "loaded the relative autoencoder of seed 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seeds": [0, 0]}, r"seeds must be distinct ints.*got \[0, 0\]"),
+        ({"seeds": [0.5]}, "seeds must be distinct ints"),
+        ({"n_anchors": 0}, "n_anchors=0 must be an int between 1 and the 1257"),
+        ({"n_anchors": 5000}, "n_anchors=5000 must be an int between 1 and the 1257"),
+        ({"random_state": None}, "random_state must be an int"),
+    ],
+)
+def test_relative_autoencoder_errors(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        datasets.load_digits_relative_autoencoders(data_home=tmp_path, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_decoder_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown encoder name\(s\) \['vit'\]"):
+        datasets.load_digits_decoders(encoders="vit", data_home=tmp_path)

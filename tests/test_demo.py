@@ -9,7 +9,13 @@ import pytest
 
 from sklatent import __version__
 from sklatent.__main__ import main
-from sklatent._demo import METHODS, _save_figure, run_demo
+from sklatent._demo import (
+    GENERATION,
+    METHODS,
+    _save_figure,
+    _save_generation_figure,
+    run_demo,
+)
 
 
 @pytest.fixture(scope="module")
@@ -164,4 +170,50 @@ def test_figure_skipped_without_matplotlib(monkeypatch, tmp_path):
     printed = io.StringIO()
     path = _save_figure(tmp_path / "f.png", {}, [], {}, None, None, None, None, printed)
     assert path is None
+    assert "matplotlib is not installed: skipping the figure" in printed.getvalue()
+
+
+@pytest.mark.slow
+def test_demo_generation(demo):
+    """Decoders: translated near their own MSE, naive far; relative AEs stitch."""
+    results, printed = demo
+    assert set(results.mse) == {
+        (a, b) for a in results.encoders for b in results.encoders
+    }
+    for (a, b), mse in results.mse.items():
+        assert set(mse) == set(GENERATION)
+        assert mse["own"] < 0.03
+        if a == b:
+            assert mse["naive"] == mse["own"]
+            assert mse["translated"] == pytest.approx(mse["own"], rel=1e-4)
+            continue
+        assert mse["translated"] <= 1.3 * mse["own"], (a, b, mse)
+        assert mse["naive"] >= 3 * mse["own"], (a, b, mse)
+        assert mse["translated"] < mse["inverse"] < mse["naive"], (a, b, mse)
+    relative = results.relative_mse
+    assert relative["stitched"] <= 1.5 * relative["own"]
+    assert "Stitched generation on the digits test set" in printed
+    assert f"from the encoder of seed 0,\nzero-shot, {relative['stitched']:.4f}" in (
+        printed
+    )
+    with open(results.generation_table, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 4 * len(GENERATION) + 2
+    assert rows[-1]["bridge"] == "relative"
+    pytest.importorskip("matplotlib")
+    assert results.generation_figure.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_main_no_generation(tmp_path, capsys):
+    argv = ["demo", "--encoders", "mlp_small", "--n-anchors", "64", "--no-figure"]
+    assert main([*argv, "--no-generation", "--output-dir", str(tmp_path)]) == 0
+    assert "Stitched generation" not in capsys.readouterr().out
+    assert not (tmp_path / "sklatent_generation.csv").exists()
+
+
+def test_generation_figure_skipped_without_matplotlib(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    printed = io.StringIO()
+    assert _save_generation_figure(tmp_path / "g.png", [], "a", "b", printed) is None
     assert "matplotlib is not installed: skipping the figure" in printed.getvalue()

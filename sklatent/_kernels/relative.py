@@ -57,7 +57,8 @@ def layer_normalize(R):
     mean = R64.mean(dim=1, keepdim=True)
     var = R64.var(dim=1, unbiased=False, keepdim=True)
     constant = constant_features(var, mean, R.shape[1], relative_floor=False)
-    std = torch.where(constant, 1.0, var.sqrt()).to(R.dtype)
+    # where() before sqrt(): the gradient of sqrt at a zero variance is infinite.
+    std = torch.where(constant, 1.0, var).sqrt().to(R.dtype)
     return torch.where(constant, 0.0, (R - mean.to(R.dtype)) / std)
 
 
