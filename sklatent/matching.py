@@ -273,7 +273,7 @@ def _sorted_pairs(problem, rng, *, n_init, subsample, **_):
         yield rows_x[x], rows_y[y]
 
 
-GROMOV_ROWS = 1000
+GROMOV_ROWS = 500
 """At most this many rows of each pool enter the Gromov-Wasserstein coupling."""
 
 
@@ -423,7 +423,7 @@ def match_spaces(
     tol=1e-4,
     n_init=3,
     subsample=2000,
-    epsilon=5e-3,
+    epsilon=2e-2,
     batch_size=None,
     device="cpu",
     random_state=None,
@@ -510,7 +510,7 @@ def match_spaces(
         Rows of each pool described by the seed-free initialisations: their
         cost grows with its square (``"sorted"``) or cube (``"gromov"``),
         while the refinement always uses every row.
-    epsilon : float, default=5e-3
+    epsilon : float, default=2e-2
         Entropic regularisation of ``"gromov"``.
     batch_size : int, default=None
         Rows compared with a whole pool at once; None sizes blocks from
