@@ -55,7 +55,7 @@ __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
 METHODS = ("auto", "refine", "bootstrap", "sorted", "gromov")
 """Values of ``method`` in :func:`match_spaces`."""
 
-MIN_GAIN = 1.5
+MIN_GAIN = 2.0
 """A matching is trusted when its criterion is at least this many times the
 criterion reached from random pairs (or when it agrees with that run)."""
 
