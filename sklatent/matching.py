@@ -55,9 +55,11 @@ __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
 METHODS = ("auto", "refine", "bootstrap", "sorted", "gromov")
 """Values of ``method`` in :func:`match_spaces`."""
 
-MIN_GAIN = 2.0
-"""A matching is trusted when its criterion is at least this many times the
-criterion reached from random pairs (or when it agrees with that run)."""
+MIN_LIFT = 0.25
+"""A matching is trusted when its criterion :math:`c` closes at least this
+fraction of the gap between the criterion :math:`b` reached from random pairs
+and a perfect matching, :math:`c - b \\geq` ``MIN_LIFT`` :math:`(1 - b)`, or
+when the run from random pairs found the same matching."""
 
 _SEEDED = ("refine", "bootstrap")
 
@@ -70,6 +72,11 @@ class Matching:
     """A one-to-one correspondence between rows of two pools, surest first.
 
     Returned by :func:`match_spaces`; not meant to be built by hand.
+
+    Parameters
+    ----------
+    x_indices, y_indices, scores, history, criterion, baseline, converged, method
+        Stored as the attributes of the same names.
 
     Attributes
     ----------
@@ -97,8 +104,9 @@ class Matching:
     converged : bool
         Whether the refinement stopped because the criterion stopped
         improving (rather than at ``max_iter``) *and* the matching is trusted
-        (criterion at least :data:`MIN_GAIN` times ``baseline``, or the same
-        as the matching refined from random pairs). A :class:`MatchingWarning`
+        (``criterion - baseline >= MIN_LIFT * (1 - baseline)``, see
+        :data:`MIN_LIFT`, or the same as the matching refined from random
+        pairs). A :class:`MatchingWarning`
         was issued when False.
     method : str
         The initialisation that gave the matching (``"auto"`` resolved).
@@ -106,6 +114,17 @@ class Matching:
     See Also
     --------
     match_spaces : Finds the matching.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklatent.matching import match_spaces
+    >>> X = np.random.default_rng(0).standard_normal((200, 6)) * np.arange(6, 0, -1)
+    >>> m = match_spaces(X, X[::-1], random_state=0)
+    >>> len(m), bool(np.all(m.x_indices + m.y_indices == 199))
+    (200, True)
+    >>> np.isfinite(m.scores).all(), m.scores[0] >= m.scores[-1]
+    (np.True_, np.True_)
     """
 
     def __init__(
@@ -456,10 +475,12 @@ def match_spaces(
 
     Unsupervised matching fails on some pairs of spaces (unrelated encoders,
     pools with few items in common). To tell, the refinement is also run from
-    random pairs: the matching is trusted when its criterion is at least
-    :data:`MIN_GAIN` times that *baseline*, or when the run from random pairs
-    found the same matching. Otherwise a :class:`MatchingWarning` says so and
-    ``converged`` is False: never use such a matching without checking it.
+    random pairs: the matching is trusted when its criterion :math:`c` closes
+    a quarter of the gap between that *baseline* :math:`b` and a perfect
+    matching, :math:`c - b \geq \frac{1}{4}(1 - b)` (:data:`MIN_LIFT`), or
+    when the run from random pairs found the same matching. Otherwise a
+    :class:`MatchingWarning` says so and ``converged`` is False: never use
+    such a matching without checking it.
 
     Parameters
     ----------
@@ -628,7 +649,7 @@ def match_spaces(
     best = max(runs, key=lambda run: run.criterion)
     baseline = problem.refine("random", *_random_pairs(problem, rng))
     trusted = (
-        best.criterion >= MIN_GAIN * baseline.criterion
+        best.criterion - baseline.criterion >= MIN_LIFT * (1 - baseline.criterion)
         or _agreement(best, baseline, len(X)) >= 0.5
     )
     if not trusted:
