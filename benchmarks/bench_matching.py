@@ -180,8 +180,11 @@ def _print_row(row, seed_counts):
     print(" | ".join(parts), flush=True)
 
 
-def _scale_case(n, queue):
-    """Seed-free matching of n x n generated pools; time, peak RSS, precision."""
+def _scale_case(n, n_seeds, queue):
+    """Matching of n x n generated pools; time, peak RSS rise, precision.
+
+    Seed-free, or from ``n_seeds`` known pairs with ``method="refine"``.
+    """
     from scipy.stats import ortho_group
 
     rng = np.random.default_rng(0)
@@ -193,26 +196,36 @@ def _scale_case(n, queue):
     Q = ortho_group.rvs(d, random_state=0).astype(np.float32)
     Y = X[order] @ Q + 0.05 * X.std() * rng.standard_normal((n, d), np.float32)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    m, seconds, warned = _timed_match(X, Y)
+    if n_seeds:
+        seeds = np.column_stack([np.arange(n_seeds), np.argsort(order)[:n_seeds]])
+        m, seconds, warned = _timed_match(X, Y, seeds=seeds, method="refine")
+    else:
+        m, seconds, warned = _timed_match(X, Y)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     precision = float(np.mean(order[m.y_indices] == m.x_indices))
-    queue.put((n, seconds, peak / 2**10, len(m), precision, warned))
+    queue.put((seconds, peak / 2**10, len(m), precision, warned))
 
 
-def scale(sizes):
+def scale(sizes, n_seeds=(0, 10)):
     context = multiprocessing.get_context("spawn")
     for n in sizes:
-        queue = context.Queue()
-        process = context.Process(target=_scale_case, args=(n, queue))
-        process.start()
-        n, seconds, peak_mib, pairs, precision, warned = queue.get()
-        process.join()
-        print(
-            f"scale {n} x {n}: {seconds:.1f} s, peak RSS rise {peak_mib:.0f} MiB, "
-            f"{pairs} pairs, precision {precision:.3f}"
-            f"{', WARNED' if warned else ''}",
-            flush=True,
-        )
+        for seeds in n_seeds:
+            _scale_row(context, n, seeds)
+
+
+def _scale_row(context, n, seeds):
+    queue = context.Queue()
+    process = context.Process(target=_scale_case, args=(n, seeds, queue))
+    process.start()
+    seconds, peak_mib, pairs, precision, warned = queue.get()
+    process.join()
+    print(
+        f"scale {n} x {n}, {seeds} seeds: {seconds:.1f} s, "
+        f"peak RSS rise {peak_mib:.0f} MiB, "
+        f"{pairs} pairs, precision {precision:.3f}"
+        f"{', WARNED' if warned else ''}",
+        flush=True,
+    )
 
 
 def main(argv=None):
