@@ -530,7 +530,11 @@ def match_spaces(
     subsample : int, default=2000
         Rows of each pool described by the seed-free initialisations: their
         cost grows with its square (``"sorted"``) or cube (``"gromov"``),
-        while the refinement always uses every row.
+        while the refinement always uses every row. Subsamples of the two
+        pools are drawn independently, so for pools much longer than
+        ``subsample`` they share few items and the seed-free initialisations
+        fail (with a :class:`MatchingWarning`): give seeds, or a larger
+        ``subsample``.
     epsilon : float, default=2e-2
         Entropic regularisation of ``"gromov"``.
     batch_size : int, default=None
