@@ -1,0 +1,686 @@
+r"""Finding correspondences between two embedding spaces with few or no known pairs.
+
+Relative representations and latent space translation need *parallel anchors*:
+the same items embedded by both encoders. Often there are only a handful of
+known pairs, or none, next to large unpaired pools of embeddings.
+:func:`match_spaces` finds a one-to-one correspondence between rows of two
+pools, which then feeds the estimators unchanged::
+
+    m = match_spaces(X, Y, seeds=known_pairs)
+    LatentTranslator(method="orthogonal").fit(X[m.x_indices], Y[m.y_indices])
+    RelativeTransformer(anchors=X[m.x_indices[:k]])
+
+Every method ends with the same *self-learning refinement* (Artetxe et al.,
+2018; Conneau et al., 2018): fit an orthogonal map on the current pairs, pair
+the rows again by mutual nearest neighbours under CSLS, and repeat while the
+criterion improves. The methods differ in the first pairs:
+
+- ``"refine"``: the seeds;
+- ``"bootstrap"``: the seeds, grown through relative representations
+  (Cannistraci et al., 2023);
+- ``"sorted"``: no seeds needed; sorted similarity profiles (Artetxe et al.,
+  2018);
+- ``"gromov"``: no seeds needed; entropic Gromov-Wasserstein (Alvarez-Melis &
+  Jaakkola, 2018), with the optional dependency POT.
+
+References
+----------
+M. Artetxe, G. Labaka, E. Agirre. "A robust self-learning method for fully
+unsupervised cross-lingual mappings of word embeddings." ACL 2018.
+A. Conneau, G. Lample, M. Ranzato, L. Denoyer, H. Jégou. "Word translation
+without parallel data." ICLR 2018.
+I. Cannistraci, L. Moschella, V. Maiorca, M. Fumero, A. Norelli, E. Rodolà.
+"Bootstrapping parallel anchors for relative representations." ICLR 2023
+Tiny Papers.
+D. Alvarez-Melis, T. Jaakkola. "Gromov-Wasserstein alignment of word
+embedding spaces." EMNLP 2018.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import validate_params
+
+from . import _kernels
+from ._backend import as_numpy, batch_rows, resolve_device, to_tensor, torch_dtype
+from ._kernels.matching import mutual_csls_pairs, sorted_similarity_profiles
+from ._sklearn_compat import Interval, StrOptions
+
+__all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
+
+METHODS = ("auto", "refine", "bootstrap", "sorted", "gromov")
+"""Values of ``method`` in :func:`match_spaces`."""
+
+MIN_LIFT = 0.25
+"""A matching is trusted when its criterion :math:`c` closes at least this
+fraction of the gap between the criterion :math:`b` reached from random pairs
+and a perfect matching, :math:`c - b \\geq` ``MIN_LIFT`` :math:`(1 - b)`, or
+when the run from random pairs found the same matching."""
+
+_SEEDED = ("refine", "bootstrap")
+
+
+class MatchingWarning(ConvergenceWarning):
+    """Warning that :func:`match_spaces` found no matching better than chance."""
+
+
+class Matching:
+    """A one-to-one correspondence between rows of two pools, surest first.
+
+    Returned by :func:`match_spaces`; not meant to be built by hand.
+
+    Parameters
+    ----------
+    x_indices, y_indices, scores, history, criterion, baseline, converged, method
+        Stored as the attributes of the same names.
+
+    Attributes
+    ----------
+    x_indices : ndarray of shape (n_pairs,), dtype int64
+        Rows of ``X``. The seeds come first, in the order given, then the
+        pairs found, from the surest to the least sure.
+    y_indices : ndarray of shape (n_pairs,), dtype int64
+        Their partners: ``Y[y_indices[i]]`` matches ``X[x_indices[i]]``.
+        Each row of ``X`` and each row of ``Y`` appears at most once.
+    scores : ndarray of shape (n_pairs,), dtype float64
+        Confidence of each pair, higher is surer, non-increasing: the CSLS of
+        the two rows under the final map (:math:`\\in [-2, 2]`); ``inf`` for
+        the seeds, which are known.
+    history : ndarray of shape (n_iter,), dtype float64
+        The criterion after each iteration of the refinement that was kept.
+    criterion : float
+        The criterion of the matching: the cosine of matched rows under the
+        final map, summed over the pairs and divided by the size of the
+        smaller pool (rows without a partner count as 0). It lies in [-1, 1];
+        1 means that every row of the smaller pool has a partner it coincides
+        with.
+    baseline : float
+        The criterion reached by the same refinement started from random
+        pairs: what chance gives on these two pools.
+    converged : bool
+        Whether the refinement stopped because the criterion stopped
+        improving (rather than at ``max_iter``) *and* the matching is trusted
+        (``criterion - baseline >= MIN_LIFT * (1 - baseline)``, see
+        :data:`MIN_LIFT`, or the same as the matching refined from random
+        pairs). A :class:`MatchingWarning`
+        was issued when False.
+    method : str
+        The initialisation that gave the matching (``"auto"`` resolved).
+
+    See Also
+    --------
+    match_spaces : Finds the matching.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklatent.matching import match_spaces
+    >>> X = np.random.default_rng(0).standard_normal((200, 6)) * np.arange(6, 0, -1)
+    >>> m = match_spaces(X, X[::-1], random_state=0)
+    >>> len(m), bool(np.all(m.x_indices + m.y_indices == 199))
+    (200, True)
+    >>> np.isfinite(m.scores).all(), m.scores[0] >= m.scores[-1]
+    (np.True_, np.True_)
+    """
+
+    def __init__(
+        self,
+        x_indices,
+        y_indices,
+        scores,
+        history,
+        criterion,
+        baseline,
+        converged,
+        method,
+    ):
+        self.x_indices = x_indices
+        self.y_indices = y_indices
+        self.scores = scores
+        self.history = history
+        self.criterion = criterion
+        self.baseline = baseline
+        self.converged = converged
+        self.method = method
+
+    def __len__(self):
+        return len(self.x_indices)
+
+    def __repr__(self):
+        return (
+            f"Matching(n_pairs={len(self)}, method={self.method!r}, "
+            f"criterion={self.criterion:.3f}, baseline={self.baseline:.3f}, "
+            f"converged={self.converged})"
+        )
+
+
+class _Run:
+    """One refinement: its pairs (seeds excluded), scores and criterion."""
+
+    def __init__(self, method, x, y, scores, history, stalled):
+        self.method = method
+        self.x, self.y, self.scores = x, y, scores
+        self.history = history
+        self.criterion = history[-2] if stalled else history[-1]
+        self.stalled = stalled
+
+
+class _Problem:
+    """The two normalised pools, the seeds and the refinement's settings."""
+
+    def __init__(self, X, Y, seeds, *, n_neighbors, max_iter, tol, batch_size):
+        self.X, self.Y = X, Y
+        self.seed_x, self.seed_y = seeds[:, 0], seeds[:, 1]
+        self.n_neighbors, self.max_iter, self.tol = n_neighbors, max_iter, tol
+        self.batch_size = batch_size
+        self.n_min = min(len(X), len(Y))
+
+    def mutual_pairs(self, Q, C):
+        """Mutual CSLS pairs of ``Q`` and ``C``, in blocks of the one policy."""
+        block = batch_rows(
+            len(Q),
+            self.batch_size,
+            row_bytes=3 * len(C) * Q.element_size(),
+            device=Q.device,
+        )
+        return mutual_csls_pairs(Q, C, self.n_neighbors, block_rows=block)
+
+    def without_seeds(self, x, y, *rest):
+        """Drop the pairs that use a row of a seed."""
+        keep = ~(torch.isin(x, self.seed_x) | torch.isin(y, self.seed_y))
+        return (x[keep], y[keep], *(values[keep] for values in rest))
+
+    def refine(self, method, x, y):
+        r"""Self-learning refinement from the pairs ``(x, y)`` plus the seeds.
+
+        Each iteration fits :math:`W` by orthogonal Procrustes on the pairs,
+        compares the pools in the smaller of the two spaces and pairs the rows
+        again by mutual nearest neighbours under CSLS; it stops when the
+        criterion improves by at most ``tol``.
+        """
+        x, y = self.without_seeds(x, y)
+        history, previous = [], None
+        for _ in range(self.max_iter):
+            pairs_x = torch.cat([self.seed_x, x])
+            pairs_y = torch.cat([self.seed_y, y])
+            W = _kernels.procrustes(self.X[pairs_x].T @ self.Y[pairs_y])
+            Q, C = _shared_space(self.X, self.Y, W)
+            found = self.without_seeds(*self.mutual_pairs(Q, C))
+            pairs_x = torch.cat([self.seed_x, found[0]])
+            pairs_y = torch.cat([self.seed_y, found[1]])
+            cosines = (Q[pairs_x] * C[pairs_y]).sum(dim=1)
+            history.append(float(cosines.sum()) / self.n_min)
+            if previous is not None and history[-1] <= history[-2] + self.tol:
+                return _Run(method, *previous, np.array(history), stalled=True)
+            previous = found
+            x, y = found[0], found[1]
+        return _Run(method, *previous, np.array(history), stalled=False)
+
+
+def _shared_space(X, Y, W):
+    """Both pools in the smaller space, as unit rows, given the map ``W``.
+
+    ``W`` has orthonormal rows (``d_x <= d_y``) or columns, so either ``Y``
+    is projected onto ``X``'s space by ``W.T`` or ``X`` onto ``Y``'s by ``W``;
+    cosines there equal those of VecMap's mapping of both spaces.
+    """
+    if X.shape[1] <= Y.shape[1]:
+        return X, _kernels.unit_rows(Y @ W.T)
+    return _kernels.unit_rows(X @ W), Y
+
+
+def _normalize(X):
+    """Unit rows, centred on their mean, unit again (VecMap's normalisation)."""
+    X = _kernels.unit_rows(X)
+    return _kernels.unit_rows(X - X.mean(dim=0))
+
+
+def _relative(X, anchors):
+    """Cosines to the anchors, each column centred, as unit rows."""
+    R = _kernels.cosine_similarity(X, anchors)
+    return _kernels.unit_rows(R - R.mean(dim=0))
+
+
+def _bootstrap_pairs(problem, rng, **_):
+    """Seeds grown by mutual CSLS neighbours of their relative representations.
+
+    Both pools are described by their cosines to the current anchors
+    (centred, so the shared coordinates compare across spaces); the surest
+    mutual pairs not yet used join the anchors, at most doubling them, until
+    there are twice as many anchors as the wider space has features.
+    """
+    X, Y = problem.X, problem.Y
+    x = y = problem.seed_x[:0]
+    target = min(2 * max(X.shape[1], Y.shape[1]), problem.n_min)
+    while len(problem.seed_x) + len(x) < target:
+        anchors_x = torch.cat([problem.seed_x, x])
+        anchors_y = torch.cat([problem.seed_y, y])
+        found_x, found_y, scores = problem.mutual_pairs(
+            _relative(X, X[anchors_x]), _relative(Y, Y[anchors_y])
+        )
+        fresh = ~(torch.isin(found_x, anchors_x) | torch.isin(found_y, anchors_y))
+        order = torch.argsort(scores[fresh], descending=True)
+        order = order[: min(len(anchors_x), target - len(anchors_x))]
+        if not len(order):
+            break
+        x = torch.cat([x, found_x[fresh][order]])
+        y = torch.cat([y, found_y[fresh][order]])
+    yield x, y
+
+
+def _subsamples(problem, rng, n_init, size):
+    """Row subsets of equal size from both pools; one when no subsampling."""
+    n_x, n_y = len(problem.X), len(problem.Y)
+    size = min(size, n_x, n_y)
+    for _ in range(1 if n_x == n_y == size else n_init):
+        rows_x = torch.as_tensor(np.sort(rng.choice(n_x, size, replace=False)))
+        rows_y = torch.as_tensor(np.sort(rng.choice(n_y, size, replace=False)))
+        yield rows_x.to(problem.X.device), rows_y.to(problem.X.device)
+
+
+def _sorted_pairs(problem, rng, *, n_init, subsample, **_):
+    """VecMap's initialisation: mutual CSLS pairs of sorted similarity profiles."""
+    for rows_x, rows_y in _subsamples(problem, rng, n_init, subsample):
+        X, Y = problem.X[rows_x], problem.Y[rows_y]
+        x, y, _ = problem.mutual_pairs(
+            sorted_similarity_profiles(X, X), sorted_similarity_profiles(Y, Y)
+        )
+        yield rows_x[x], rows_y[y]
+
+
+GROMOV_ROWS = 500
+"""At most this many rows of each pool enter the Gromov-Wasserstein coupling."""
+
+
+def _gromov_pairs(problem, rng, *, n_init, subsample, epsilon, **_):
+    r"""Mutual best pairs of an entropic Gromov-Wasserstein coupling.
+
+    The coupling :math:`T` of two subsamples with uniform weights minimises
+    :math:`\sum_{i,j,k,l} (D^X_{ik} - D^Y_{jl})^2 T_{ij} T_{kl} - \varepsilon
+    H(T)` for the cosine distances :math:`D = 1 - \cos` within each space
+    (``ot.gromov.entropic_gromov_wasserstein``); rows that are each other's
+    largest entry of :math:`T` are paired.
+    """
+    ot = _import_pot()
+    for rows_x, rows_y in _subsamples(
+        problem, rng, n_init, min(subsample, GROMOV_ROWS)
+    ):
+        X, Y = problem.X[rows_x], problem.Y[rows_y]
+        distances = [
+            as_numpy(1 - _kernels.cosine_similarity(Z, Z)).astype(np.float64)
+            for Z in (X, Y)
+        ]
+        weights = ot.unif(len(rows_x))
+        T = ot.gromov.entropic_gromov_wasserstein(
+            *distances, weights, weights, loss_fun="square_loss", epsilon=epsilon
+        )
+        best_y, best_x = T.argmax(axis=1), T.argmax(axis=0)
+        x = np.flatnonzero(best_x[best_y] == np.arange(len(best_y)))
+        yield rows_x[torch.as_tensor(x)], rows_y[torch.as_tensor(best_y[x])]
+
+
+def _import_pot():
+    """Import POT, or say which extra to install."""
+    try:
+        import ot
+    except ImportError as exc:
+        raise ImportError(
+            "method='gromov' needs POT (Python Optimal Transport); install it "
+            "with `pip install sklatent[ot]` (or `pip install POT`), or use "
+            "method='sorted', which needs nothing more."
+        ) from exc
+    return ot
+
+
+def _seeded_pairs(problem, rng, **_):
+    """The seeds alone."""
+    yield problem.seed_x[:0], problem.seed_y[:0]
+
+
+_INITIALISATIONS = {
+    "refine": _seeded_pairs,
+    "bootstrap": _bootstrap_pairs,
+    "sorted": _sorted_pairs,
+    "gromov": _gromov_pairs,
+}
+
+
+def _random_pairs(problem, rng):
+    """Random pairs, half as many as the smaller pool has rows."""
+    size = max(1, problem.n_min // 2)
+    x = rng.choice(len(problem.X), size, replace=False)
+    y = rng.choice(len(problem.Y), size, replace=False)
+    device = problem.X.device
+    return torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
+
+
+def _agreement(run, other, n_x):
+    """Fraction of ``run``'s pairs that ``other`` found too."""
+    if not len(run.x):
+        return 0.0
+    partner = torch.full((n_x,), -1, dtype=torch.int64, device=run.x.device)
+    partner[other.x] = other.y
+    return float((partner[run.x] == run.y).double().mean())
+
+
+def _check_pool(X, name):
+    """A pool as a float array of at least two rows, finite."""
+    if isinstance(X, torch.Tensor):
+        X = as_numpy(X)
+    return check_array(
+        X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name=name
+    )
+
+
+def _check_seeds(seeds, n_x, n_y):
+    """Seeds as an (m, 2) int64 array of distinct rows of X and of Y."""
+    if seeds is None:
+        return np.empty((0, 2), dtype=np.int64)
+    seeds = check_array(
+        as_numpy(seeds) if isinstance(seeds, torch.Tensor) else seeds,
+        dtype=None,
+        ensure_min_samples=0,
+        input_name="seeds",
+    )
+    if seeds.shape[1] != 2:
+        raise ValueError(
+            f"seeds must have shape (n_seeds, 2), one row (row of X, row of Y) per "
+            f"known pair; got shape {seeds.shape}."
+        )
+    if not np.issubdtype(seeds.dtype, np.integer):
+        raise ValueError(
+            f"seeds must hold integer row indices; got dtype {seeds.dtype}. Pass "
+            "np.asarray(seeds, dtype=int) if the values are whole numbers."
+        )
+    for column, n_rows, name in ((0, n_x, "X"), (1, n_y, "Y")):
+        rows = seeds[:, column]
+        outside = rows[(rows < 0) | (rows >= n_rows)]
+        if len(outside):
+            raise ValueError(
+                f"seeds[:, {column}] must be rows of {name}, in [0, {n_rows}); got "
+                f"{outside[:5].tolist()}. Negative indices are not accepted."
+            )
+        values, counts = np.unique(rows, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(
+                f"Each row of {name} may appear in at most one seed pair; rows "
+                f"{values[counts > 1][:5].tolist()} appear more than once."
+            )
+    return seeds.astype(np.int64)
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+        "seeds": ["array-like", None],
+        "method": [StrOptions(set(METHODS))],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "subsample": [Interval(Integral, 2, None, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "device": [str],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def match_spaces(
+    X,
+    Y,
+    *,
+    seeds=None,
+    method="auto",
+    n_neighbors=10,
+    max_iter=50,
+    tol=1e-4,
+    n_init=3,
+    subsample=2000,
+    epsilon=2e-2,
+    batch_size=None,
+    device="cpu",
+    random_state=None,
+):
+    r"""Match the rows of two unpaired pools of embeddings, one to one.
+
+    ``X`` and ``Y`` hold embeddings by two encoders of items that are, in part,
+    the same, in no known order. The result pairs rows of ``X`` with rows of
+    ``Y`` that embed the same item, surest first, so that its first pairs can
+    serve as parallel anchors.
+
+    Both pools are normalised as in VecMap (unit rows, centred, unit rows).
+    Some first pairs (see ``method``), together with the ``seeds``, are then
+    improved by *self-learning refinement* (Artetxe et al., 2018; Conneau et
+    al., 2018). Each iteration
+
+    1. fits the (semi-)orthogonal map :math:`W = \arg\max_{W}
+       \operatorname{tr}(W^\top X_P^\top Y_P)` on the current pairs
+       :math:`P` (Procrustes);
+    2. pairs every row again with its mutual nearest neighbour under CSLS,
+       :math:`\operatorname{CSLS}(x, y) = 2 \cos(xW, y) - r_Y(xW) - r_X(y)`,
+       where :math:`r` is the mean cosine to the ``n_neighbors`` nearest rows
+       of the other pool; mutual pairs are the confident ones, one to one;
+    3. computes the criterion :math:`c = \frac{1}{\min(n_x, n_y)}
+       \sum_{(i, j) \in P} \cos(x_i W, y_j)`, the mean cosine of matched rows,
+       unmatched rows counting 0;
+
+    until :math:`c` improves by at most ``tol``. Every method ends this way, so
+    their criteria compare; ``"auto"`` keeps the best.
+
+    Unsupervised matching fails on some pairs of spaces (unrelated encoders,
+    pools with few items in common). To tell, the refinement is also run from
+    random pairs: the matching is trusted when its criterion :math:`c` closes
+    a quarter of the gap between that *baseline* :math:`b` and a perfect
+    matching, :math:`c - b \geq \frac{1}{4}(1 - b)` (:data:`MIN_LIFT`), or
+    when the run from random pairs found the same matching. Otherwise a
+    :class:`MatchingWarning` says so and ``converged`` is False: never use
+    such a matching without checking it.
+
+    Parameters
+    ----------
+    X : {array-like, torch.Tensor} of shape (n_x, d_x)
+        The first pool.
+    Y : {array-like, torch.Tensor} of shape (n_y, d_y)
+        The second pool; its length and width may differ from ``X``'s.
+    seeds : array-like of shape (n_seeds, 2), dtype int, default=None
+        Known pairs: ``seeds[i] = (row of X, row of Y)``. Each row appears in
+        at most one seed. Seeds are kept as they are and come first in the
+        result.
+    method : {"auto", "refine", "bootstrap", "sorted", "gromov"}, default="auto"
+        The first pairs of the refinement.
+
+        - ``"refine"``: the seeds alone (at least 2). Enough from about ten
+          seeds when the encoders differ by little more than a rotation.
+        - ``"bootstrap"``: the seeds (at least 2), grown through relative
+          representations (Cannistraci et al., 2023): both pools are described
+          by their cosines to the seed anchors, and the surest mutual CSLS
+          pairs join the anchors, doubling them each round, up to twice the
+          larger width.
+        - ``"sorted"``: no seeds needed. Each row of a subsample of
+          ``subsample`` rows is described by its sorted similarities to the
+          subsample (VecMap, Artetxe et al., 2018), which a rotation leaves
+          unchanged; rows are paired by mutual CSLS on these profiles. It
+          relies on the pools holding mostly the same items with similar
+          similarity structure; it fails for encoders whose similarity
+          structures differ much, and when the pools share few items.
+        - ``"gromov"``: no seeds needed. Pairs of an entropic
+          Gromov-Wasserstein coupling of the cosine distances within
+          subsamples of at most :data:`GROMOV_ROWS` rows (Alvarez-Melis &
+          Jaakkola, 2018). Needs POT (``pip install sklatent[ot]``) and more
+          time than ``"sorted"``.
+        - ``"auto"``: ``"refine"`` and ``"bootstrap"`` when there are at least
+          2 seeds, and ``"sorted"`` always; the run with the best criterion is
+          kept.
+    n_neighbors : int, default=10
+        Neighbours :math:`k` of the CSLS neighbourhood similarity (Conneau et
+        al. found 5, 10 and 50 alike).
+    max_iter : int, default=50
+        Iterations of refinement at most, for each first set of pairs.
+    tol : float, default=1e-4
+        The refinement stops when the criterion improves by at most this.
+    n_init : int, default=3
+        Subsamples tried by the seed-free methods when the pools are larger
+        than ``subsample`` (or differ in length); one otherwise.
+    subsample : int, default=2000
+        Rows of each pool described by the seed-free initialisations: their
+        cost grows with its square (``"sorted"``) or cube (``"gromov"``),
+        while the refinement always uses every row. Subsamples of the two
+        pools are drawn independently, so for pools much longer than
+        ``subsample`` they share few items and the seed-free initialisations
+        fail (with a :class:`MatchingWarning`): give seeds, or a larger
+        ``subsample``.
+    epsilon : float, default=2e-2
+        Entropic regularisation of ``"gromov"``.
+    batch_size : int, default=None
+        Rows compared with a whole pool at once; None sizes blocks from
+        scikit-learn's ``working_memory``. Memory grows with ``batch_size``
+        times the pool length, never with the square of the pool length;
+        results do not depend on it.
+    device : str, default="cpu"
+        Where to compute: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or
+        ``"auto"``.
+    random_state : int, RandomState instance or None, default=None
+        Draws the subsamples and the random pairs of the baseline.
+
+    Returns
+    -------
+    Matching
+        ``x_indices``, ``y_indices``, ``scores`` (surest first), ``history``,
+        ``criterion``, ``baseline``, ``converged`` and ``method``.
+
+    Raises
+    ------
+    ValueError
+        If a pool is empty, has one row, or holds NaN or infinity; if
+        ``seeds`` is not an (n_seeds, 2) integer array of distinct rows within
+        range; if ``method`` needs seeds and fewer than 2 are given.
+    ImportError
+        If ``method="gromov"`` and POT is not installed.
+
+    Warns
+    -----
+    MatchingWarning
+        When the matching is not clearly better than chance (see above).
+    sklearn.exceptions.ConvergenceWarning
+        When the refinement was still improving after ``max_iter`` iterations.
+
+    See Also
+    --------
+    sklatent.LatentTranslator : Fit a translator on the matched rows.
+    sklatent.RelativeTransformer : Use the first matched rows as anchors.
+
+    Notes
+    -----
+    Time and memory: each iteration costs three passes of
+    :math:`O(n_x n_y \min(d_x, d_y))` operations over blocks of rows, in
+    memory :math:`O(\text{batch\_size} \cdot \max(n_x, n_y))`; ``"sorted"``
+    adds :math:`O(s^2 \log s)` for ``s = subsample`` rows. Two pools of 2,000
+    rows take about a second on two CPU cores.
+
+    The criterion compares matchings of the same pools only: its value for
+    unrelated spaces depends on their dimension and size (high-dimensional
+    noise has many mutual neighbours), hence the baseline from random pairs.
+
+    References
+    ----------
+    M. Artetxe, G. Labaka, E. Agirre. "A robust self-learning method for fully
+    unsupervised cross-lingual mappings of word embeddings." ACL 2018.
+
+    A. Conneau, G. Lample, M. Ranzato, L. Denoyer, H. Jégou. "Word translation
+    without parallel data." ICLR 2018.
+
+    I. Cannistraci, L. Moschella, V. Maiorca, M. Fumero, A. Norelli, E.
+    Rodolà. "Bootstrapping parallel anchors for relative representations."
+    ICLR 2023 Tiny Papers.
+
+    D. Alvarez-Melis, T. Jaakkola. "Gromov-Wasserstein alignment of word
+    embedding spaces." EMNLP 2018.
+
+    Examples
+    --------
+    A pool and a rotated, shuffled copy of it are matched without seeds:
+
+    >>> import numpy as np
+    >>> from scipy.stats import ortho_group
+    >>> from sklatent.matching import match_spaces
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 8)) * np.linspace(3, 0.5, 8)
+    >>> order = rng.permutation(300)
+    >>> Y = X[order] @ ortho_group.rvs(8, random_state=0)
+    >>> m = match_spaces(X, Y, random_state=0)
+    >>> m.converged, len(m) > 250
+    (True, True)
+    >>> bool(np.all(order[m.y_indices] == m.x_indices))
+    True
+    """
+    device = resolve_device(device, X)
+    X, Y = _check_pool(X, "X"), _check_pool(Y, "Y")
+    seeds = _check_seeds(seeds, len(X), len(Y))
+    if method in _SEEDED and len(seeds) < 2:
+        raise ValueError(
+            f"method={method!r} starts from the seeds and needs at least 2; got "
+            f"{len(seeds)}. Pass seeds=[[row of X, row of Y], ...], or use "
+            "method='sorted' or 'auto', which need none."
+        )
+    rng = check_random_state(random_state)
+    dtype = torch.promote_types(torch_dtype(X), torch_dtype(Y))
+    problem = _Problem(
+        _normalize(to_tensor(X, device=device, dtype=dtype)),
+        _normalize(to_tensor(Y, device=device, dtype=dtype)),
+        torch.as_tensor(seeds, device=device),
+        n_neighbors=n_neighbors,
+        max_iter=max_iter,
+        tol=tol,
+        batch_size=batch_size,
+    )
+    if method == "auto":
+        methods = (_SEEDED if len(seeds) >= 2 else ()) + ("sorted",)
+    else:
+        methods = (method,)
+    runs = [
+        problem.refine(name, *pairs)
+        for name in methods
+        for pairs in _INITIALISATIONS[name](
+            problem, rng, n_init=n_init, subsample=subsample, epsilon=epsilon
+        )
+    ]
+    best = max(runs, key=lambda run: run.criterion)
+    baseline = problem.refine("random", *_random_pairs(problem, rng))
+    trusted = (
+        best.criterion - baseline.criterion >= MIN_LIFT * (1 - baseline.criterion)
+        or _agreement(best, baseline, len(X)) >= 0.5
+    )
+    if not trusted:
+        warnings.warn(
+            f"No matching clearly better than chance was found: criterion "
+            f"{best.criterion:.3f}, against {baseline.criterion:.3f} from random "
+            "pairs. The spaces may be unrelated or the pools may share few items; "
+            "give known pairs (seeds=...) or check the matching before using it.",
+            MatchingWarning,
+            stacklevel=3,
+        )
+    elif not best.stalled:
+        warnings.warn(
+            f"The refinement was still improving after max_iter={max_iter} "
+            "iterations; increase max_iter.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    order = torch.argsort(best.scores, descending=True)
+    scores = np.concatenate([np.full(len(seeds), np.inf), as_numpy(best.scores[order])])
+    return Matching(
+        x_indices=np.concatenate([seeds[:, 0], as_numpy(best.x[order])]),
+        y_indices=np.concatenate([seeds[:, 1], as_numpy(best.y[order])]),
+        scores=scores.astype(np.float64),
+        history=best.history,
+        criterion=best.criterion,
+        baseline=baseline.criterion,
+        converged=bool(trusted and best.stalled),
+        method=best.method,
+    )
