@@ -53,7 +53,7 @@ def _map(Xn, Yn):
     """The orthogonal map of normalised pairs (d_x, d_y)."""
     from sklatent._kernels import procrustes
 
-    return procrustes(Xn.T @ Yn)
+    return procrustes(Xn.T @ Yn)[0]
 
 
 def _retrieval(Q, C, k=10):

@@ -535,15 +535,10 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """``(CrossMoments, norm sums)`` of one chunk of pairs, in float64.
 
         What :meth:`partial_fit` accumulates; chunks merge with
-        :func:`_merge_statistics`, in any grouping. The bulk products run in
-        the pairs' precision when both are float32, summed in float64 (see
-        :func:`~sklatent._kernels.cross_moments`); anything else in float64.
+        :func:`_merge_statistics`, in any grouping.
         """
-        dtype = torch.float64
-        if _backend.torch_dtype(X) == _backend.torch_dtype(Y) == torch.float32:
-            dtype = torch.float32
-        x = _backend.to_tensor(X, device=device, dtype=dtype)
-        y = _backend.to_tensor(Y, device=device, dtype=dtype)
+        x = _backend.to_tensor(X, device=device, dtype=torch.float64)
+        y = _backend.to_tensor(Y, device=device, dtype=torch.float64)
         norms = None
         if self.normalize == "l2":
             norms = torch.stack(

@@ -43,12 +43,11 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import validate_params
 
 from . import _kernels
 from ._backend import as_numpy, batch_rows, resolve_device, to_tensor, torch_dtype
 from ._kernels.matching import mutual_csls_pairs, sorted_similarity_profiles
-from ._sklearn_compat import Interval, StrOptions
+from ._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
 
@@ -207,7 +206,7 @@ class _Problem:
         for _ in range(self.max_iter):
             pairs_x = torch.cat([self.seed_x, x])
             pairs_y = torch.cat([self.seed_y, y])
-            W = _kernels.procrustes(self.X[pairs_x].T @ self.Y[pairs_y])
+            W, _ = _kernels.procrustes(self.X[pairs_x].T @ self.Y[pairs_y])
             Q, C = _shared_space(self.X, self.Y, W)
             found = self.without_seeds(*self.mutual_pairs(Q, C))
             pairs_x = torch.cat([self.seed_x, found[0]])

@@ -24,7 +24,9 @@ PUBLIC_MODULES = (
     "sklatent.anchors",
     "sklatent.datasets",
     "sklatent.diagnostics",
+    "sklatent.matching",
     "sklatent.metrics",
+    "sklatent.nn",
     "sklatent.stitching",
 )
 

@@ -42,6 +42,17 @@ EXPECTED = {
         (r"1024 anchors: orthogonal [\d.]+, affine [\d.]+, ridge ([\d.]+)", 0.85, 1.0),
         (r"1024 anchors: .*relative space ([\d.]+)", 0.0, 0.5),
     ],
+    "plot_generation.py": [
+        (r"translated ([\d.]+) x own \(worst", 0.9, 1.2),
+        (r"translated [\d.]+ x own \(worst ([\d.]+)\)", 0.9, 1.3),
+        (r"naive [\d.]+ x own \(best ([\d.]+)\)", 3.0, 20.0),
+        (r"inverse projection ([\d.]+) x own", 1.0, 2.0),
+        (r"stitched ([\d.]+) x own", 1.0, 1.5),
+    ],
+    "plot_few_anchors.py": [
+        (r"precision of the 500 surest pairs: ([\d.]+)", 0.9, 1.0),
+        (r"stitched on B ([\d.]+)", 0.9, 1.0),
+    ],
 }
 
 #: Runs an example, then reports how many figures it left open (Agg backend).

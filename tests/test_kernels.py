@@ -178,9 +178,8 @@ def _chunked_moments(X, Y, sizes):
 
 
 def test_float32_moments_match_float64_far_from_the_origin():
-    # float32 products about the rounded means, summed in float64, with the
-    # rounding shift undone: as good as float64 statistics of the same data
-    # to float32 resolution, dead and tiny features included.
+    # float32 rows give the float64 statistics of the same values, dead and
+    # tiny features included (the moments are accumulated in float64).
     rng = np.random.RandomState(4)
     X64 = rng.normal(size=(3000, 64)) * rng.uniform(1e-3, 30, size=64) + 1000
     X64[:, 0] = 0.7  # a dead dimension
@@ -205,7 +204,7 @@ def test_float32_moments_match_float64_far_from_the_origin():
 
 def test_float32_statistics_give_the_float64_procrustes_map():
     # What LatentTranslator(method="orthogonal") solves, on standardised
-    # data: the map from float32 statistics is within 1e-5 of float64's.
+    # data: float32 rows give float64's map.
     rng = np.random.RandomState(5)
     rotation, _ = np.linalg.qr(rng.normal(size=(96, 96)))
     X64 = rng.normal(size=(4000, 96)) * rng.uniform(0.1, 2, size=96) + 50

@@ -181,11 +181,6 @@ def test_output_feeds_relative_transformer():
     )
 
 
-@pytest.mark.xfail(
-    raises=TypeError,
-    strict=False,
-    reason="LatentTranslator is being rewritten on the new kernels in another branch",
-)
 def test_output_feeds_latent_translator():
     X = clustered(300, 10, seed=12)
     Y, order = rotated_copy(X, seed=13)

@@ -5,12 +5,15 @@ nothing here knows scikit-learn or numpy. One module a job:
 
 - :mod:`.similarity`: cosine, dot, Euclidean, L1, L-infinity, robust norms;
 - :mod:`.csls`: cross-domain similarity local scaling;
+- :mod:`.inverse`: the inverse relative projection (cosine relative vectors
+  back to absolute ones);
 - :mod:`.relative`: the relative projection built on the similarities;
 - :mod:`.moments`: float64 moments, exact merges, the constant-feature rule;
 - :mod:`.solvers`: Procrustes and least squares.
 """
 
 from .csls import csls_scores, neighbourhood_similarity
+from .inverse import anchor_pseudo_inverse, inverse_relative_projection
 from .moments import (
     CrossMoments,
     column_moments,
@@ -41,6 +44,7 @@ from .solvers import least_squares, procrustes
 __all__ = [
     "SIMILARITIES",
     "CrossMoments",
+    "anchor_pseudo_inverse",
     "column_moments",
     "constant_features",
     "cosine_similarity",
@@ -48,6 +52,7 @@ __all__ = [
     "csls_scores",
     "dot_similarity",
     "euclidean_similarity",
+    "inverse_relative_projection",
     "keep_top_k",
     "l1_similarity",
     "largest_safe_value",

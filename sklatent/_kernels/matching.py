@@ -106,6 +106,6 @@ def sorted_similarity_profiles(X, reference):
     torch.Tensor of shape (n, s)
         One profile per row of ``X``, in decreasing order, unit rows.
     """
-    profiles = X @ procrustes(reference).T
+    profiles = X @ procrustes(reference)[0].T
     profiles = unit_rows(profiles.sort(dim=1, descending=True).values)
     return unit_rows(profiles - profiles.mean(dim=0))
