@@ -593,20 +593,43 @@ def check_pair(X, Y, *, function, min_rows=1, same_features=False):
     """
     X = check_matrix(X, "X")
     Y = check_matrix(Y, "Y")
-    if X.shape[0] != Y.shape[0]:
+    check_pair_shapes(
+        X.shape,
+        Y.shape,
+        function=function,
+        min_rows=min_rows,
+        same_features=same_features,
+    )
+    return X, Y
+
+
+def check_pair_shapes(x_shape, y_shape, *, function, min_rows=1, same_features=False):
+    """The shape rules of :func:`check_pair`, for any 2-D array (dask included).
+
+    Parameters
+    ----------
+    x_shape, y_shape : tuple of int
+        Shapes of ``X`` and ``Y``.
+    function : str
+        The caller's name, for error messages.
+    min_rows : int, default=1
+        Rows the caller needs at least.
+    same_features : bool, default=False
+        Whether ``X`` and ``Y`` must have the same number of columns.
+    """
+    if x_shape[0] != y_shape[0]:
         raise ValueError(
             "X and Y must have the same number of rows (row i of each is the "
-            f"same item); got X with {X.shape[0]} rows and Y with {Y.shape[0]}."
+            f"same item); got X with {x_shape[0]} rows and Y with {y_shape[0]}."
         )
-    if X.shape[0] < min_rows:
+    if x_shape[0] < min_rows:
         raise ValueError(
-            f"{function} needs at least {min_rows} rows; got {X.shape[0]}."
+            f"{function} needs at least {min_rows} rows; got {x_shape[0]}."
         )
-    if same_features and X.shape[1] != Y.shape[1]:
+    if same_features and x_shape[1] != y_shape[1]:
         raise ValueError(
-            f"X has {X.shape[1]} features but Y has {Y.shape[1]}; {function} "
+            f"X has {x_shape[1]} features but Y has {y_shape[1]}; {function} "
             "compares vectors of one space. Translate X into Y's space first "
             "(e.g. with sklatent.LatentTranslator), or compare the spaces with "
             "linear_cka, which accepts different dimensions."
         )
-    return X, Y

@@ -380,19 +380,11 @@ def check_metric_pair(X, Y, *, function, min_rows=1, same_features=False):
         Same row chunks, one feature chunk each.
     """
     X = _as_matrix(X, name="X")
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            "X and Y must have the same number of rows (row i of each is the "
-            f"same item); got X with {X.shape[0]} rows and Y with {Y.shape[0]}."
-        )
-    Y = _as_matrix(Y, name="Y", rows=X.chunks[0])
-    if X.shape[0] < min_rows:
-        raise ValueError(
-            f"{function} needs at least {min_rows} rows; got {X.shape[0]}."
-        )
-    if same_features and X.shape[1] != Y.shape[1]:
-        raise ValueError(
-            f"X has {X.shape[1]} features but Y has {Y.shape[1]}; {function} "
-            "compares vectors of one space. Translate X into Y's space first."
-        )
-    return X, Y
+    _backend.check_pair_shapes(
+        X.shape,
+        Y.shape,
+        function=function,
+        min_rows=min_rows,
+        same_features=same_features,
+    )
+    return X, _as_matrix(Y, name="Y", rows=X.chunks[0])
