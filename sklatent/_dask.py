@@ -22,6 +22,7 @@ only when one of these functions runs.
 
 import copy
 import importlib
+import operator
 import sys
 from functools import partial
 
@@ -315,6 +316,17 @@ def relative_moments(estimator, X, *, stage):
     """:meth:`RelativeTransformer._moments` of a dask ``X``, as a reduction."""
     block_moments = partial(_block_moments, copy.deepcopy(estimator), stage)
     return reduce_blocks(block_moments, _kernels.merge_moments, X)
+
+
+def relative_mean_norm(estimator, X):
+    """:meth:`RelativeTransformer._mean_norm` of a dask ``X``, as a reduction."""
+    block_sum = partial(_block_norm_sum, copy.deepcopy(estimator))
+    return reduce_blocks(block_sum, operator.add, X) / X.shape[0]
+
+
+def _block_norm_sum(model, x):
+    x = _backend.check_target(x, name="X")
+    return model._mean_norm(x) * x.shape[0]
 
 
 def _block_moments(model, stage, x):

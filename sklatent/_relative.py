@@ -629,6 +629,8 @@ class RelativeTransformer(TorchTransformer):
 
     def _mean_norm(self, X):
         """Mean norm of the rows of ``X``, centred on ``center_`` if set."""
+        if _dask.is_dask_array(X):
+            return _dask.relative_mean_norm(self, X)
         center = None
         if self.center_ is not None:
             center = _backend.to_tensor(

@@ -74,6 +74,7 @@ def test_relative_fit_and_transform_match_numpy(client, params):
     rel = RelativeTransformer(n_anchors=30, random_state=0, **params).fit(dX)
     assert_array_equal(rel.anchor_indices_, ref.anchor_indices_)
     assert_array_equal(rel.anchors_, ref.anchors_)
+    assert_allclose(rel.mean_norm_, ref.mean_norm_, rtol=1e-9)
     for name in ("mean_", "scale_", "block_mean_", "block_scale_"):
         if getattr(ref, name) is not None:
             assert_allclose(getattr(rel, name), getattr(ref, name), rtol=1e-9)
