@@ -520,27 +520,7 @@ class RelativeTransformer(TorchTransformer):
 
     def _similarities(self):
         """Return ``[(name, function), ...]`` for the ``similarity`` parameter."""
-        entries = self.similarity
-        if isinstance(entries, str) or callable(entries):
-            entries = [entries]
-        if len(entries) == 0:
-            raise ValueError("similarity is an empty list; give at least one.")
-        resolved = []
-        for i, entry in enumerate(entries):
-            if callable(entry):
-                name = getattr(entry, "__name__", "")
-                resolved.append((name if name.isidentifier() else f"sim{i}", entry))
-            elif entry in _kernels.SIMILARITIES:
-                resolved.append((entry, _kernels.SIMILARITIES[entry]))
-            else:
-                raise ValueError(
-                    f"Unknown similarity {entry!r}; use one of "
-                    f"{sorted(_kernels.SIMILARITIES)} or a callable."
-                )
-        names = [name for name, _ in resolved]
-        if len(set(names)) < len(names):
-            raise ValueError(f"similarity lists a similarity twice: {names}.")
-        return resolved
+        return _kernels.resolve_similarities(self.similarity)
 
     def _concatenates(self):
         return self.aggregation == "concat" or len(self._similarities()) == 1

@@ -125,15 +125,7 @@ class RelativeProjection(torch.nn.Module):
         scale=None,
     ):
         super().__init__()
-        entries = [similarity] if isinstance(similarity, str) else similarity
-        if callable(entries):
-            entries = [entries]
-        unknown = [e for e in entries if not callable(e) and e not in _SIMILARITIES]
-        if unknown or not entries:
-            raise ValueError(
-                f"Unknown similarity {unknown or similarity!r}; use one or more of "
-                f"{sorted(_SIMILARITIES)} or callables."
-            )
+        functions = [f for _, f in _kernels.resolve_similarities(similarity)]
         if aggregation not in ("concat", "sum", "mean"):
             raise ValueError(
                 f"aggregation={aggregation!r}; use 'concat', 'sum' or 'mean'."
@@ -143,8 +135,8 @@ class RelativeProjection(torch.nn.Module):
                 f"normalize={normalize!r}; use None, 'l2', 'standard' or 'layer'."
             )
         self.similarity = similarity
-        self.functions = [_SIMILARITIES.get(e, e) for e in entries]
-        self.aggregation = aggregation if len(entries) > 1 else "concat"
+        self.functions = functions
+        self.aggregation = aggregation if len(functions) > 1 else "concat"
         self.center = center
         self.normalize = normalize
         self.top_k = top_k
@@ -289,6 +281,3 @@ class RelativeProjection(torch.nn.Module):
         if self.anchors is not None:
             options.append(f"anchors={tuple(self.anchors.shape)}")
         return ", ".join(options)
-
-
-_SIMILARITIES = _kernels.SIMILARITIES

@@ -161,8 +161,8 @@ def test_state_dict_round_trip_and_dtype():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"similarity": "angle"}, r"Unknown similarity \['angle'\]; use one or more"),
-        ({"similarity": []}, r"Unknown similarity \[\]"),
+        ({"similarity": "angle"}, r"Unknown similarity 'angle'; use one of"),
+        ({"similarity": []}, r"similarity is an empty list"),
         ({"aggregation": "max"}, "aggregation='max'; use 'concat', 'sum' or 'mean'"),
         ({"normalize": "l1"}, "normalize='l1'; use None, 'l2', 'standard' or 'layer'"),
         (

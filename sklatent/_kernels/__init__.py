@@ -25,7 +25,12 @@ from .moments import (
     stack_factors,
     statistics_device,
 )
-from .relative import keep_top_k, layer_normalize, relative_projection
+from .relative import (
+    keep_top_k,
+    layer_normalize,
+    relative_projection,
+    resolve_similarities,
+)
 from .similarity import (
     SIMILARITIES,
     cosine_similarity,
@@ -65,6 +70,7 @@ __all__ = [
     "paired_cosine",
     "procrustes",
     "relative_projection",
+    "resolve_similarities",
     "row_norms",
     "safe_scale",
     "squared_euclidean",

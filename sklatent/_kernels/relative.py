@@ -62,6 +62,48 @@ def layer_normalize(R):
     return torch.where(constant, 0.0, (R - mean.to(R.dtype)) / std)
 
 
+def resolve_similarities(similarity):
+    """``[(name, function), ...]`` for a ``similarity`` parameter.
+
+    Parameters
+    ----------
+    similarity : str, callable or list of those
+        Names of :data:`SIMILARITIES` and callables ``(X, A) -> (n, k)``.
+
+    Returns
+    -------
+    list of tuple
+        One ``(name, function)`` per similarity; a callable is named after its
+        ``__name__`` (``sim<i>`` when that is not an identifier).
+
+    Raises
+    ------
+    ValueError
+        For an empty list, an unknown name, or a similarity listed twice.
+    """
+    entries = similarity
+    if isinstance(entries, str) or callable(entries):
+        entries = [entries]
+    if len(entries) == 0:
+        raise ValueError("similarity is an empty list; give at least one.")
+    resolved = []
+    for i, entry in enumerate(entries):
+        if callable(entry):
+            name = getattr(entry, "__name__", "")
+            resolved.append((name if name.isidentifier() else f"sim{i}", entry))
+        elif entry in SIMILARITIES:
+            resolved.append((entry, SIMILARITIES[entry]))
+        else:
+            raise ValueError(
+                f"Unknown similarity {entry!r}; use one of {sorted(SIMILARITIES)} "
+                "or a callable."
+            )
+    names = [name for name, _ in resolved]
+    if len(set(names)) < len(names):
+        raise ValueError(f"similarity lists a similarity twice: {names}.")
+    return resolved
+
+
 def similarity_block(function, x, A, *, out=None):
     """``function(x, A)``, checked to be a tensor of shape (rows, anchors).
 
