@@ -516,26 +516,44 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
     def _chunk_statistics(self, X, Y, device):
         """Merged statistics of all the pairs of ``X`` and ``Y``, by row batches.
 
-        A dask ``X`` is reduced on the workers, block by block.
+        Least squares needs the QR factor of the centred ``X``. For float32
+        pairs it comes from the Gram matrix (:func:`~sklatent._kernels.\
+gram_factor`) when that adds an error below a thousandth of float32's
+        resolution, and from Householder QR of each batch otherwise (float64
+        pairs always), in a second pass. A dask ``X`` is reduced on the
+        workers, block by block.
         """
         if _dask.is_dask_array(X):
             return _dask.translator_statistics(
                 self, X, Y, device=device, merge=_merge_statistics
             )
+        least_squares = self.method != "orthogonal"
+        if least_squares and _backend.torch_dtype(X) == torch.float32:
+            moments, norms = self._batched_statistics(X, Y, device, gram=True)
+            rtol = 1e-3 * torch.finfo(torch.float32).eps
+            factor = _kernels.gram_factor(moments.gram, moments.cross, rtol=rtol)
+            if factor is not None:
+                return moments._replace(
+                    gram=None, factor=factor[0], projected=factor[1]
+                ), norms
+        return self._batched_statistics(X, Y, device, factor=least_squares)
+
+    def _batched_statistics(self, X, Y, device, **options):
+        """:meth:`_pair_statistics` of each row batch, merged."""
         statistics = None
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
         for rows in _backend.row_batches(
             X.shape[0], self.batch_size, row_bytes=row_bytes, device=device
         ):
-            chunk = self._pair_statistics(X[rows], Y[rows], device)
+            chunk = self._pair_statistics(X[rows], Y[rows], device, **options)
             statistics = _merge_statistics(statistics, chunk)
         return statistics
 
-    def _pair_statistics(self, X, Y, device):
+    def _pair_statistics(self, X, Y, device, **options):
         """``(CrossMoments, norm sums)`` of one chunk of pairs, in float64.
 
-        What :meth:`partial_fit` accumulates; chunks merge with
-        :func:`_merge_statistics`, in any grouping.
+        ``options`` go to :func:`~sklatent._kernels.cross_moments`; chunks
+        merge with :func:`_merge_statistics`, in any grouping.
         """
         x = _backend.to_tensor(X, device=device, dtype=torch.float64)
         y = _backend.to_tensor(Y, device=device, dtype=torch.float64)
@@ -548,8 +566,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
                 ]
             )
             x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
-        factor = self.method != "orthogonal"
-        return _kernels.cross_moments(x, y, factor=factor), norms
+        return _kernels.cross_moments(x, y, **options), norms
 
     def _finish_fit(self, moments, norms):
         """Set the fitted attributes from the statistics of all pairs seen."""
@@ -579,7 +596,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             )
         moments = _kernels.CrossMoments(
             stats["count"],
-            *(tensor(stats[name]) for name in _kernels.CrossMoments._fields[1:]),
+            *(tensor(stats.get(name)) for name in _kernels.CrossMoments._fields[1:]),
         )
         return moments, tensor(stats["norms"])
 

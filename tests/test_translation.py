@@ -140,6 +140,90 @@ def test_least_squares_kernel_gives_minimum_norm_solution():
     assert_allclose(W.numpy(), np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-12)
 
 
+def test_least_squares_kernel_back_substitutes_full_rank_factors():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(60, 6)) * [1e-3, 1, 1, 10, 1e2, 1]
+    Y = rng.normal(size=(60, 3))
+    q, r = torch.linalg.qr(torch.from_numpy(X))
+    W, rank = _kernels.least_squares(r, q.T @ torch.from_numpy(Y), n_rows=60)
+    assert rank == 6
+    assert_allclose(W.numpy(), np.linalg.lstsq(X, Y, rcond=None)[0], rtol=1e-10)
+    # Columns taken out of the factor (constant features): not triangular.
+    kept = [0, 2, 3, 5]
+    W, rank = _kernels.least_squares(r[:, kept], q.T @ torch.from_numpy(Y), n_rows=60)
+    assert rank == 4
+    expected = np.linalg.lstsq(X[:, kept], Y, rcond=None)[0]
+    assert_allclose(W.numpy(), expected, rtol=1e-10)
+
+
+def test_gram_factor_is_the_qr_factor_of_well_conditioned_rows():
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(200, 5)) * [1e-4, 1, 1e3, 1, 1] + 50
+    Y = rng.normal(size=(200, 2))
+    moments = _kernels.cross_moments(
+        torch.from_numpy(X), torch.from_numpy(Y), gram=True
+    )
+    r, z = _kernels.gram_factor(moments.gram, moments.cross, rtol=1e-10)
+    assert torch.equal(r, r.triu())
+    assert_allclose((r.T @ r).numpy(), moments.gram.numpy(), rtol=1e-12)
+    assert_allclose((r.T @ z).numpy(), moments.cross.numpy(), rtol=1e-12, atol=1e-9)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    expected = np.linalg.lstsq(Xc, Yc, rcond=None)[0]
+    solution = torch.linalg.solve_triangular(r, z, upper=True).numpy()
+    assert_allclose(solution, expected, rtol=1e-9)
+
+
+def test_gram_factor_refuses_ill_conditioned_and_rank_deficient_rows():
+    rng = np.random.RandomState(3)
+    Z = rng.normal(size=(100, 4))
+
+    def factor(X):
+        moments = _kernels.cross_moments(
+            torch.from_numpy(X), torch.from_numpy(Z[: len(X), :2]), gram=True
+        )
+        return _kernels.gram_factor(moments.gram, moments.cross, rtol=1e-10)
+
+    assert factor(Z) is not None
+    nearly_collinear = np.column_stack([Z, Z[:, 0] + 1e-5 * Z[:, 1]])
+    assert factor(nearly_collinear) is None
+    assert factor(Z[:3]) is None  # fewer rows than columns
+    assert factor(np.column_stack([Z, np.full(100, 2.0)])) is None  # constant
+
+
+@pytest.mark.parametrize("method", ["affine", "linear"])
+def test_float32_least_squares_is_float64_accurate_on_both_factor_paths(
+    method, monkeypatch
+):
+    """Well-conditioned float32 pairs take the Gram path, ill-conditioned ones
+    Householder QR: both give the float64 solution on the same values."""
+    accepted = []
+    original = _kernels.gram_factor
+
+    def spy(*args, **kwargs):
+        result = original(*args, **kwargs)
+        accepted.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_kernels, "gram_factor", spy)
+    rng = np.random.RandomState(4)
+    Z = rng.normal(size=(3000, 6)) * [1e-3, 1, 10, 1, 1, 1e3] + 100
+    collinear = Z[:, 1] + 1e-4 * rng.normal(size=3000)  # condition ~1e5
+    for X, gram_path in ((Z, True), (np.column_stack([Z, collinear]), False)):
+        X = X.astype(np.float32)
+        Y = (X @ rng.normal(size=(X.shape[1], 3)) + rng.normal(size=(3000, 3))).astype(
+            np.float32
+        )
+        translator = LatentTranslator(method=method, normalize=None).fit(X, Y)
+        assert accepted.pop() is gram_path
+        X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+        if method == "affine":
+            X64, Y64 = X64 - X64.mean(0), Y64 - Y64.mean(0)
+        expected = np.linalg.lstsq(X64, Y64, rcond=None)[0]
+        assert_allclose(translator.coef_, expected, rtol=1e-7, atol=1e-9)
+    LatentTranslator(method=method).fit(Z, Z[:, :2])
+    assert accepted == []  # float64 pairs always take Householder QR
+
+
 def test_cross_moments_merge_equals_whole():
     X, Y = (torch.from_numpy(a) for a in _pairs(n=50, d_y=3))
     whole = _kernels.cross_moments(X, Y, factor=True)

@@ -57,9 +57,16 @@ def column_moments(S):
     mean : torch.Tensor of shape (m,), float64
     m2 : torch.Tensor of shape (m,), float64
     """
+    count, mean, m2, _ = _centred(S)
+    return count, mean, m2
+
+
+def _centred(S):
+    """``(count, mean, m2, centred S)`` in float64, centring ``S`` once."""
     S = S.to(device=statistics_device(S.device), dtype=torch.float64)
     mean = S.mean(0)
-    return S.shape[0], mean, (S - mean).square().sum(0)
+    centred = S - mean
+    return S.shape[0], mean, (centred * centred).sum(0), centred
 
 
 def merge_moments(first, second):
@@ -160,6 +167,8 @@ class CrossMoments(NamedTuple):
         Sums of squared deviations from the column means.
     cross : torch.Tensor of shape (d_x, d_y)
         Centred cross-products :math:`X_c^\top Y_c`.
+    gram : torch.Tensor of shape (d_x, d_x) or None
+        Centred Gram matrix :math:`X_c^\top X_c`; None when not requested.
     factor : torch.Tensor of shape (r, d_x) or None
         Upper triangular :math:`R` with :math:`X_c = Q R`, ``r <= d_x``; None
         when not requested.
@@ -173,11 +182,12 @@ class CrossMoments(NamedTuple):
     m2_x: torch.Tensor
     m2_y: torch.Tensor
     cross: torch.Tensor
+    gram: torch.Tensor | None
     factor: torch.Tensor | None
     projected: torch.Tensor | None
 
 
-def cross_moments(X, Y, *, factor=False):
+def cross_moments(X, Y, *, gram=False, factor=False):
     """Count, means and centred (co)moments of row-aligned ``X`` and ``Y``.
 
     Accumulated in float64, whatever the inputs' dtype: a float32 product of
@@ -192,6 +202,10 @@ def cross_moments(X, Y, *, factor=False):
         Source rows.
     Y : torch.Tensor of shape (n, d_y)
         Target rows, aligned with ``X``.
+    gram : bool, default=False
+        Also return the centred Gram matrix of ``X``, from which
+        :func:`gram_factor` makes the QR factor of a well-conditioned ``X``
+        at a third of the cost of the ``factor`` option.
     factor : bool, default=False
         Also return the QR factor of the centred ``X`` and the projection of
         the centred ``Y`` on it, which least squares needs and Procrustes does
@@ -202,10 +216,8 @@ def cross_moments(X, Y, *, factor=False):
     CrossMoments
         The statistics of the chunk.
     """
-    count, mean_x, m2_x = column_moments(X)
-    _, mean_y, m2_y = column_moments(Y)
-    Xc = X.to(mean_x) - mean_x
-    Yc = Y.to(mean_y) - mean_y
+    count, mean_x, m2_x, Xc = _centred(X)
+    _, mean_y, m2_y, Yc = _centred(Y)
     r = projected = None
     if factor:
         q, r = torch.linalg.qr(Xc)
@@ -213,7 +225,57 @@ def cross_moments(X, Y, *, factor=False):
         cross = r.T @ projected
     else:
         cross = Xc.T @ Yc
-    return CrossMoments(count, mean_x, mean_y, m2_x, m2_y, cross, r, projected)
+    gram_x = Xc.T @ Xc if gram else None
+    return CrossMoments(count, mean_x, mean_y, m2_x, m2_y, cross, gram_x, r, projected)
+
+
+def gram_factor(gram, cross, *, rtol):
+    r"""The QR factor of ``X`` from :math:`X^\top X` (Cholesky QR), when accurate.
+
+    With :math:`D` the square roots of the Gram matrix's diagonal, the
+    Cholesky factor :math:`L` of the equilibrated :math:`A = D^{-1} X^\top X
+    D^{-1}` gives :math:`R = L^\top D` (so :math:`R^\top R = X^\top X`) and
+    :math:`Z = Q^\top Y = L^{-1} D^{-1} X^\top Y`: two products of the rows
+    instead of a Householder QR, three times as fast on the CPU. A least
+    squares solution from them carries a relative error of order
+    :math:`\kappa(A)\,\epsilon_{64}`, the square of the condition number of
+    the (column-scaled) rows, where Householder's carries
+    :math:`\kappa(A)^{1/2}\epsilon_{64}` (plus, for both, a term in
+    :math:`\kappa(A)` times the relative residual, which dominates when the
+    map explains the pairs only in part). So the factor is returned only when
+    the upper bound :math:`\lVert A\rVert_\infty \lVert L^{-1}\rVert_F^2
+    \ge \kappa(A)` times :math:`\epsilon_{64}` is at most ``rtol``.
+
+    Parameters
+    ----------
+    gram : torch.Tensor of shape (d_x, d_x), float64
+        :math:`X_c^\top X_c`.
+    cross : torch.Tensor of shape (d_x, d_y), float64
+        :math:`X_c^\top Y_c`.
+    rtol : float
+        The largest relative error the factorisation may add.
+
+    Returns
+    -------
+    tuple of (factor, projected), or None
+        ``factor`` of shape (d_x, d_x), upper triangular, and ``projected``
+        of shape (d_x, d_y); None when ``X`` is rank deficient or too ill
+        conditioned for ``rtol`` (factor the rows by Householder QR then:
+        ``cross_moments(..., factor=True)``).
+    """
+    scale = gram.diagonal().sqrt()
+    if not bool((scale > 0).all()):
+        return None
+    equilibrated = gram / torch.outer(scale, scale)
+    lower, info = torch.linalg.cholesky_ex(equilibrated)
+    if int(info):
+        return None
+    eye = torch.eye(lower.shape[0], dtype=lower.dtype, device=lower.device)
+    inverse = torch.linalg.solve_triangular(lower, eye, upper=False)
+    bound = equilibrated.abs().sum(1).max() * inverse.square().sum()
+    if not bool(bound * _EPS64 <= rtol):
+        return None
+    return lower.T * scale, inverse @ (cross / scale.unsqueeze(1))
 
 
 def stack_factors(factors, projections, extra_x=None, extra_y=None):
@@ -245,8 +307,9 @@ def stack_factors(factors, projections, extra_x=None, extra_y=None):
 def merge_cross_moments(first, second):
     r"""Merge two :class:`CrossMoments` of disjoint chunks (Chan et al.'s update).
 
-    The centred cross products gain the same correction as the variances in
-    :func:`merge_moments`: :math:`\frac{n_a n_b}{n}\,\delta_x^\top \delta_y`,
+    The centred cross products (and Gram matrices) gain the same correction
+    as the variances in :func:`merge_moments`:
+    :math:`\frac{n_a n_b}{n}\,\delta_x^\top \delta_y`,
     where the deltas are the differences of the chunk means; the QR factors
     gain the row :math:`\sqrt{n_a n_b / n}\,\delta` (:func:`stack_factors`).
 
@@ -273,6 +336,9 @@ def merge_cross_moments(first, second):
     delta_x = second.mean_x - first.mean_x
     delta_y = second.mean_y - first.mean_y
     cross = first.cross + second.cross + weight * torch.outer(delta_x, delta_y)
+    gram = None
+    if first.gram is not None and second.gram is not None:
+        gram = first.gram + second.gram + weight * torch.outer(delta_x, delta_x)
     r = projected = None
     if first.factor is not None and second.factor is not None:
         r, projected = stack_factors(
@@ -281,4 +347,4 @@ def merge_cross_moments(first, second):
             weight**0.5 * delta_x,
             weight**0.5 * delta_y,
         )
-    return CrossMoments(n, mean_x, mean_y, m2_x, m2_y, cross, r, projected)
+    return CrossMoments(n, mean_x, mean_y, m2_x, m2_y, cross, gram, r, projected)
