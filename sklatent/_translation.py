@@ -511,7 +511,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         statistics = self._load_statistics(device) if not first else None
         statistics = _merge_statistics(statistics, self._chunk_statistics(X, Y, device))
         self._store_statistics(*statistics)
-        self._finish_fit(*statistics)
+        self._finish_fit(*statistics, rtol=_shortcut_rtol(X))
 
     def _chunk_statistics(self, X, Y, device):
         """Merged statistics of all the pairs of ``X`` and ``Y``, by row batches.
@@ -528,9 +528,9 @@ gram_factor`) when that adds an error below a thousandth of float32's
                 self, X, Y, device=device, merge=_merge_statistics
             )
         least_squares = self.method != "orthogonal"
-        if least_squares and _backend.torch_dtype(X) == torch.float32:
+        rtol = _shortcut_rtol(X)
+        if least_squares and rtol is not None:
             moments, norms = self._batched_statistics(X, Y, device, gram=True)
-            rtol = 1e-3 * torch.finfo(torch.float32).eps
             factor = _kernels.gram_factor(moments.gram, moments.cross, rtol=rtol)
             if factor is not None:
                 return moments._replace(
@@ -568,11 +568,11 @@ gram_factor`) when that adds an error below a thousandth of float32's
             x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
         return _kernels.cross_moments(x, y, **options), norms
 
-    def _finish_fit(self, moments, norms):
+    def _finish_fit(self, moments, norms, *, rtol):
         """Set the fitted attributes from the statistics of all pairs seen."""
         self._n_features_out = moments.mean_y.shape[0]
         self.n_samples_seen_ = moments.count
-        self._solve(moments, norms)
+        self._solve(moments, norms, rtol=rtol)
 
     def _store_statistics(self, moments, norms):
         self._statistics = {
@@ -600,8 +600,11 @@ gram_factor`) when that adds an error below a thousandth of float32's
         )
         return moments, tensor(stats["norms"])
 
-    def _solve(self, moments, norms):
-        """Turn sufficient statistics into the normalisation and the map."""
+    def _solve(self, moments, norms, *, rtol):
+        """Turn sufficient statistics into the normalisation and the map.
+
+        ``rtol`` is :func:`_shortcut_rtol` of the pairs.
+        """
         n = moments.count
         centred = self.normalize in _CENTRED
         x_mean, x_div, x_scale, live_x = self._space(
@@ -627,7 +630,7 @@ gram_factor`) when that adds an error below a thousandth of float32's
                 # No intercept: uncentred moments about the normalisation shift.
                 cross = cross + n * torch.outer(mx, my)
                 W, rank = _kernels.procrustes(
-                    cross, allow_reflection=self.allow_reflection
+                    cross, allow_reflection=self.allow_reflection, rtol=rtol
                 )
                 if self.scale:
                     squares = (moments.m2_x / x_div**2)[ix].sum() + n * (mx @ mx)
@@ -783,6 +786,19 @@ gram_factor`) when that adds an error below a thousandth of float32's
 
 
 _FLOAT32 = (np.float32, torch.float32)
+
+
+def _shortcut_rtol(X):
+    """The error a fit on pairs like ``X`` may take from squared conditioning.
+
+    The Gram-matrix shortcuts (:func:`~sklatent._kernels.gram_factor`, the
+    eigendecomposition route of :func:`~sklatent._kernels.procrustes`) are
+    taken for float32 pairs when they add a relative error below a
+    thousandth of float32's resolution, and never for float64 pairs (None).
+    """
+    if _backend.torch_dtype(X) != torch.float32:
+        return None
+    return 1e-3 * torch.finfo(torch.float32).eps
 
 
 def _merge_statistics(first, second):

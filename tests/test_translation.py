@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklatent import AnchorWarning, LatentTranslator, _kernels
+from sklatent._kernels import solvers
 
 METHODS = ["orthogonal", "linear", "affine", "ridge"]
 NORMALIZATIONS = ["standard", "center", "l2", None]
@@ -93,6 +94,55 @@ def test_procrustes_kernel_is_block_of_padded_solution():
     W, rank = _kernels.procrustes(cross)
     assert rank == 4
     assert_allclose(W, _kernels.procrustes(padded)[0][:4], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (9, 4), (4, 9)])
+@pytest.mark.parametrize("allow_reflection", [True, False])
+def test_procrustes_eigh_route_gives_the_svd_map(shape, allow_reflection):
+    rng = np.random.RandomState(sum(shape))
+    cross = rng.normal(size=shape) * rng.uniform(0.5, 2, size=shape[1])
+    if shape == (6, 6) and np.linalg.det(cross) > 0:
+        cross[:, 0] *= -1  # Kabsch must flip a direction
+    cross = torch.from_numpy(cross)
+    exact, rank = _kernels.procrustes(cross, allow_reflection=allow_reflection)
+    fast, fast_rank = _kernels.procrustes(
+        cross, allow_reflection=allow_reflection, rtol=1e-10
+    )
+    assert fast_rank == rank == min(shape)
+    assert_allclose(fast.numpy(), exact.numpy(), atol=1e-12)
+
+
+def test_procrustes_eigh_route_falls_back_to_the_svd_when_ill_conditioned():
+    rng = np.random.RandomState(1)
+    cross = rng.normal(size=(5, 5))
+    cross[:, 4] = cross[:, 3] + 1e-7 * rng.normal(size=5)  # condition ~1e7
+    cross = torch.from_numpy(cross)
+    exact, _ = _kernels.procrustes(cross)
+    assert solvers._gram_polar(cross, flip=False, rtol=1e-10) is None
+    fast, rank = _kernels.procrustes(cross, rtol=1e-10)
+    assert rank == 5
+    assert torch.equal(fast, exact)
+    singular = torch.cat([cross[:, :4], cross[:, :1]], dim=1)  # rank 4
+    assert _kernels.procrustes(singular, rtol=1e-10)[1] == 4
+
+
+def test_float32_orthogonal_fit_takes_the_eigh_route_with_float64_accuracy(
+    monkeypatch,
+):
+    routes = []
+    original = _kernels.procrustes
+
+    def spy(cross, **kwargs):
+        routes.append(kwargs["rtol"])
+        return original(cross, **kwargs)
+
+    monkeypatch.setattr(_kernels, "procrustes", spy)
+    X, Y = _pairs(n=500, d_x=12, d_y=12, noise=0.5)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    fast = LatentTranslator().fit(X32, Y32)
+    exact = LatentTranslator().fit(X32.astype(np.float64), Y32.astype(np.float64))
+    assert routes[0] is not None and routes[1] is None
+    assert_allclose(fast.coef_, exact.coef_, atol=1e-10)
 
 
 def test_procrustes_kernel_without_reflection_is_a_rotation():

@@ -3,7 +3,7 @@
 import torch
 
 
-def procrustes(cross, *, allow_reflection=True):
+def procrustes(cross, *, allow_reflection=True, rtol=None):
     r"""Orthogonal Procrustes: the (semi-)orthogonal map that best aligns two sets.
 
     For :math:`M = X^\top Y` with thin SVD :math:`M = U \Sigma V^\top`, the
@@ -23,6 +23,12 @@ def procrustes(cross, *, allow_reflection=True):
         rectangular map has no determinant: any semi-orthogonal map is a
         block of a rotation of the zero-padded space, so there is nothing to
         constrain.
+    rtol : float, default=None
+        When given, first try :math:`R = M (M^\top M)^{-1/2}` from the
+        eigendecomposition of the smaller Gram matrix of ``cross``, twice as
+        fast as its SVD on the CPU; it is kept when its error, of order
+        :math:`\kappa(M)^2 \epsilon` (against the SVD's :math:`\kappa(M)
+        \epsilon`), is at most ``rtol``, and the SVD is used otherwise.
 
     Returns
     -------
@@ -33,12 +39,39 @@ def procrustes(cross, *, allow_reflection=True):
         times the largest: the directions the data determine. Below
         ``min(d_x, d_y)``, the map of the other directions is arbitrary.
     """
-    U, s, Vh = torch.linalg.svd(cross, full_matrices=False)
     square = cross.shape[0] == cross.shape[1]
+    if rtol is not None:
+        W = _gram_polar(cross, flip=not allow_reflection and square, rtol=rtol)
+        if W is not None:
+            return W, min(cross.shape)
+    U, s, Vh = torch.linalg.svd(cross, full_matrices=False)
     if not allow_reflection and square and torch.linalg.det(U @ Vh) < 0:
         U = U.clone()
         U[:, -1] = -U[:, -1]
     return U @ Vh, _rank(s, max(cross.shape))
+
+
+def _gram_polar(cross, *, flip, rtol):
+    r"""The polar factor :math:`M V \Lambda^{-1/2} V^\top`, or None.
+
+    :math:`M^\top M = V \Lambda V^\top` for the tall one of ``cross`` and
+    its transpose. Kept only when :math:`\lambda_{max} \epsilon \le
+    \texttt{rtol}\,\lambda_{min}`: the eigenvalues are then accurate to
+    that relative error, and so is the map. ``flip`` (Kabsch) negates the
+    direction of the smallest singular value when :math:`\det M < 0`.
+    """
+    tall = cross.shape[0] >= cross.shape[1]
+    M = cross if tall else cross.T
+    eigenvalues, V = torch.linalg.eigh(M.T @ M)  # ascending
+    smallest, largest = eigenvalues[0], eigenvalues[-1]
+    eps = torch.finfo(M.dtype).eps
+    if not bool((smallest > 0) & (largest * eps <= rtol * smallest)):
+        return None
+    gain = eigenvalues.rsqrt()
+    if flip and torch.linalg.det(M) < 0:
+        gain[0] = -gain[0]
+    W = (M @ V) @ (gain.unsqueeze(1) * V.T)
+    return W if tall else W.T
 
 
 def least_squares(factor, projected, *, n_rows, alpha=0.0):
