@@ -555,10 +555,12 @@ gram_factor`) when that adds an error below a thousandth of float32's
         ``options`` go to :func:`~sklatent._kernels.cross_moments`; chunks
         merge with :func:`_merge_statistics`, in any grouping.
         """
-        x = _backend.to_tensor(X, device=device, dtype=torch.float64)
-        y = _backend.to_tensor(Y, device=device, dtype=torch.float64)
+        # Kept in their dtype: cross_moments centres a float64 copy.
+        x = _backend.to_tensor(X, device=device, dtype=_backend.torch_dtype(X))
+        y = _backend.to_tensor(Y, device=device, dtype=_backend.torch_dtype(Y))
         norms = None
         if self.normalize == "l2":
+            x, y = x.to(torch.float64), y.to(torch.float64)
             norms = torch.stack(
                 [
                     _kernels.row_norms(x).sum(dtype=torch.float64),
