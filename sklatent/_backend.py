@@ -4,7 +4,6 @@ Estimators call these helpers; kernels never do. Fitted state stays in numpy:
 tensors built here live only for the duration of one call.
 """
 
-import math
 
 import numpy as np
 import torch
@@ -339,35 +338,16 @@ def empty_like_input(X, shape, dtype):
     """
     if isinstance(X, torch.Tensor):
         return torch.empty(shape, dtype=dtype, device=X.device)
-    return aligned_empty(shape, np.float32 if dtype == torch.float32 else np.float64)
+    # A numpy view of a torch allocation: aligned to 64 bytes as tensors are
+    # (numpy places large arrays 16 bytes past a page boundary, and a GEMM
+    # writing into such rows ran 1.4x slower), and on ordinary pages. numpy
+    # asks the kernel for transparent huge pages, whose allocation stalled
+    # every other transform of 200,000 rows by 50% (docs/performance.md).
+    return torch.empty(shape, dtype=dtype).numpy()
 
 
 ALIGNMENT = 64
-"""Bytes to which new numpy outputs are aligned, as torch aligns its tensors."""
-
-
-def aligned_empty(shape, dtype):
-    """A new C-contiguous numpy array whose data starts on a 64-byte boundary.
-
-    numpy places large arrays 16 bytes past a page boundary; a GEMM writing
-    into such an array through a zero-copy tensor ran 1.4x slower (AVX-512
-    stores straddling cache lines) than into an aligned one, which is what
-    torch allocates. The array views a slightly larger byte buffer.
-
-    Parameters
-    ----------
-    shape : tuple of int
-    dtype : numpy dtype
-
-    Returns
-    -------
-    ndarray
-    """
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    buffer = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
-    start = -buffer.ctypes.data % ALIGNMENT
-    return buffer[start : start + nbytes].view(dtype).reshape(shape)
+"""Bytes to which torch aligns its CPU tensors, and so sklatent's outputs."""
 
 
 def check_out(out, X, shape, dtype):
