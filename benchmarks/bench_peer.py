@@ -9,12 +9,13 @@ environment's python::
     /tmp/peer/bin/pip install latentis==0.0.8 scikit-learn
     python benchmarks/bench_peer.py --peer-python /tmp/peer/bin/python
     python benchmarks/bench_peer.py --peer-python /tmp/peer/bin/python --quick
+    python benchmarks/bench_peer.py --rows 200000 --no-fits --repeats 7
 
 Work (float32, 768 features; fitting pairs anisotropic and off the origin,
 the target a rotation of the source plus noise):
 
-- cosine relative transform of 20,000 rows onto 1,000 anchors: sklatent with
-  numpy in and out and with tensors in and out, latentis' ``cosine_proj``
+- cosine relative transform of 20,000 rows (``--rows``) onto 1,000 anchors:
+  sklatent with numpy in and out and with tensors in and out, latentis' ``cosine_proj``
   (tensors), and a bare ``torch.mm`` of the same shapes in each process;
 - translator fits on 2,000, 30,000 and 100,000 pairs (``--quick``: 2,000 and
   30,000): sklatent's ``LatentTranslator`` (``method="orthogonal"`` and
@@ -50,9 +51,9 @@ def pairs(n, seed=0):
     return X.astype(np.float32), Y.astype(np.float32)
 
 
-def rows():
+def rows(n=N_ROWS):
     rng = np.random.default_rng(1)
-    return rng.standard_normal((N_ROWS, D), dtype=np.float32)
+    return rng.standard_normal((n, D), dtype=np.float32)
 
 
 def timed(cases, repeats):
@@ -71,12 +72,12 @@ def timed(cases, repeats):
     }
 
 
-def sklatent_cases(sizes):
+def sklatent_cases(sizes, n_rows):
     from scipy.linalg import orthogonal_procrustes
 
     from sklatent import LatentTranslator, RelativeTransformer
 
-    X = rows()
+    X = rows(n_rows)
     X_t = torch.from_numpy(X)
     anchors = X[:N_ANCHORS].copy()
     rel = RelativeTransformer(anchors=np.arange(N_ANCHORS)).fit(anchors)
@@ -103,7 +104,7 @@ def sklatent_cases(sizes):
     return cases, fits
 
 
-def latentis_cases(sizes):
+def latentis_cases(sizes, n_rows):
     from latentis.transform.base import StandardScaling
     from latentis.transform.projection import cosine_proj, relative_projection
     from latentis.transform.translate.aligner import (
@@ -113,7 +114,7 @@ def latentis_cases(sizes):
     )
     from latentis.transform.translate.functional import lstsq_align_state
 
-    X = rows()
+    X = rows(n_rows)
     anchors = torch.from_numpy(X[:N_ANCHORS].copy())
     X_t = torch.from_numpy(X)
     cases = {
@@ -133,11 +134,12 @@ def latentis_cases(sizes):
     return cases, fits
 
 
-def run_side(side, sizes, repeats):
+def run_side(side, sizes, repeats, n_rows):
     """Time one side's cases (and the shared torch.mm) in this process."""
-    X_t = torch.from_numpy(rows())
+    X_t = torch.from_numpy(rows(n_rows))
     anchors = X_t[:N_ANCHORS].clone()
-    cases, fits = (sklatent_cases if side == "sklatent" else latentis_cases)(sizes)
+    build = sklatent_cases if side == "sklatent" else latentis_cases
+    cases, fits = build(sizes, n_rows)
     cases["torch.mm (same shapes)"] = lambda: torch.mm(X_t, anchors.T)
     result = timed(cases, repeats)
     result.update(timed(fits, max(3, repeats // 2)))
@@ -148,17 +150,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-python", default=None, help="python with latentis")
     parser.add_argument("--quick", action="store_true", help="fits up to 30,000")
+    parser.add_argument("--rows", type=int, default=N_ROWS, help="transform rows")
+    parser.add_argument("--no-fits", action="store_true", help="transforms only")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--side", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = [2_000, 30_000] if args.quick else [2_000, 30_000, 100_000]
+    sizes = [] if args.no_fits else sizes
     if args.side is not None:  # a child: print this side's figures as JSON
-        print(json.dumps(run_side(args.side, sizes, args.repeats)))
+        print(json.dumps(run_side(args.side, sizes, args.repeats, args.rows)))
         return
-    results = {"sklatent": run_side("sklatent", sizes, args.repeats)}
+    results = {"sklatent": run_side("sklatent", sizes, args.repeats, args.rows)}
     if args.peer_python:
         command = [args.peer_python, __file__, "--side", "latentis"]
-        command += ["--repeats", str(args.repeats)] + (["--quick"] * args.quick)
+        command += ["--repeats", str(args.repeats), "--rows", str(args.rows)]
+        command += ["--quick"] * args.quick + ["--no-fits"] * args.no_fits
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode == 0:
             results["latentis"] = json.loads(completed.stdout.strip().splitlines()[-1])
