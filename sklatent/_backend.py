@@ -4,7 +4,6 @@ Estimators call these helpers; kernels never do. Fitted state stays in numpy:
 tensors built here live only for the duration of one call.
 """
 
-
 import numpy as np
 import torch
 from sklearn import get_config

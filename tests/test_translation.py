@@ -415,6 +415,32 @@ def test_partial_fit_equals_fit(method, normalize):
     assert_allclose(streamed.transform(X), whole.transform(X), atol=1e-8)
 
 
+@pytest.mark.parametrize("method", ["linear", "affine", "ridge"])
+def test_float32_partial_fit_mixes_factor_paths_and_equals_fit(method):
+    """Chunks of many pairs take the Gram route, a one-pair chunk Householder
+    QR (its Gram matrix is singular); merged, they give fit's map."""
+    X, Y = _pairs(n=400, d_y=5, noise=0.5)
+    X, Y = X.astype(np.float32), Y.astype(np.float32)
+    whole = LatentTranslator(method=method).fit(X, Y)
+    streamed = LatentTranslator(method=method)
+    for rows in (slice(0, 200), slice(200, 201), slice(201, 400)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AnchorWarning)
+            streamed.partial_fit(X[rows], Y[rows])
+    assert_allclose(streamed.coef_, whole.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(streamed.intercept_, whole.intercept_, atol=1e-9)
+
+
+def test_partial_fit_continues_statistics_stored_without_a_gram_matrix():
+    # Translators fitted before the Gram matrix joined the statistics.
+    X, Y = _pairs(n=200, noise=0.5)
+    old = LatentTranslator(method="affine").partial_fit(X[:100], Y[:100])
+    del old._statistics["gram"]
+    old.partial_fit(X[100:], Y[100:])
+    whole = LatentTranslator(method="affine").fit(X, Y)
+    assert_allclose(old.coef_, whole.coef_, atol=1e-10)
+
+
 def test_fit_after_partial_fit_starts_over():
     X, Y = _pairs(noise=0.5)
     translator = LatentTranslator().partial_fit(X[:50], Y[:50]).fit(X[50:], Y[50:])

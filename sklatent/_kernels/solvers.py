@@ -25,10 +25,11 @@ def procrustes(cross, *, allow_reflection=True, rtol=None):
         constrain.
     rtol : float, default=None
         When given, first try :math:`R = M (M^\top M)^{-1/2}` from the
-        eigendecomposition of the smaller Gram matrix of ``cross``, twice as
-        fast as its SVD on the CPU; it is kept when its error, of order
-        :math:`\kappa(M)^2 \epsilon` (against the SVD's :math:`\kappa(M)
-        \epsilon`), is at most ``rtol``, and the SVD is used otherwise.
+        eigendecomposition of the smaller Gram matrix of ``cross`` (1.8x as
+        fast as its SVD on the CPU for 768 x 768); it is kept when its
+        error, of order :math:`\kappa(M)^2 \epsilon` (against the SVD's
+        :math:`\kappa(M) \epsilon`), is at most ``rtol``, and the SVD is
+        used otherwise.
 
     Returns
     -------
