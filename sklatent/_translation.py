@@ -517,11 +517,10 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """Merged statistics of all the pairs of ``X`` and ``Y``, by row batches.
 
         Least squares needs the QR factor of the centred ``X``. For float32
-        pairs it comes from the Gram matrix (:func:`~sklatent._kernels.\
-gram_factor`) when that adds an error below a thousandth of float32's
-        resolution, and from Householder QR of each batch otherwise (float64
-        pairs always), in a second pass. A dask ``X`` is reduced on the
-        workers, block by block.
+        pairs it comes from the Gram matrix (``_kernels.gram_factor``) when
+        that adds an error below :func:`_shortcut_rtol`, and otherwise from a
+        Householder QR of each batch, in a second pass (float64 pairs: only
+        that). A dask ``X`` is reduced on the workers, block by block.
         """
         if _dask.is_dask_array(X):
             return _dask.translator_statistics(
