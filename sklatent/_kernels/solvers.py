@@ -2,6 +2,8 @@
 
 import torch
 
+from .moments import stack_factors
+
 
 def procrustes(cross, *, allow_reflection=True, rtol=None):
     r"""Orthogonal Procrustes: the (semi-)orthogonal map that best aligns two sets.
@@ -142,8 +144,7 @@ def _full_rank_solve(factor, projected, size):
     if rows < columns or columns == 0:
         return None
     if rows > columns or not torch.equal(factor, factor.triu()):
-        q, factor = torch.linalg.qr(factor)
-        projected = q.T @ projected
+        factor, projected = stack_factors([factor], [projected])
     eye = torch.eye(columns, dtype=factor.dtype, device=factor.device)
     inverse = torch.linalg.solve_triangular(factor, eye, upper=True)
     bound = torch.linalg.matrix_norm(factor) * torch.linalg.matrix_norm(inverse)
