@@ -1,9 +1,12 @@
 """Secure persistence: every estimator round-trips through skops with our trust list."""
 
+import pickle
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -111,3 +114,31 @@ def test_encoder_transformer_with_a_torch_module_cannot_be_saved_by_skops():
     encoder = EncoderTransformer(torch.nn.Linear(10, 3)).fit(_data())
     with pytest.raises(RuntimeError, match="TensorBase"):
         sio.dumps(encoder)
+
+
+DATA = Path(__file__).parent / "data"
+"""Files saved by the current release (``tests/data/make_release_fixtures.py``)."""
+
+
+def _release_model(name, kind):
+    path = DATA / f"{name}.{kind}"
+    if kind == "pkl":
+        return pickle.loads(path.read_bytes())
+    return sio.load(path, trusted=sklatent.ESTIMATORS)
+
+
+@pytest.mark.parametrize("kind", ["pkl", "skops"])
+@pytest.mark.parametrize(
+    "name", ["relative", "translator_orthogonal", "translator_affine"]
+)
+def test_files_of_the_release_load_and_give_its_outputs(name, kind):
+    release = np.load(DATA / "release_outputs.npz")
+    model = _release_model(name, kind)
+    assert_allclose(model.transform(release["X"]), release[name], rtol=1e-6, atol=1e-5)
+    if name.startswith("translator"):
+        # The statistics stored by the release keep streaming.
+        X, Y = release["X"], release["Y"]
+        model.partial_fit(X[20:], Y[20:])
+        assert_allclose(
+            model.transform(X), release[f"{name}_continued"], rtol=1e-6, atol=1e-5
+        )
