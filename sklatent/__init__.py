@@ -5,14 +5,19 @@ through their similarities to parallel anchors; latent space translation maps
 one encoder's embeddings into another's space.
 """
 
+from ._encoder import EncoderTransformer
 from ._relative import RelativeTransformer
 from ._translation import LatentTranslator
 from .anchors import AnchorWarning
 
 __version__ = "0.1.0.dev0"
 
-ESTIMATORS = (RelativeTransformer, LatentTranslator)
-"""Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``."""
+ESTIMATORS = (RelativeTransformer, LatentTranslator, EncoderTransformer)
+"""Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``.
+
+:class:`~sklatent.stitching.EncoderTransformer` is imported from
+:mod:`sklatent.stitching`; its encoder, when it is a function, must be trusted
+by name as well."""
 
 __all__ = [
     "ESTIMATORS",

@@ -4,6 +4,8 @@ Estimators call these helpers; kernels never do. Fitted state stays in numpy:
 tensors built here live only for the duration of one call.
 """
 
+import sys
+
 import numpy as np
 import torch
 from sklearn import get_config
@@ -123,7 +125,53 @@ def check_target(Y, *, name="y"):
         raise ValueError(f"{name} must be a 1-D or 2-D tensor; got {Y.ndim}D.")
     else:
         Y = check_tensor_values(Y, name)
-    return Y.reshape(-1, 1) if Y.ndim == 1 else Y
+    return one_column(Y)
+
+
+def one_column(Y):
+    """A 1-D target is one column, as in scikit-learn's PLS; 2-D stays as it is.
+
+    Parameters
+    ----------
+    Y : {array-like, torch.Tensor, dask.array.Array}
+        Target embeddings, of shape (n_samples,) or (n_samples, n_targets).
+
+    Returns
+    -------
+    ndarray, torch.Tensor or dask.array.Array
+        ``Y`` itself when it is not 1-D; else a view of shape (n_samples, 1)
+        (an array-like other than a tensor or dask array becomes numpy).
+    """
+    if np.ndim(Y) != 1:
+        return Y
+    if not (isinstance(Y, (np.ndarray, torch.Tensor)) or is_dask_array(Y)):
+        Y = np.asarray(Y)
+    return Y.reshape(-1, 1)
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a :class:`dask.array.Array`, without importing dask.
+
+    An object cannot be a dask array unless dask is already imported, so the
+    check is free for every other input.
+    """
+    array = sys.modules.get("dask.array")
+    return array is not None and isinstance(X, array.Array)
+
+
+def itemsize(X):
+    """Bytes per element that validated ``X`` computes in: 4 for float32, else 8.
+
+    Parameters
+    ----------
+    X : ndarray, torch.Tensor or dask.array.Array
+        Validated data (or anything with a numpy or torch ``dtype``).
+
+    Returns
+    -------
+    int
+    """
+    return 4 if X.dtype in (np.float32, torch.float32) else 8
 
 
 def float_dtype(X):
@@ -506,109 +554,3 @@ def write_rows(out, rows, result):
         out[rows] = result.to(out.device)
     else:
         out[rows] = result.cpu().numpy()
-
-
-# --------------------------------------------------------------------------
-# Estimator-free validation (metrics and other pure functions); owned by the
-# metrics work, kept apart from the estimators' helpers above.
-# --------------------------------------------------------------------------
-
-
-def check_matrix(X, name):
-    """Validate one embedding matrix outside an estimator.
-
-    The rules of :func:`check_array_or_tensor` without ``n_features_in_``:
-    2-D, at least one row and one column, finite, floating (float32 stays
-    float32, integers become float64). A tensor is checked on its own device,
-    detached, and never copied to the host.
-
-    Parameters
-    ----------
-    X : {array-like, torch.Tensor} of shape (n_samples, n_features)
-        Input data.
-    name : str
-        The name used in error messages.
-
-    Returns
-    -------
-    ndarray or torch.Tensor
-        Validated input, floating point.
-    """
-    ndim = X.ndim if hasattr(X, "ndim") else np.ndim(X)
-    if ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D, of shape (n_samples, n_features); got a "
-            f"{ndim}-D input. Reshape a single feature with {name}.reshape(-1, 1)."
-        )
-    if not isinstance(X, torch.Tensor):
-        return check_array(X, dtype=[np.float64, np.float32], input_name=name)
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(
-            f"Found array with shape {tuple(X.shape)} as input {name}; "
-            "at least one row and one column are required."
-        )
-    return check_tensor_values(X.detach(), name)
-
-
-def check_pair(X, Y, *, function, min_rows=1, same_features=False):
-    """Validate row-aligned ``X`` and ``Y`` (row ``i`` of each is one item).
-
-    Parameters
-    ----------
-    X, Y : {array-like, torch.Tensor} of shape (n_samples, n_features_x/y)
-        The two matrices, each checked by :func:`check_matrix`.
-    function : str
-        The caller's name, for error messages.
-    min_rows : int, default=1
-        Rows the caller needs at least.
-    same_features : bool, default=False
-        Whether ``X`` and ``Y`` must have the same number of columns (vectors
-        of one space).
-
-    Returns
-    -------
-    X, Y : ndarray or torch.Tensor
-        Validated inputs.
-    """
-    X = check_matrix(X, "X")
-    Y = check_matrix(Y, "Y")
-    check_pair_shapes(
-        X.shape,
-        Y.shape,
-        function=function,
-        min_rows=min_rows,
-        same_features=same_features,
-    )
-    return X, Y
-
-
-def check_pair_shapes(x_shape, y_shape, *, function, min_rows=1, same_features=False):
-    """The shape rules of :func:`check_pair`, for any 2-D array (dask included).
-
-    Parameters
-    ----------
-    x_shape, y_shape : tuple of int
-        Shapes of ``X`` and ``Y``.
-    function : str
-        The caller's name, for error messages.
-    min_rows : int, default=1
-        Rows the caller needs at least.
-    same_features : bool, default=False
-        Whether ``X`` and ``Y`` must have the same number of columns.
-    """
-    if x_shape[0] != y_shape[0]:
-        raise ValueError(
-            "X and Y must have the same number of rows (row i of each is the "
-            f"same item); got X with {x_shape[0]} rows and Y with {y_shape[0]}."
-        )
-    if x_shape[0] < min_rows:
-        raise ValueError(
-            f"{function} needs at least {min_rows} rows; got {x_shape[0]}."
-        )
-    if same_features and x_shape[1] != y_shape[1]:
-        raise ValueError(
-            f"X has {x_shape[1]} features but Y has {y_shape[1]}; {function} "
-            "compares vectors of one space. Translate X into Y's space first "
-            "(e.g. with sklatent.LatentTranslator), or compare the spaces with "
-            "linear_cka, which accepts different dimensions."
-        )

@@ -1,13 +1,14 @@
 """Dask arrays in and out of the estimators and the reduction metrics.
 
-Everything dask-specific lives here; the estimators and metrics call it from a
-short dispatch at the top of the public method, when an input is a
-:class:`dask.array.Array`. Nothing here computes a similarity, a moment or a
-map: each block runs the in-memory code path on the workers (the estimators'
-own ``transform``, ``_moments`` and ``_pair_statistics``, the metrics' own
-chunk statistics), and the partial results are merged by the function that
-merges them in memory, in a tree of tasks, so that rows never travel to the
-client.
+Everything dask-specific lives here, and nothing here knows an estimator:
+:mod:`sklatent._base` routes a dask input of the estimators' row-block seam
+to :func:`map_blocks` (a transform) or :func:`reduce_blocks` (a fit's
+statistics), with the function each block runs; the metrics call
+:func:`reduce_blocks` and :func:`weighted_mean` with their own chunk
+statistics. Nothing here computes a similarity, a moment or a map: each block
+runs the in-memory code path on the workers, and partial results are merged
+by the function that merges them in memory, in a tree of tasks, so that rows
+never travel to the client.
 
 - A transform is lazy: :meth:`dask.array.Array.map_blocks` over row chunks,
   with the output's ``chunks``, ``dtype`` and ``meta`` known in advance.
@@ -20,16 +21,15 @@ dask is an optional dependency (``pip install "sklatent[dask]"``), imported
 only when one of these functions runs.
 """
 
-import copy
 import importlib
-import operator
-import sys
 from functools import partial
 
 import numpy as np
 
-from . import _backend, _kernels
+from . import _backend, _validation
 from ._sklearn_compat import validate_data
+
+is_dask_array = _backend.is_dask_array
 
 EXTRA_HINT = 'Install it with: pip install "sklatent[{extra}]".'
 
@@ -63,16 +63,6 @@ def import_optional(module, *, extra):
         ) from exc
 
 
-def is_dask_array(X):
-    """Whether ``X`` is a :class:`dask.array.Array`, without importing dask.
-
-    An object cannot be a dask array unless dask is already imported, so the
-    check is free for every other input.
-    """
-    array = sys.modules.get("dask.array")
-    return array is not None and isinstance(X, array.Array)
-
-
 def any_dask(*arrays):
     """Whether any of ``arrays`` is a dask array."""
     return any(is_dask_array(X) for X in arrays)
@@ -99,8 +89,7 @@ def _as_matrix(X, *, name, rows=None):
     if not is_dask_array(X):
         X = _backend.check_target(X, name=name)
         return da.from_array(X, chunks=(rows or X.shape[0], -1))
-    if X.ndim == 1:
-        X = X[:, None]
+    X = _backend.one_column(X)
     if X.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D dask array; got {X.ndim} dimension(s). "
@@ -139,14 +128,16 @@ def check_input(estimator, X, *, reset):
     Returns
     -------
     dask.array.Array
-        ``X`` with one feature chunk.
+        ``X`` with one feature chunk, (lazily) in the dtype its blocks compute
+        in: float32 for float32 and narrower floats, else float64.
     """
     X = _as_matrix(X, name="X")
     validate_data(estimator, X, reset=reset, skip_check_array=True)
-    return X
+    return X.astype(_output_dtype(X))
 
 
-def _check_no_out(out):
+def check_no_out(out):
+    """Refuse ``out=`` for a dask input, whose output is lazy."""
     if out is not None:
         raise ValueError(
             "out= is not supported for dask input: the output is a lazy dask "
@@ -155,59 +146,41 @@ def _check_no_out(out):
         )
 
 
-def _check_default_output(estimator):
-    config = getattr(estimator, "_sklearn_output_config", {}).get("transform")
-    if config not in (None, "default"):
-        raise ValueError(
-            f"set_output(transform={config!r}) does not apply to dask input, whose "
-            "output is a lazy dask array. Use set_output(transform='default'), or "
-            "convert the result with dask.dataframe.from_dask_array."
-        )
-
-
 # --- map and reduce ---------------------------------------------------------
 
 
-def map_rows(estimator, X, *, method, n_features_out, out=None):
-    """Lazy ``estimator.<method>(X)`` of a dask ``X``, block by block.
+def map_blocks(function, X, *, n_features_out):
+    """Lazy ``function`` of each row block of a dask ``X``.
 
     Parameters
     ----------
-    estimator : TorchTransformer
-        A fitted estimator. A copy of it goes into the graph, so refitting the
-        estimator afterwards does not change the lazy result.
+    function : callable
+        ``function(block)`` returns the output rows of one numpy block. It
+        goes into the graph once.
     X : dask.array.Array of shape (n_samples, n_features)
         Validated input (see :func:`check_input`).
-    method : str
-        The estimator's method applied to each numpy block.
     n_features_out : int
         Columns of the output.
-    out : None
-        Must be None (see :func:`_check_no_out`).
 
     Returns
     -------
     dask.array.Array of shape (n_samples, n_features_out)
-        Same row chunks as ``X``, one feature chunk; float32 for float32 input,
-        else float64.
+        Same row chunks as ``X``, one feature chunk, of ``X``'s dtype.
     """
-    _check_no_out(out)
-    _check_default_output(estimator)
     dtype = _output_dtype(X)
-    model = _dask().delayed(copy.deepcopy(estimator), pure=True)
+    function = _dask().delayed(function, pure=True)
     return X.map_blocks(
         _apply,
-        model,
-        method,
+        function,
         dtype=dtype,
         chunks=(X.chunks[0], (n_features_out,)),
         meta=np.empty((0, 0), dtype=dtype),
     )
 
 
-def _apply(block, model, method):
-    """One block's result, as a numpy array of the output dtype."""
-    return np.asarray(getattr(model, method)(block))
+def _apply(block, function):
+    """One block's result, as a numpy array."""
+    return np.asarray(function(block))
 
 
 def reduce_blocks(function, merge, *arrays):
@@ -294,43 +267,9 @@ class RowReader:
 # --- estimators -------------------------------------------------------------
 
 
-def relative_fit_input(estimator, X, y):
-    """Validate a dask ``X`` (and ``y``) for :meth:`RelativeTransformer.fit`.
-
-    Returns
-    -------
-    X : dask.array.Array
-        Validated, one feature chunk.
-    X_rows : RowReader
-        What the anchor strategies read.
-    y : ndarray or None
-        Class labels, computed (one number a row).
-    """
-    X = check_input(estimator, X, reset=True)
-    if is_dask_array(y):
-        y = y.compute()
-    return X, RowReader(X, estimator.anchors), y
-
-
-def relative_moments(estimator, X, *, stage):
-    """:meth:`RelativeTransformer._moments` of a dask ``X``, as a reduction."""
-    block_moments = partial(_block_moments, copy.deepcopy(estimator), stage)
-    return reduce_blocks(block_moments, _kernels.merge_moments, X)
-
-
-def relative_mean_norm(estimator, X):
-    """:meth:`RelativeTransformer._mean_norm` of a dask ``X``, as a reduction."""
-    block_sum = partial(_block_norm_sum, copy.deepcopy(estimator))
-    return reduce_blocks(block_sum, operator.add, X) / X.shape[0]
-
-
-def _block_norm_sum(model, x):
-    x = _backend.check_target(x, name="X")
-    return model._mean_norm(x) * x.shape[0]
-
-
-def _block_moments(model, stage, x):
-    return model._moments(_backend.check_target(x, name="X"), stage=stage)
+def compute_labels(y):
+    """Class labels ``y`` in memory (one number a row), computed if dask."""
+    return y.compute() if is_dask_array(y) else y
 
 
 def check_pairs(estimator, X, y, *, reset):
@@ -339,7 +278,8 @@ def check_pairs(estimator, X, y, *, reset):
     Returns
     -------
     X, Y : dask.array.Array
-        Two 2-D dask arrays with the same row chunks and one feature chunk.
+        Two 2-D dask arrays with the same row chunks and one feature chunk, in
+        the dtypes their blocks compute in.
     """
     if is_dask_array(X):
         X = check_input(estimator, X, reset=reset)
@@ -351,30 +291,8 @@ def check_pairs(estimator, X, y, *, reset):
             "X and y must hold the same items row by row (parallel pairs), "
             f"but X has {X.shape[0]} rows and y has {y.shape[0]}."
         )
-    return X, _as_matrix(y, name="y", rows=X.chunks[0])
-
-
-def translator_statistics(estimator, X, Y, *, device, merge):
-    """Merged ``(CrossMoments, norm sums)`` of all pairs of dask ``X``, ``Y``.
-
-    Each block's statistics are :meth:`LatentTranslator._chunk_statistics`
-    on a worker, merged with ``merge``, the function ``partial_fit`` merges
-    with.
-    """
-    block_statistics = partial(_block_statistics, copy.deepcopy(estimator), device)
-    X, Y = _as_matrix(X, name="X"), _as_matrix(Y, name="y", rows=X.chunks[0])
-    return reduce_blocks(block_statistics, merge, X, Y)
-
-
-def score_translator(estimator, X, Y):
-    """:meth:`LatentTranslator.score` of dask pairs: block scores, row-weighted."""
-    return weighted_mean(copy.deepcopy(estimator).score, X, Y)
-
-
-def _block_statistics(model, device, x, y):
-    x = _backend.check_target(x, name="X")
-    y = _backend.check_target(y, name="y")
-    return model._chunk_statistics(x, y, device)
+    Y = _as_matrix(y, name="y", rows=X.chunks[0])
+    return X, Y.astype(_output_dtype(Y))
 
 
 # --- metrics ----------------------------------------------------------------
@@ -383,7 +301,7 @@ def _block_statistics(model, device, x, y):
 def check_metric_pair(X, Y, *, function, min_rows=1, same_features=False):
     """Validate a pair for a reduction metric when either is a dask array.
 
-    The rules of :func:`sklatent._backend.check_pair`, from the shapes alone;
+    The rules of :func:`sklatent._validation.check_pair`, from the shapes alone;
     values are checked block by block on the workers.
 
     Returns
@@ -392,7 +310,7 @@ def check_metric_pair(X, Y, *, function, min_rows=1, same_features=False):
         Same row chunks, one feature chunk each.
     """
     X = _as_matrix(X, name="X")
-    _backend.check_pair_shapes(
+    _validation.check_pair_shapes(
         X.shape,
         Y.shape,
         function=function,

@@ -55,6 +55,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from ._sklearn_compat import user_stacklevel
+
 GROUP = 4
 """Anchors per group: independent accumulators in the compiled loop."""
 
@@ -383,5 +385,5 @@ def _warn_once(key, exc):
         f"torch.cdist, which is several times slower. Set {DISABLE_ENV}=1 to "
         "skip compiling and silence this warning.",
         CompileFallbackWarning,
-        stacklevel=2,
+        stacklevel=user_stacklevel(),
     )

@@ -1,5 +1,7 @@
 """RelativeTransformer: describe each sample by its similarities to anchors."""
 
+import operator
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -7,7 +9,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from . import _backend, _dask, _kernels
+from . import _backend, _dask, _kernels, _validation
 from ._base import TorchTransformer, check_magnitude
 from ._kernels.inverse import anchor_pseudo_inverse, inverse_relative_projection
 from ._sklearn_compat import (
@@ -271,14 +273,12 @@ class RelativeTransformer(TorchTransformer):
         self : RelativeTransformer
             The fitted transformer.
         """
-        if _dask.is_dask_array(X):
-            X, X_host, y = _dask.relative_fit_input(self, X, y)
-        else:
-            X = _backend.check_array_or_tensor(self, X, reset=True)
-            X_host = _backend.as_numpy(X)
+        X = self._check_input(X, reset=True)
         self._device(X)
         similarities = self._similarities()
-        self.anchor_indices_, self.anchors_ = self._choose_anchors(X_host, y)
+        self.anchor_indices_, self.anchors_ = self._choose_anchors(
+            self._readable_rows(X, self.anchors), _dask.compute_labels(y)
+        )
         self.center_ = self.anchors_.mean(axis=0) if self.center else None
         self.mean_norm_ = self._mean_norm(X)
         warn_if_degenerate(
@@ -298,14 +298,12 @@ class RelativeTransformer(TorchTransformer):
 
         self.block_mean_ = self.block_scale_ = self.mean_ = self.scale_ = None
         if not self._concatenates():
-            count, mean, m2 = self._moments(X, stage="blocks")
+            moments = self._moments(X, stage="blocks")
             # Pooled moments of each block's n * k entries, from its columns'.
-            mean, m2 = mean.reshape(n_blocks, k), m2.reshape(n_blocks, k)
-            block_mean = mean.mean(1)
-            block_m2 = m2.sum(1) + count * (mean - block_mean[:, None]).square().sum(1)
-            block_var = block_m2 / (count * k)
+            count, block_mean, block_m2 = _kernels.pool_moments(*moments, n_blocks)
+            block_var = block_m2 / count
             constant = _kernels.constant_features(
-                block_var, block_mean, count * k, relative_floor=False
+                block_var, block_mean, count, relative_floor=False
             )
             self.block_mean_ = block_mean.numpy()
             self.block_scale_ = _kernels.safe_scale(block_var.sqrt(), constant).numpy()
@@ -345,16 +343,13 @@ class RelativeTransformer(TorchTransformer):
             requested with ``set_output``).
         """
         check_is_fitted(self)
-        if _dask.is_dask_array(X):
-            X = _dask.check_input(self, X, reset=False)
-            n_out = self._n_features_out
-            return _dask.map_rows(
-                self, X, method="transform", n_features_out=n_out, out=out
-            )
-        X = _backend.check_array_or_tensor(self, X, reset=False)
-        project = self._projection(X, stage="output")
-        return self._write_output(
-            X, self._n_features_out, out, project, row_bytes=self._row_bytes(X)
+        X = self._check_input(X, reset=False)
+        return self._map_rows(
+            X,
+            self._projection(X, stage="output"),
+            n_features_out=self._n_features_out,
+            row_bytes=self._row_bytes(X),
+            out=out,
         )
 
     def inverse_transform(self, X, out=None, *, alpha=0.0):
@@ -440,7 +435,7 @@ class RelativeTransformer(TorchTransformer):
                 f"alpha={alpha!r} must be a number >= 0 (0 solves the least "
                 "squares exactly; 0.01 to 0.1 damps poorly determined directions)."
             )
-        R = _backend.check_matrix(X, "X")
+        R = _validation.check_matrix(X, "X")
         if R.shape[1] != self._n_features_out:
             raise ValueError(
                 f"X has {R.shape[1]} columns, but this transformer's relative "
@@ -478,10 +473,9 @@ class RelativeTransformer(TorchTransformer):
                 return result
             return dest.copy_(result)
 
-        itemsize = 4 if R.dtype in _FLOAT32 else 8
-        row_bytes = (R.shape[1] + 2 * self.n_features_in_) * itemsize
-        return self._write_output(
-            R, self.n_features_in_, out, invert, row_bytes=row_bytes
+        row_bytes = (R.shape[1] + 2 * self.n_features_in_) * _backend.itemsize(R)
+        return self._map_rows(
+            R, invert, n_features_out=self.n_features_in_, row_bytes=row_bytes, out=out
         )
 
     def get_feature_names_out(self, input_features=None):
@@ -549,7 +543,7 @@ class RelativeTransformer(TorchTransformer):
     def _row_bytes(self, X):
         """Memory per row of a batch: the row, its similarities, temporaries."""
         width = self.anchors_.shape[0] * len(self._similarities())
-        return (X.shape[1] + 3 * width) * (4 if X.dtype in _FLOAT32 else 8)
+        return (X.shape[1] + 3 * width) * _backend.itemsize(X)
 
     def _projection(self, X, *, stage):
         """``project(x, dest)``: relative vectors of a batch up to ``stage``.
@@ -609,20 +603,16 @@ class RelativeTransformer(TorchTransformer):
 
     def _mean_norm(self, X):
         """Mean norm of the rows of ``X``, centred on ``center_`` if set."""
-        if _dask.is_dask_array(X):
-            return _dask.relative_mean_norm(self, X)
         center = None
         if self.center_ is not None:
             center = _backend.to_tensor(
                 self.center_, device=self._device(X), dtype=_backend.torch_dtype(X)
             )
-        total = 0.0
-        row_bytes = 2 * X.shape[1] * (4 if X.dtype in _FLOAT32 else 8)
-        for _, x in self._batches(X, row_bytes=row_bytes):
-            if center is not None:
-                x = x - center
-            total += float(_kernels.row_norms(x).sum(dtype=torch.float64))
-        return total / X.shape[0]
+        row_bytes = 2 * X.shape[1] * _backend.itemsize(X)
+        total = self._reduce_rows(
+            partial(_norm_sum, center=center), operator.add, X, row_bytes=row_bytes
+        )
+        return float(total) / X.shape[0]
 
     def _overflow_limit(self, dtype):
         """The largest safe input magnitude, and the similarity it comes from."""
@@ -636,14 +626,13 @@ class RelativeTransformer(TorchTransformer):
 
     def _moments(self, X, *, stage):
         """Column moments of the relative vectors of ``X`` up to ``stage``."""
-        if _dask.is_dask_array(X):
-            return _dask.relative_moments(self, X, stage=stage)
         project = self._projection(X, stage=stage)
-        moments = None
-        for _, x in self._batches(X, row_bytes=self._row_bytes(X)):
-            result = project(x, None)
-            moments = _kernels.merge_moments(moments, _kernels.column_moments(result))
-        count, mean, m2 = moments
+        count, mean, m2 = self._reduce_rows(
+            partial(_projected_moments, project),
+            _kernels.merge_moments,
+            X,
+            row_bytes=self._row_bytes(X),
+        )
         return count, mean.cpu(), m2.cpu()
 
     def __sklearn_tags__(self):
@@ -654,4 +643,13 @@ class RelativeTransformer(TorchTransformer):
         return tags
 
 
-_FLOAT32 = (np.float32, torch.float32)
+def _projected_moments(project, x):
+    """Column moments of one batch's relative vectors."""
+    return _kernels.column_moments(project(x, None))
+
+
+def _norm_sum(x, *, center):
+    """Sum of the row norms of one batch, centred on ``center`` when given."""
+    if center is not None:
+        x = x - center
+    return _kernels.row_norms(x).sum(dtype=torch.float64)

@@ -1,6 +1,7 @@
 """LatentTranslator: map one encoder's embeddings into another's space."""
 
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,13 +9,21 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import _backend, _dask, _kernels
+from . import _backend, _kernels
 from ._base import TorchTransformer
-from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._pair_statistics import (
+    from_record,
+    merge_statistics,
+    pair_statistics,
+    shortcut_rtol,
+    to_record,
+)
+from ._sklearn_compat import Interval, StrOptions, _fit_context, user_stacklevel
+from ._translation_solve import CENTRED, degenerate_message, fold_affine, solve
 from .anchors import AnchorWarning, check_anchor_indices, select_anchors
+from .metrics import mean_cosine
 
 _METHODS = ("orthogonal", "linear", "affine", "ridge")
-_CENTRED = ("standard", "center")
 
 
 class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
@@ -332,9 +341,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             return None
         return select_anchors(
             self.anchors,
-            _dask.RowReader(X, self.anchors)
-            if _dask.is_dask_array(X)
-            else _backend.as_numpy(X),
+            self._readable_rows(X, self.anchors),
             self.n_anchors,
             random_state=self.random_state,
         )
@@ -390,13 +397,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             same device. ``out`` itself when given.
         """
         check_is_fitted(self)
-        if _dask.is_dask_array(X):
-            X = _dask.check_input(self, X, reset=False)
-            n_out = self._n_features_out
-            return _dask.map_rows(
-                self, X, method="transform", n_features_out=n_out, out=out
-            )
-        X = _backend.check_array_or_tensor(self, X, reset=False)
+        X = self._check_input(X, reset=False)
         return self._translate(X, inverse=False, out=out)
 
     def inverse_transform(self, X, out=None):
@@ -463,18 +464,8 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         """
         check_is_fitted(self)
         X, Y = self._check_pairs(X, y, reset=False)
-        if _dask.is_dask_array(X):
-            return _dask.score_translator(self, X, Y)
-        translate = self._translation(X, inverse=False)
-        total = 0.0
-        row_bytes = self._row_bytes(X, inverse=False)
-        for rows, x in self._batches(X, row_bytes=row_bytes):
-            result = translate(x, None)
-            target = _backend.to_tensor(
-                Y[rows], device=result.device, dtype=result.dtype
-            )
-            total += float(_kernels.paired_cosine(result, target).sum())
-        return total / X.shape[0]
+        predicted = self._translate(X, inverse=False)
+        return mean_cosine(predicted, Y, batch_size=self.batch_size, device=self.device)
 
     def _check_pairs(self, X, y, *, reset):
         """Validate row-aligned source and target embeddings."""
@@ -484,11 +475,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
                 "the target y is None. Pass the target embeddings of the same "
                 "items, row by row."
             )
-        if _dask.any_dask(X, y):
-            X, Y = _dask.check_pairs(self, X, y, reset=reset)
-        else:
-            X = _backend.check_array_or_tensor(self, X, reset=reset)
-            Y = _backend.check_target(y, name="y")
+        X, Y = self._check_pair_input(X, y, reset=reset)
         if X.shape[0] != Y.shape[0]:
             raise ValueError(
                 "X and y must hold the same items row by row (parallel pairs), "
@@ -506,244 +493,72 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             )
 
     def _update(self, X, Y, *, first):
-        """Merge the statistics of new pairs into the stored ones and solve."""
+        """Merge the statistics of new pairs into the stored ones, solve, warn."""
         device = _kernels.statistics_device(self._device(X))
-        statistics = self._load_statistics(device) if not first else None
-        statistics = _merge_statistics(statistics, self._chunk_statistics(X, Y, device))
-        self._store_statistics(*statistics)
-        self._finish_fit(*statistics, rtol=_shortcut_rtol(X))
+        stored = (
+            None
+            if first
+            else from_record(self._statistics, device=device, method=self.method)
+        )
+        statistics = self._pair_statistics(X, Y, device)
+        if stored is not None:
+            statistics = merge_statistics(stored, statistics)
+        self._statistics = to_record(*statistics)
+        moments, norms = statistics
+        self._n_features_out = moments.mean_y.shape[0]
+        self.n_samples_seen_ = moments.count
+        solution = solve(
+            moments,
+            norms,
+            method=self.method,
+            normalize=self.normalize,
+            alpha=self.alpha,
+            allow_reflection=self.allow_reflection,
+            scale=self.scale,
+            rtol=shortcut_rtol(X),
+        )
+        self.coef_, self.intercept_, self.scaling_ = solution[:3]
+        self.x_mean_, self.x_scale_, self.y_mean_, self.y_scale_ = solution[3:7]
+        message = degenerate_message(
+            solution,
+            method=self.method,
+            normalize=self.normalize,
+            alpha=self.alpha,
+            n=self.n_samples_seen_,
+            d_x=self.n_features_in_,
+            d_y=self._n_features_out,
+        )
+        if message is not None:
+            warnings.warn(message, AnchorWarning, stacklevel=user_stacklevel())
 
-    def _chunk_statistics(self, X, Y, device):
-        """Merged statistics of all the pairs of ``X`` and ``Y``, by row batches.
+    def _pair_statistics(self, X, Y, device):
+        """Statistics of all the pairs of ``X`` and ``Y``: a reduction over row blocks.
 
         Least squares needs the QR factor of the centred ``X``. For float32
         pairs it comes from the Gram matrix (``_kernels.gram_factor``) when
-        that adds an error below :func:`_shortcut_rtol`, and otherwise from a
-        Householder QR of each batch, in a second pass (float64 pairs: only
-        that). A dask ``X`` is reduced on the workers, block by block.
+        that adds an error below
+        :func:`~sklatent._pair_statistics.shortcut_rtol`, and otherwise from
+        a Householder QR of each batch, in a second pass (float64 pairs: only
+        that).
         """
-        if _dask.is_dask_array(X):
-            return _dask.translator_statistics(
-                self, X, Y, device=device, merge=_merge_statistics
-            )
         least_squares = self.method != "orthogonal"
-        rtol = _shortcut_rtol(X)
+        rtol = shortcut_rtol(X)
+        row_bytes = 24 * (X.shape[1] + Y.shape[1])
+
+        def reduce(**options):
+            chunk = partial(pair_statistics, normalize=self.normalize, **options)
+            return self._reduce_rows(
+                chunk, merge_statistics, X, Y, row_bytes=row_bytes, device=device
+            )
+
         if least_squares and rtol is not None:
-            moments, norms = self._batched_statistics(X, Y, device, gram=True)
+            moments, norms = reduce(gram=True)
             factor = _kernels.gram_factor(moments.gram, moments.cross, rtol=rtol)
             if factor is not None:
                 return moments._replace(
                     gram=None, factor=factor[0], projected=factor[1]
                 ), norms
-        return self._batched_statistics(X, Y, device, factor=least_squares)
-
-    def _batched_statistics(self, X, Y, device, **options):
-        """:meth:`_pair_statistics` of each row batch, merged."""
-        statistics = None
-        row_bytes = 24 * (X.shape[1] + Y.shape[1])
-        for rows in _backend.row_batches(
-            X.shape[0], self.batch_size, row_bytes=row_bytes, device=device
-        ):
-            chunk = self._pair_statistics(X[rows], Y[rows], device, **options)
-            statistics = _merge_statistics(statistics, chunk)
-        return statistics
-
-    def _pair_statistics(self, X, Y, device, **options):
-        """``(CrossMoments, norm sums)`` of one chunk of pairs, in float64.
-
-        ``options`` go to :func:`~sklatent._kernels.cross_moments`; chunks
-        merge with :func:`_merge_statistics`, in any grouping.
-        """
-        # Kept in their dtype: cross_moments centres a float64 copy.
-        x = _backend.to_tensor(X, device=device, dtype=_backend.torch_dtype(X))
-        y = _backend.to_tensor(Y, device=device, dtype=_backend.torch_dtype(Y))
-        norms = None
-        if self.normalize == "l2":
-            x, y = x.to(torch.float64), y.to(torch.float64)
-            norms = torch.stack(
-                [
-                    _kernels.row_norms(x).sum(dtype=torch.float64),
-                    _kernels.row_norms(y).sum(dtype=torch.float64),
-                ]
-            )
-            x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
-        return _kernels.cross_moments(x, y, **options), norms
-
-    def _finish_fit(self, moments, norms, *, rtol):
-        """Set the fitted attributes from the statistics of all pairs seen."""
-        self._n_features_out = moments.mean_y.shape[0]
-        self.n_samples_seen_ = moments.count
-        self._solve(moments, norms, rtol=rtol)
-
-    def _store_statistics(self, moments, norms):
-        self._statistics = {
-            name: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
-            for name, value in moments._asdict().items()
-        }
-        self._statistics["norms"] = None if norms is None else norms.cpu().numpy()
-
-    def _load_statistics(self, device):
-        def tensor(value):
-            if value is None:
-                return None
-            return torch.as_tensor(value, dtype=torch.float64, device=device)
-
-        stats = self._statistics
-        if self.method != "orthogonal" and stats["factor"] is None:
-            raise ValueError(
-                f"method={self.method!r} needs the QR factor of X, which earlier "
-                "partial_fit calls with method='orthogonal' did not keep. Refit "
-                "with fit, or start a new translator."
-            )
-        moments = _kernels.CrossMoments(
-            stats["count"],
-            *(tensor(stats.get(name)) for name in _kernels.CrossMoments._fields[1:]),
-        )
-        return moments, tensor(stats["norms"])
-
-    def _solve(self, moments, norms, *, rtol):
-        """Turn sufficient statistics into the normalisation and the map.
-
-        ``rtol`` is :func:`_shortcut_rtol` of the pairs.
-        """
-        n = moments.count
-        centred = self.normalize in _CENTRED
-        x_mean, x_div, x_scale, live_x = self._space(
-            moments.mean_x, moments.m2_x, n, None if norms is None else norms[0]
-        )
-        y_mean, y_div, y_scale, live_y = self._space(
-            moments.mean_y, moments.m2_y, n, None if norms is None else norms[1]
-        )
-        # Means of the normalised pairs (zero when centred), and their centred
-        # cross-products and QR factor, restricted to non-constant features.
-        ix, iy = live_x.nonzero().flatten(), live_y.nonzero().flatten()
-        mx, my = moments.mean_x[ix] / x_div[ix], moments.mean_y[iy] / y_div[iy]
-        if centred:
-            mx, my = torch.zeros_like(mx), torch.zeros_like(my)
-        cross = (moments.cross / torch.outer(x_div, y_div))[ix][:, iy]
-
-        coef = cross.new_zeros(x_mean.shape[0], y_mean.shape[0])
-        intercept = cross.new_zeros(y_mean.shape[0])
-        scaling = 1.0
-        rank = 0
-        if ix.numel() and iy.numel():
-            if self.method == "orthogonal":
-                # No intercept: uncentred moments about the normalisation shift.
-                cross = cross + n * torch.outer(mx, my)
-                W, rank = _kernels.procrustes(
-                    cross, allow_reflection=self.allow_reflection, rtol=rtol
-                )
-                if self.scale:
-                    squares = (moments.m2_x / x_div**2)[ix].sum() + n * (mx @ mx)
-                    scaling = max(float((W * cross).sum() / squares), 0.0)
-                    W = scaling * W
-            else:
-                factor = (moments.factor / x_div)[:, ix]
-                projected = (moments.projected / y_div)[:, iy]
-                if self.method == "linear":
-                    factor, projected = _kernels.stack_factors(
-                        [factor], [projected], n**0.5 * mx, n**0.5 * my
-                    )
-                alpha = self.alpha if self.method == "ridge" else 0.0
-                W, rank = _kernels.least_squares(
-                    factor, projected, n_rows=n, alpha=alpha
-                )
-                if self.method != "linear":
-                    intercept[iy] = my - mx @ W
-            coef[ix[:, None], iy] = W
-
-        self.coef_ = coef.cpu().numpy()
-        self.intercept_ = intercept.cpu().numpy()
-        self.scaling_ = scaling
-        self.x_mean_, self.x_scale_ = x_mean.cpu().numpy(), x_scale.cpu().numpy()
-        self.y_mean_, self.y_scale_ = y_mean.cpu().numpy(), y_scale.cpu().numpy()
-        full_rank = min(ix.numel(), iy.numel())
-        if self.method != "orthogonal":
-            full_rank = ix.numel()
-        self._warn_if_degenerate(rank, full_rank)
-
-    def _space(self, mean, m2, n, norm_sum):
-        """Normalisation of one space: ``(mean, divisor, scale, live mask)``.
-
-        ``divisor`` is what the (row-normalised) pairs are divided by before
-        the map is fitted; ``scale`` is what the translated vectors are
-        multiplied by, and differs from it only for ``"l2"``. Features are
-        live unless :func:`~sklatent._kernels.constant_features` says
-        otherwise, about the mean when the normalisation centres and about
-        zero when it does not.
-        """
-        ones = torch.ones_like(mean)
-        if self.normalize in _CENTRED:
-            constant = _kernels.constant_features(m2 / n, mean, n)
-            std = (m2 / max(n - 1, 1)).sqrt()
-            divisor = (
-                _kernels.safe_scale(std, constant)
-                if self.normalize == "standard"
-                else ones
-            )
-            return mean, divisor, divisor, ~constant
-        constant = _kernels.constant_features(m2 / n + mean**2, 0 * mean, n)
-        scale = ones * (norm_sum / n) if norm_sum is not None else ones
-        return torch.zeros_like(mean), ones, scale, ~constant
-
-    def _warn_if_degenerate(self, rank, full_rank):
-        """Warn when the pairs do not determine the map (AnchorWarning)."""
-        regularised = self.method == "ridge" and self.alpha > 0
-        if rank >= full_rank and rank > 0 or (regularised and rank > 0):
-            return
-        n, d_x, d_y = self.n_samples_seen_, self.n_features_in_, self._n_features_out
-        if rank == 0:
-            message = (
-                f"The {n} pair(s) determine no direction of a map from {d_x} to "
-                f"{d_y} features (one pair, or constant X or y): coef_ is zero and "
-                "every input translates to the same vector, the mean target. Fit "
-                "on more pairs of distinct, non-constant embeddings."
-            )
-        else:
-            centred = self.normalize in _CENTRED or self.method in ("affine", "ridge")
-            needed = full_rank + int(centred)
-            done = (
-                "the map of the other directions is arbitrary"
-                if self.method == "orthogonal"
-                else "coef_ is the minimum-norm least-squares solution"
-            )
-            message = (
-                f"The {n} pair(s) determine only {rank} of the {full_rank} "
-                f"directions that method={self.method!r} needs for a unique map "
-                f"from {d_x} to {d_y} features (constant features count for "
-                f"none): {done}. Use more pairs (at least {needed} in general "
-                "position), or method='ridge'."
-            )
-        warnings.warn(message, AnchorWarning, stacklevel=7)
-
-    def _affine(self, inverse, dtype):
-        """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
-
-        Normalisation, map and de-normalisation folded into one affine map,
-        after a subtraction of the mean (more accurate in float32 for spaces
-        whose mean is large next to their spread). ``shift`` is rounded to
-        ``dtype`` here, and what the rounding lost is folded into ``offset`` in
-        float64, so that a feature of small spread far from the origin is not
-        shifted by half a unit in the last place of its mean.
-        """
-        if not inverse:
-            x_div = 1.0 if self.normalize == "l2" else self.x_scale_[:, None]
-            weight = self.coef_ / x_div * self.y_scale_
-            offset = self.intercept_ * self.y_scale_ + self.y_mean_
-            shift = self.x_mean_
-        else:
-            # The pseudo-inverse of s * R, for R with orthonormal rows or
-            # columns (coef_ is zero when s is).
-            pinv = self.coef_.T / self.scaling_**2 if self.scaling_ else self.coef_.T
-            weight = pinv / self.y_scale_[:, None] * self.x_scale_
-            shift, offset = self.y_mean_, self.x_mean_
-        rounded = shift.astype(dtype).astype(np.float64)
-        return rounded, weight, offset - (shift - rounded) @ weight
-
-    def _row_bytes(self, X, *, inverse):
-        """Memory per row of a batch: the row, its translation, a temporary."""
-        n_out = self.n_features_in_ if inverse else self._n_features_out
-        return (X.shape[1] + 2 * n_out) * (4 if X.dtype in _FLOAT32 else 8)
+        return reduce(factor=least_squares)
 
     def _translation(self, X, *, inverse):
         """``translate(x, dest)``: one affine map of a batch, on the device."""
@@ -752,10 +567,10 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
         shift, weight, offset = (
             _backend.to_tensor(array, device=device, dtype=dtype)
-            for array in self._affine(inverse, numpy_dtype)
+            for array in fold_affine(self, inverse=inverse, dtype=numpy_dtype)
         )
         row_normalize = self.normalize == "l2" and not inverse
-        subtract = self.normalize in _CENTRED
+        subtract = self.normalize in CENTRED
 
         def translate(x, dest):
             if row_normalize:
@@ -770,13 +585,15 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         return translate
 
     def _translate(self, X, *, inverse, out=None):
+        """The affine map (or its inverse) of validated ``X``, by row blocks."""
         n_out = self.n_features_in_ if inverse else self._n_features_out
-        return self._write_output(
+        return self._map_rows(
             X,
-            n_out,
-            out,
             self._translation(X, inverse=inverse),
-            row_bytes=self._row_bytes(X, inverse=inverse),
+            n_features_out=n_out,
+            # The row, its translation, a temporary.
+            row_bytes=(X.shape[1] + 2 * n_out) * _backend.itemsize(X),
+            out=out,
         )
 
     def __sklearn_tags__(self):
@@ -784,31 +601,6 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
-
-
-_FLOAT32 = (np.float32, torch.float32)
-
-
-def _shortcut_rtol(X):
-    """The error a fit on pairs like ``X`` may take from squared conditioning.
-
-    The Gram-matrix shortcuts (:func:`~sklatent._kernels.gram_factor`, the
-    eigendecomposition route of :func:`~sklatent._kernels.procrustes`) are
-    taken for float32 pairs when they add a relative error below a
-    thousandth of float32's resolution, and never for float64 pairs (None).
-    """
-    if _backend.torch_dtype(X) != torch.float32:
-        return None
-    return 1e-3 * torch.finfo(torch.float32).eps
-
-
-def _merge_statistics(first, second):
-    """Merge two ``(CrossMoments, norm sums)`` of disjoint chunks of pairs."""
-    if first is None:
-        return second
-    moments = _kernels.merge_cross_moments(first[0], second[0])
-    norms = None if first[1] is None else first[1] + second[1].to(first[1])
-    return moments, norms
 
 
 def _take_rows(X, indices):

@@ -14,6 +14,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from . import _kernels
+from ._sklearn_compat import user_stacklevel
 
 __all__ = [
     "AnchorWarning",
@@ -372,7 +373,7 @@ def warn_if_degenerate(anchors):
             "another anchor; their relative coordinates are redundant. Drop "
             "duplicate rows from X or choose anchors='farthest'.",
             AnchorWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     n_zero = int((~anchors.any(axis=1)).sum())
     if n_zero:
@@ -380,5 +381,5 @@ def warn_if_degenerate(anchors):
             f"{n_zero} anchor(s) are all-zero vectors; their cosine similarity is 0 "
             "for every sample.",
             AnchorWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )

@@ -27,10 +27,11 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from . import metrics
-from ._backend import as_numpy, check_pair, row_batches
+from ._backend import as_numpy, row_batches
 from ._kernels.median import median_squared_distance
 from ._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from ._translation import LatentTranslator
+from ._validation import check_pair
 from .anchors import AnchorWarning
 
 __all__ = ["ClassFit", "TransformationClassReport", "transformation_class_report"]

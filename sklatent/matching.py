@@ -47,7 +47,7 @@ from sklearn.utils import check_array, check_random_state
 from . import _kernels
 from ._backend import as_numpy, batch_rows, resolve_device, to_tensor, torch_dtype
 from ._kernels.matching import mutual_csls_pairs, sorted_similarity_profiles
-from ._sklearn_compat import Interval, StrOptions, validate_params
+from ._sklearn_compat import Interval, StrOptions, user_stacklevel, validate_params
 
 __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
 
@@ -662,14 +662,14 @@ def match_spaces(
             "pairs. The spaces may be unrelated or the pools may share few items; "
             "give known pairs (seeds=...) or check the matching before using it.",
             MatchingWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     elif not best.stalled:
         warnings.warn(
             f"The refinement was still improving after max_iter={max_iter} "
             "iterations; increase max_iter.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     order = torch.argsort(best.scores, descending=True)
     scores = np.concatenate([np.full(len(seeds), np.inf), as_numpy(best.scores[order])])

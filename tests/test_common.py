@@ -1,8 +1,11 @@
 """scikit-learn's estimator checks over every public estimator and key settings."""
 
+import numpy as np
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklatent import LatentTranslator, RelativeTransformer
+from sklatent import ESTIMATORS, LatentTranslator, RelativeTransformer
+from sklatent.stitching import EncoderTransformer
 
 
 def _relative_instances():
@@ -41,12 +44,29 @@ def _translator_instances():
     return [LatentTranslator(**s) for s in settings]
 
 
+def _encoder_instances():
+    # A function and a module; the encoder must accept any number of features.
+    return [
+        EncoderTransformer(np.tanh),
+        EncoderTransformer(torch.nn.Tanh(), batch_size=3),
+        EncoderTransformer(np.tanh, dtype=None),
+    ]
+
+
+def test_every_estimator_class_is_checked():
+    checked = {
+        type(e)
+        for e in _relative_instances() + _translator_instances() + _encoder_instances()
+    }
+    assert checked == set(ESTIMATORS)
+
+
 def _expected_failed_checks(estimator):
     return {}
 
 
 @parametrize_with_checks(
-    _relative_instances() + _translator_instances(),
+    _relative_instances() + _translator_instances() + _encoder_instances(),
     expected_failed_checks=_expected_failed_checks,
     xfail_strict=True,
 )

@@ -91,6 +91,7 @@ def test_trust_list_names_the_defining_modules():
     assert names == {
         "sklatent._relative.RelativeTransformer",
         "sklatent._translation.LatentTranslator",
+        "sklatent._encoder.EncoderTransformer",
     }
     X = _data()
     blob = sio.dumps(RelativeTransformer(n_anchors=4, random_state=0).fit(X))

@@ -98,6 +98,35 @@ def merge_moments(first, second):
     return n, mean, m2
 
 
+def pool_moments(count, mean, m2, n_groups):
+    """Moments of groups of columns, each group's entries pooled as one sample.
+
+    The columns are ``n_groups`` consecutive groups of equal width ``k``; the
+    pooled moments of a group are those of its ``count * k`` entries, by the
+    law of total variance over its columns (exact, like :func:`merge_moments`).
+
+    Parameters
+    ----------
+    count : int
+        Rows the column moments were taken over.
+    mean, m2 : torch.Tensor of shape (n_groups * k,)
+        Column means and sums of squared deviations (:func:`column_moments`).
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    count : int
+        ``count * k``, the entries of a group.
+    mean, m2 : torch.Tensor of shape (n_groups,)
+        Mean and sum of squared deviations of each group's entries.
+    """
+    mean, m2 = mean.reshape(n_groups, -1), m2.reshape(n_groups, -1)
+    pooled_mean = mean.mean(1)
+    pooled_m2 = m2.sum(1) + count * (mean - pooled_mean[:, None]).square().sum(1)
+    return count * mean.shape[1], pooled_mean, pooled_m2
+
+
 def constant_features(var, mean, n_samples, *, relative_floor=True):
     r"""Mask of the features that carry no signal, judged one by one in float64.
 

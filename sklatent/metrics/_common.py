@@ -1,23 +1,21 @@
 """Plumbing shared by the metrics: parameter validation, dtypes, scaling, warnings.
 
-Parameters are checked by scikit-learn's ``validate_params`` (imported here,
-in one place, because it lives in a private scikit-learn module); arrays and
-tensors by :func:`sklatent._backend.check_pair`.
+Parameters are checked by scikit-learn's ``validate_params`` (re-exported
+here from :mod:`sklatent._sklearn_compat`, which holds every private
+scikit-learn import); arrays and tensors by
+:func:`sklatent._validation.check_pair`.
 """
 
 import math
-import os
-import sys
 import warnings
 from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils import _param_validation
 
 from .. import _backend
-from .._sklearn_compat import Interval, validate_params
+from .._sklearn_compat import Interval, user_stacklevel, validate_params
 
 __all__ = ["validate_params"]
 
@@ -29,9 +27,6 @@ PLUMBING = {
     "device": [str],
 }
 """``validate_params`` constraints of ``batch_size`` and ``device``."""
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_VALIDATION = os.path.abspath(_param_validation.__file__)
 
 
 def check_k(k, n_candidates):
@@ -83,22 +78,7 @@ def rows(Z, batch, *, scale, device, dtype):
     return block * scale if scale != 1.0 else block
 
 
-def _user_stacklevel():
-    """The stacklevel of the first frame outside sklatent and sklearn's validation.
-
-    Metrics call one another and are wrapped by ``validate_params``, so a fixed
-    ``stacklevel`` would point at a different line for each caller.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not (filename.startswith(_PACKAGE) or filename == _VALIDATION):
-            return level
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def undefined(message):
     """Warn that a metric is undefined on this input and return NaN."""
-    warnings.warn(message, UndefinedMetricWarning, stacklevel=_user_stacklevel())
+    warnings.warn(message, UndefinedMetricWarning, stacklevel=user_stacklevel())
     return float("nan")

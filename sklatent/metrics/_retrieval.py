@@ -14,8 +14,8 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from .. import _backend, _dask
-from .._kernels import unit_rows
+from .. import _backend, _dask, _validation
+from .._kernels import paired_cosine
 from .._kernels.retrieval import count_above, prepare_candidates, scores, top_k_mask
 from .._sklearn_compat import Interval, StrOptions
 from ._common import (
@@ -42,7 +42,7 @@ _RANK_OPTIONS = {
 
 def _setup(X, Y, *, function, device, same_features=True):
     """Validated inputs, the device, and the computing dtype."""
-    X, Y = _backend.check_pair(X, Y, function=function, same_features=same_features)
+    X, Y = _validation.check_pair(X, Y, function=function, same_features=same_features)
     device = _backend.resolve_device(device, X)
     return X, Y, device, compute_dtype(X, Y)
 
@@ -106,9 +106,9 @@ def mean_cosine(X, Y, *, batch_size=None, device="cpu"):
     row_bytes = 4 * d * dtype.itemsize
     batches = _backend.row_batches(n, batch_size, row_bytes=row_bytes, device=device)
     for batch in batches:
-        x = unit_rows(rows(X, batch, scale=1.0, device=device, dtype=dtype))
-        y = unit_rows(rows(Y, batch, scale=1.0, device=device, dtype=dtype))
-        cosines[batch] = (x * y).sum(1).cpu().numpy()
+        x = rows(X, batch, scale=1.0, device=device, dtype=dtype)
+        y = rows(Y, batch, scale=1.0, device=device, dtype=dtype)
+        cosines[batch] = paired_cosine(x, y).cpu().numpy()
     return float(cosines.mean())
 
 

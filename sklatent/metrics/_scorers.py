@@ -1,8 +1,6 @@
 """Scorers for model selection: a metric of a translator's output against the truth."""
 
-import numpy as np
-import torch
-
+from .._backend import one_column
 from .._sklearn_compat import StrOptions
 from ._common import validate_params
 from ._retrieval import (
@@ -37,15 +35,6 @@ _SCORER_FUNCTIONS = {
 }
 
 
-def _as_column(Y):
-    """A 1-D target is one column, as LatentTranslator reads it."""
-    if isinstance(Y, torch.Tensor):
-        return Y.reshape(-1, 1) if Y.ndim == 1 else Y
-    if np.ndim(Y) == 1:
-        return np.asarray(Y).reshape(-1, 1)
-    return Y
-
-
 class _TranslationScorer:
     """Score ``estimator.transform(X)`` against ``Y`` with a metric of this package.
 
@@ -64,8 +53,8 @@ class _TranslationScorer:
                 f"The {self.name} scorer compares translations with the true "
                 "target embeddings; pass them as y (e.g. GridSearchCV.fit(X, Y))."
             )
-        predicted = _as_column(estimator.transform(X))
-        return _SCORER_FUNCTIONS[self.name](predicted, _as_column(y), **self.kwargs)
+        predicted = one_column(estimator.transform(X))
+        return _SCORER_FUNCTIONS[self.name](predicted, one_column(y), **self.kwargs)
 
     def __repr__(self):
         options = "".join(f", {key}={value!r}" for key, value in self.kwargs.items())

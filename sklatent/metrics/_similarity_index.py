@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .. import _backend, _dask
+from .. import _backend, _dask, _validation
 from .._kernels import (
     constant_features,
     cross_moments,
@@ -257,7 +257,7 @@ def linear_cka(X, Y, *, debiased=False, batch_size=None, device="cpu"):
     0.39
     """
     check_pair = (
-        _dask.check_metric_pair if _dask.any_dask(X, Y) else _backend.check_pair
+        _dask.check_metric_pair if _dask.any_dask(X, Y) else _validation.check_pair
     )
     X, Y = check_pair(X, Y, function="linear_cka", min_rows=4 if debiased else 2)
     device = _backend.resolve_device(device, X)
@@ -378,7 +378,9 @@ def rbf_cka(X, Y, *, threshold=1.0, debiased=False, batch_size=None, device="cpu
     >>> round(rbf_cka(X, 2 * X @ Q, threshold=0.8), 6)
     1.0
     """
-    X, Y = _backend.check_pair(X, Y, function="rbf_cka", min_rows=4 if debiased else 2)
+    X, Y = _validation.check_pair(
+        X, Y, function="rbf_cka", min_rows=4 if debiased else 2
+    )
     device = _backend.resolve_device(device, X)
     dtype = compute_dtype(X, Y)
     acc = _accumulation_dtype(device)
@@ -438,7 +440,7 @@ def rbf_cka(X, Y, *, threshold=1.0, debiased=False, batch_size=None, device="cpu
 
 
 def _procrustes_similarity(X, Y, *, batch_size, device, function):
-    X, Y = _backend.check_pair(X, Y, function=function, min_rows=2)
+    X, Y = _validation.check_pair(X, Y, function=function, min_rows=2)
     device = _backend.resolve_device(device, X)
     m = _centred_statistics(
         X, Y, device=device, batch_size=batch_size, grams=False, row_products=False

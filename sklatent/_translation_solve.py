@@ -1,0 +1,187 @@
+"""The solve of LatentTranslator: its fitted map from the statistics of all pairs.
+
+:func:`solve` turns the merged statistics of :mod:`sklatent._pair_statistics`
+into the normalisation of each space and the map between the normalised
+spaces (Procrustes or least squares, :mod:`sklatent._kernels.solvers`);
+:func:`degenerate_message` says when the pairs do not determine that map; and
+:func:`fold_affine` folds normalisation, map and de-normalisation into the one
+affine map a transform applies. The formulas are in
+:class:`~sklatent.LatentTranslator`'s docstring.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from . import _kernels
+
+CENTRED = ("standard", "center")
+"""The normalisations that subtract each space's mean."""
+
+
+class Solution(NamedTuple):
+    """The fitted attributes of a translator (numpy), and the rank it reached."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    scaling: float
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+    rank: int
+    full_rank: int
+
+
+def solve(moments, norms, *, method, normalize, alpha, allow_reflection, scale, rtol):
+    """The normalisation and the map from sufficient statistics.
+
+    Parameters
+    ----------
+    moments : CrossMoments
+        Statistics of all the pairs, float64.
+    norms : torch.Tensor of shape (2,) or None
+        Sums of the row norms (``normalize="l2"``).
+    method, normalize, alpha, allow_reflection, scale
+        The translator's parameters.
+    rtol : float or None
+        :func:`~sklatent._pair_statistics.shortcut_rtol` of the pairs.
+
+    Returns
+    -------
+    Solution
+    """
+    n = moments.count
+    x_mean, x_div, x_scale, live_x = _space(
+        moments.mean_x, moments.m2_x, n, None if norms is None else norms[0], normalize
+    )
+    y_mean, y_div, y_scale, live_y = _space(
+        moments.mean_y, moments.m2_y, n, None if norms is None else norms[1], normalize
+    )
+    # Means of the normalised pairs (zero when centred), and their centred
+    # cross-products and QR factor, restricted to non-constant features.
+    ix, iy = live_x.nonzero().flatten(), live_y.nonzero().flatten()
+    mx, my = moments.mean_x[ix] / x_div[ix], moments.mean_y[iy] / y_div[iy]
+    if normalize in CENTRED:
+        mx, my = torch.zeros_like(mx), torch.zeros_like(my)
+    cross = (moments.cross / torch.outer(x_div, y_div))[ix][:, iy]
+
+    coef = cross.new_zeros(x_mean.shape[0], y_mean.shape[0])
+    intercept = cross.new_zeros(y_mean.shape[0])
+    scaling = 1.0
+    rank = 0
+    if ix.numel() and iy.numel():
+        if method == "orthogonal":
+            # No intercept: uncentred moments about the normalisation shift.
+            cross = cross + n * torch.outer(mx, my)
+            W, rank = _kernels.procrustes(
+                cross, allow_reflection=allow_reflection, rtol=rtol
+            )
+            if scale:
+                squares = (moments.m2_x / x_div**2)[ix].sum() + n * (mx @ mx)
+                scaling = max(float((W * cross).sum() / squares), 0.0)
+                W = scaling * W
+        else:
+            factor = (moments.factor / x_div)[:, ix]
+            projected = (moments.projected / y_div)[:, iy]
+            if method == "linear":
+                factor, projected = _kernels.stack_factors(
+                    [factor], [projected], n**0.5 * mx, n**0.5 * my
+                )
+            penalty = alpha if method == "ridge" else 0.0
+            W, rank = _kernels.least_squares(factor, projected, n_rows=n, alpha=penalty)
+            if method != "linear":
+                intercept[iy] = my - mx @ W
+        coef[ix[:, None], iy] = W
+
+    full_rank = ix.numel() if method != "orthogonal" else min(ix.numel(), iy.numel())
+    return Solution(
+        coef.cpu().numpy(),
+        intercept.cpu().numpy(),
+        scaling,
+        x_mean.cpu().numpy(),
+        x_scale.cpu().numpy(),
+        y_mean.cpu().numpy(),
+        y_scale.cpu().numpy(),
+        rank,
+        full_rank,
+    )
+
+
+def _space(mean, m2, n, norm_sum, normalize):
+    """Normalisation of one space: ``(mean, divisor, scale, live mask)``.
+
+    ``divisor`` is what the (row-normalised) pairs are divided by before
+    the map is fitted; ``scale`` is what the translated vectors are
+    multiplied by, and differs from it only for ``"l2"``. Features are
+    live unless :func:`~sklatent._kernels.constant_features` says
+    otherwise, about the mean when the normalisation centres and about
+    zero when it does not.
+    """
+    ones = torch.ones_like(mean)
+    if normalize in CENTRED:
+        constant = _kernels.constant_features(m2 / n, mean, n)
+        std = (m2 / max(n - 1, 1)).sqrt()
+        divisor = (
+            _kernels.safe_scale(std, constant) if normalize == "standard" else ones
+        )
+        return mean, divisor, divisor, ~constant
+    constant = _kernels.constant_features(m2 / n + mean**2, 0 * mean, n)
+    scale = ones * (norm_sum / n) if norm_sum is not None else ones
+    return torch.zeros_like(mean), ones, scale, ~constant
+
+
+def degenerate_message(solution, *, method, normalize, alpha, n, d_x, d_y):
+    """What to warn when the pairs do not determine the map, else None."""
+    rank, full_rank = solution.rank, solution.full_rank
+    regularised = method == "ridge" and alpha > 0
+    if rank >= full_rank and rank > 0 or (regularised and rank > 0):
+        return None
+    if rank == 0:
+        return (
+            f"The {n} pair(s) determine no direction of a map from {d_x} to "
+            f"{d_y} features (one pair, or constant X or y): coef_ is zero and "
+            "every input translates to the same vector, the mean target. Fit "
+            "on more pairs of distinct, non-constant embeddings."
+        )
+    centred = normalize in CENTRED or method in ("affine", "ridge")
+    needed = full_rank + int(centred)
+    done = (
+        "the map of the other directions is arbitrary"
+        if method == "orthogonal"
+        else "coef_ is the minimum-norm least-squares solution"
+    )
+    return (
+        f"The {n} pair(s) determine only {rank} of the {full_rank} "
+        f"directions that method={method!r} needs for a unique map "
+        f"from {d_x} to {d_y} features (constant features count for "
+        f"none): {done}. Use more pairs (at least {needed} in general "
+        "position), or method='ridge'."
+    )
+
+
+def fold_affine(translator, *, inverse, dtype):
+    """Return ``(shift, weight, offset)``: out = (in - shift) @ weight + offset.
+
+    Normalisation, map and de-normalisation of a fitted ``translator`` folded
+    into one affine map, after a subtraction of the mean (more accurate in
+    float32 for spaces whose mean is large next to their spread). ``shift``
+    is rounded to ``dtype`` here, and what the rounding lost is folded into
+    ``offset`` in float64, so that a feature of small spread far from the
+    origin is not shifted by half a unit in the last place of its mean.
+    """
+    t = translator
+    if not inverse:
+        x_div = 1.0 if t.normalize == "l2" else t.x_scale_[:, None]
+        weight = t.coef_ / x_div * t.y_scale_
+        offset = t.intercept_ * t.y_scale_ + t.y_mean_
+        shift = t.x_mean_
+    else:
+        # The pseudo-inverse of s * R, for R with orthonormal rows or
+        # columns (coef_ is zero when s is).
+        pinv = t.coef_.T / t.scaling_**2 if t.scaling_ else t.coef_.T
+        weight = pinv / t.y_scale_[:, None] * t.x_scale_
+        shift, offset = t.y_mean_, t.x_mean_
+    rounded = shift.astype(dtype).astype(np.float64)
+    return rounded, weight, offset - (shift - rounded) @ weight
