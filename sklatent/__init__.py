@@ -5,14 +5,14 @@ through their similarities to parallel anchors; latent space translation maps
 one encoder's embeddings into another's space.
 """
 
-from ._encoder import EncoderTransformer
+from . import _encoder
 from ._relative import RelativeTransformer
 from ._translation import LatentTranslator
 from .anchors import AnchorWarning
 
 __version__ = "0.1.0.dev0"
 
-ESTIMATORS = (RelativeTransformer, LatentTranslator, EncoderTransformer)
+ESTIMATORS = (RelativeTransformer, LatentTranslator, _encoder.EncoderTransformer)
 """Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``.
 
 :class:`~sklatent.stitching.EncoderTransformer` is imported from

@@ -301,9 +301,9 @@ def batch_rows(n_rows, batch_size, *, row_bytes, device=None, max_rows=None):
     scikit-learn's ``working_memory`` allows for ``row_bytes`` per row (see
     :func:`sklearn.set_config`); on the CPU, where a GEMM runs near full
     speed from a few thousand rows on, at most about 64 MiB of work and at
-    least 2,048 rows within that budget, rounded down to a multiple of 16:
-    smaller batches lost up to 1.5x in the benchmarks and larger ones gained
-    nothing (docs/performance.md).
+    least 2,048 rows within that budget, rounded down to a multiple of 16
+    (the measurements behind these sizes are in docs/performance.md, "What
+    the library does").
 
     Parameters
     ----------
@@ -386,10 +386,10 @@ def empty_like_input(X, shape, dtype):
     if isinstance(X, torch.Tensor):
         return torch.empty(shape, dtype=dtype, device=X.device)
     # A numpy view of a torch allocation: aligned to 64 bytes as tensors are
-    # (numpy places large arrays 16 bytes past a page boundary, and a GEMM
-    # writing into such rows ran 1.4x slower), and on ordinary pages. numpy
-    # asks the kernel for transparent huge pages, whose allocation stalled
-    # every other transform of 200,000 rows by 50% (docs/performance.md).
+    # (numpy places large arrays 16 bytes past a page boundary) and on
+    # ordinary pages (numpy asks for transparent huge pages); both slowed the
+    # GEMM writing into the output (docs/performance.md, "Outputs allocated
+    # like torch's").
     return torch.empty(shape, dtype=dtype).numpy()
 
 
@@ -516,8 +516,9 @@ def output_rows(view, rows):
     """Rows ``rows`` of an :func:`output_view` for a kernel to write into, or None.
 
     None too for CPU rows that do not start on a 64-byte boundary (a caller's
-    ``out`` made by numpy, say): a GEMM writing there ran 1.4x slower than
-    computing into a fresh tensor and copying the rows with :func:`write_rows`.
+    ``out`` made by numpy, say): computing those into a fresh tensor and
+    copying the rows with :func:`write_rows` is faster than a GEMM writing
+    there (docs/performance.md, "Outputs allocated like torch's").
 
     Parameters
     ----------

@@ -163,9 +163,8 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
 
     References
     ----------
-    .. [1] L. Moschella, V. Maiorca, M. Fumero, A. Norelli, F. Locatello,
-       E. Rodolà. "Relative representations enable zero-shot latent space
-       communication." ICLR 2023.
+    .. [1] Moschella et al., ICLR 2023; the full reference is in
+       :class:`~sklatent.RelativeTransformer`.
 
     Examples
     --------

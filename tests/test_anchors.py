@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sklatent import RelativeTransformer
 from sklatent.anchors import (
     farthest_point_anchors,
     kmeans_anchors,
@@ -91,3 +92,12 @@ def test_select_anchors_dispatches(X):
     )
     with pytest.raises(ValueError, match="needs class labels"):
         select_anchors("stratified", X, 5)
+
+
+@pytest.mark.parametrize("strategy", ["kmeans", "farthest"])
+def test_anchor_strategies_refuse_too_few_distinct_rows(strategy):
+    X = np.repeat(np.random.RandomState(0).normal(size=(5, 3)), 20, axis=0)
+    with pytest.raises(ValueError, match="X has only 5 distinct rows"):
+        RelativeTransformer(anchors=strategy, n_anchors=8, random_state=0).fit(X)
+    rel = RelativeTransformer(anchors=strategy, n_anchors=5, random_state=0).fit(X)
+    assert np.unique(rel.anchors_, axis=0).shape[0] == 5

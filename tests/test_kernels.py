@@ -3,8 +3,20 @@
 import numpy as np
 import pytest
 import torch
+from numpy.testing import assert_allclose
+from scipy.stats import ortho_group
 
 from sklatent import _kernels
+from sklatent._kernels import solvers
+
+
+def _pairs(n=120, d_x=8, d_y=8, noise=0.0, seed=0):
+    """Source embeddings and an affine image of them, with optional noise."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d_x)) * rng.uniform(0.5, 3, size=d_x) + 4
+    A = rng.normal(size=(d_x, d_y))
+    Y = X @ A + rng.normal(size=d_y) + noise * rng.normal(size=(n, d_y))
+    return X, Y
 
 
 def test_moments_merge_equals_whole():
@@ -217,3 +229,131 @@ def test_float32_statistics_give_the_float64_procrustes_map():
         cross = m.cross / torch.outer(m.m2_x.sqrt(), m.m2_y.sqrt())
         maps.append(_kernels.procrustes(cross)[0])
     assert (maps[0] - maps[1]).abs().max() < 1e-5
+
+
+def test_procrustes_kernel_is_block_of_padded_solution():
+    rng = np.random.RandomState(0)
+    cross = torch.from_numpy(rng.normal(size=(4, 7)))
+    padded = torch.zeros(7, 7, dtype=torch.float64)
+    padded[:4] = cross
+    W, rank = _kernels.procrustes(cross)
+    assert rank == 4
+    assert_allclose(W, _kernels.procrustes(padded)[0][:4], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (9, 4), (4, 9)])
+@pytest.mark.parametrize("allow_reflection", [True, False])
+def test_procrustes_eigh_route_gives_the_svd_map(shape, allow_reflection):
+    rng = np.random.RandomState(sum(shape))
+    cross = rng.normal(size=shape) * rng.uniform(0.5, 2, size=shape[1])
+    if shape == (6, 6) and np.linalg.det(cross) > 0:
+        cross[:, 0] *= -1  # Kabsch must flip a direction
+    cross = torch.from_numpy(cross)
+    exact, rank = _kernels.procrustes(cross, allow_reflection=allow_reflection)
+    fast, fast_rank = _kernels.procrustes(
+        cross, allow_reflection=allow_reflection, rtol=1e-10
+    )
+    assert fast_rank == rank == min(shape)
+    assert_allclose(fast.numpy(), exact.numpy(), atol=1e-12)
+
+
+def test_procrustes_eigh_route_falls_back_to_the_svd_when_ill_conditioned():
+    rng = np.random.RandomState(1)
+    cross = rng.normal(size=(5, 5))
+    cross[:, 4] = cross[:, 3] + 1e-7 * rng.normal(size=5)  # condition ~1e7
+    cross = torch.from_numpy(cross)
+    exact, _ = _kernels.procrustes(cross)
+    assert solvers._gram_polar(cross, flip=False, rtol=1e-10) is None
+    fast, rank = _kernels.procrustes(cross, rtol=1e-10)
+    assert rank == 5
+    assert torch.equal(fast, exact)
+    singular = torch.cat([cross[:, :4], cross[:, :1]], dim=1)  # rank 4
+    assert _kernels.procrustes(singular, rtol=1e-10)[1] == 4
+
+
+def test_procrustes_kernel_without_reflection_is_a_rotation():
+    Q = ortho_group.rvs(5, random_state=0)
+    Q[:, 0] *= np.sign(np.linalg.det(Q)) * -1  # a reflection: det(Q) = -1
+    cross = torch.from_numpy(np.diag(np.arange(1.0, 6.0)) @ Q)
+    assert np.linalg.det(_kernels.procrustes(cross)[0].numpy()) == pytest.approx(-1)
+    rotation = _kernels.procrustes(cross, allow_reflection=False)[0].numpy()
+    assert np.linalg.det(rotation) == pytest.approx(1)
+    assert_allclose(rotation @ rotation.T, np.eye(5), atol=1e-12)
+
+
+def test_least_squares_kernel_gives_minimum_norm_solution():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(4, 7))  # rank 4 < 7: underdetermined
+    Y = rng.normal(size=(4, 3))
+    q, r = torch.linalg.qr(torch.from_numpy(X))
+    W, rank = _kernels.least_squares(r, q.T @ torch.from_numpy(Y), n_rows=4)
+    assert rank == 4
+    assert_allclose(W.numpy(), np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-12)
+
+
+def test_least_squares_kernel_back_substitutes_full_rank_factors():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(60, 6)) * [1e-3, 1, 1, 10, 1e2, 1]
+    Y = rng.normal(size=(60, 3))
+    q, r = torch.linalg.qr(torch.from_numpy(X))
+    W, rank = _kernels.least_squares(r, q.T @ torch.from_numpy(Y), n_rows=60)
+    assert rank == 6
+    assert_allclose(W.numpy(), np.linalg.lstsq(X, Y, rcond=None)[0], rtol=1e-10)
+    # Columns taken out of the factor (constant features): not triangular.
+    kept = [0, 2, 3, 5]
+    W, rank = _kernels.least_squares(r[:, kept], q.T @ torch.from_numpy(Y), n_rows=60)
+    assert rank == 4
+    expected = np.linalg.lstsq(X[:, kept], Y, rcond=None)[0]
+    assert_allclose(W.numpy(), expected, rtol=1e-10)
+
+
+def test_gram_factor_is_the_qr_factor_of_well_conditioned_rows():
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(200, 5)) * [1e-4, 1, 1e3, 1, 1] + 50
+    Y = rng.normal(size=(200, 2))
+    moments = _kernels.cross_moments(
+        torch.from_numpy(X), torch.from_numpy(Y), gram=True
+    )
+    r, z = _kernels.gram_factor(moments.gram, moments.cross, rtol=1e-10)
+    assert torch.equal(r, r.triu())
+    assert_allclose((r.T @ r).numpy(), moments.gram.numpy(), rtol=1e-12)
+    assert_allclose((r.T @ z).numpy(), moments.cross.numpy(), rtol=1e-12, atol=1e-9)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    expected = np.linalg.lstsq(Xc, Yc, rcond=None)[0]
+    solution = torch.linalg.solve_triangular(r, z, upper=True).numpy()
+    assert_allclose(solution, expected, rtol=1e-9)
+
+
+def test_gram_factor_refuses_ill_conditioned_and_rank_deficient_rows():
+    rng = np.random.RandomState(3)
+    Z = rng.normal(size=(100, 4))
+
+    def factor(X):
+        moments = _kernels.cross_moments(
+            torch.from_numpy(X), torch.from_numpy(Z[: len(X), :2]), gram=True
+        )
+        return _kernels.gram_factor(moments.gram, moments.cross, rtol=1e-10)
+
+    assert factor(Z) is not None
+    nearly_collinear = np.column_stack([Z, Z[:, 0] + 1e-5 * Z[:, 1]])
+    assert factor(nearly_collinear) is None
+    assert factor(Z[:3]) is None  # fewer rows than columns
+    assert factor(np.column_stack([Z, np.full(100, 2.0)])) is None  # constant
+
+
+def test_cross_moments_merge_equals_whole():
+    X, Y = (torch.from_numpy(a) for a in _pairs(n=50, d_y=3))
+    whole = _kernels.cross_moments(X, Y, factor=True)
+    merged = None
+    for rows in (slice(0, 7), slice(7, 8), slice(8, 50)):
+        chunk = _kernels.cross_moments(X[rows], Y[rows], factor=True)
+        merged = _kernels.merge_cross_moments(merged, chunk)
+    assert merged.count == whole.count
+    for a, b in zip(merged[1:6], whole[1:6], strict=True):
+        assert_allclose(a.numpy(), b.numpy(), atol=1e-10)
+    # QR factors are unique up to the signs of their rows: compare what they
+    # determine, the Gram matrix and the projection of Y on the factor.
+    gram = lambda m: (m.factor.T @ m.factor).numpy()  # noqa: E731
+    assert_allclose(gram(merged), gram(whole), atol=1e-10)
+    cross = lambda m: (m.factor.T @ m.projected).numpy()  # noqa: E731
+    assert_allclose(cross(merged), cross(whole), atol=1e-10)

@@ -667,7 +667,7 @@ def test_metrics_package_imports_no_estimator():
     # Floors: metrics sits on the kernels, the backend and the sklearn shim,
     # below the estimators, which may import it.
     package = Path(metrics.__file__).parent
-    allowed = {"_backend", "_dask", "_kernels", "_sklearn_compat"}
+    allowed = {"_backend", "_dask", "_kernels", "_sklearn_compat", "_validation"}
     own = {path.stem for path in package.glob("*.py")}
     for path in package.glob("*.py"):
         tree = ast.parse(path.read_text())

@@ -252,15 +252,6 @@ def test_affine_least_squares_reaches_lstsq_objective(streamed):
     assert abs(objective - best) <= 1e-9 * best
 
 
-@pytest.mark.parametrize("strategy", ["kmeans", "farthest"])
-def test_anchor_strategies_refuse_too_few_distinct_rows(strategy):
-    X = np.repeat(np.random.RandomState(0).normal(size=(5, 3)), 20, axis=0)
-    with pytest.raises(ValueError, match="X has only 5 distinct rows"):
-        RelativeTransformer(anchors=strategy, n_anchors=8, random_state=0).fit(X)
-    rel = RelativeTransformer(anchors=strategy, n_anchors=5, random_state=0).fit(X)
-    assert np.unique(rel.anchors_, axis=0).shape[0] == 5
-
-
 def test_l2_inverse_transform_returns_directions_at_the_mean_norm():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100, 5)) * rng.uniform(0.5, 4, size=(100, 1))

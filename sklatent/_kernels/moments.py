@@ -271,8 +271,7 @@ def gram_factor(gram, cross, *, rtol):
     D^{-1}` gives :math:`R = L^\top D` (so :math:`R^\top R = X^\top X`) and
     :math:`Z = Q^\top Y = L^{-1} D^{-1} X^\top Y`: two products of the rows
     instead of a Householder QR, and Gram matrices of chunks merge by
-    addition where factors need a QR (a third of the time, on the CPU, for
-    chunks of 2,048 x 768). A least
+    addition where factors need a QR (cheaper; docs/performance.md). A least
     squares solution from them carries a relative error of order
     :math:`\kappa(A)\,\epsilon_{64}`, the square of the condition number of
     the (column-scaled) rows, where Householder's carries

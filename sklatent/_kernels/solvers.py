@@ -27,8 +27,8 @@ def procrustes(cross, *, allow_reflection=True, rtol=None):
         constrain.
     rtol : float, default=None
         When given, first try :math:`R = M (M^\top M)^{-1/2}` from the
-        eigendecomposition of the smaller Gram matrix of ``cross`` (1.8x as
-        fast as its SVD on the CPU for 768 x 768); it is kept when its
+        eigendecomposition of the smaller Gram matrix of ``cross`` (faster
+        than its SVD on the CPU; docs/performance.md); it is kept when its
         error, of order :math:`\kappa(M)^2 \epsilon` (against the SVD's
         :math:`\kappa(M) \epsilon`), is at most ``rtol``, and the SVD is
         used otherwise.
@@ -91,8 +91,8 @@ def least_squares(factor, projected, *, n_rows, alpha=0.0):
     ``numpy.linalg.lstsq`` does, which gives the minimum-norm solution
     :math:`W = X^{+} Y` when :math:`X` is rank deficient. When a cheap bound
     on the condition number proves :math:`R` of full rank, the solution is
-    found by back substitution instead of the SVD (the same solution, in a
-    tenth of the time for 768 x 768).
+    found by back substitution instead of the SVD (the same solution, at a
+    fraction of the cost; docs/performance.md).
 
     Parameters
     ----------

@@ -31,14 +31,17 @@ def data():
 
 
 def models(X, Y):
-    yield "relative", RelativeTransformer(
-        n_anchors=8,
-        similarity=["cosine", "euclidean"],
-        aggregation="mean",
-        center=True,
-        normalize="standard",
-        random_state=0,
-    ).fit(X)
+    yield (
+        "relative",
+        RelativeTransformer(
+            n_anchors=8,
+            similarity=["cosine", "euclidean"],
+            aggregation="mean",
+            center=True,
+            normalize="standard",
+            random_state=0,
+        ).fit(X),
+    )
     for method in ("orthogonal", "affine"):
         translator = LatentTranslator(method=method).partial_fit(X[:20], Y[:20])
         yield f"translator_{method}", translator
