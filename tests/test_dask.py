@@ -6,9 +6,11 @@ compared with the in-memory code paths on float32 data far from the origin,
 anisotropic, with a dead dimension, whose anchors are rows of the data.
 """
 
+import ast
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ distributed = pytest.importorskip("distributed")
 
 import dask  # noqa: E402
 
+import sklatent  # noqa: E402
 from sklatent import (  # noqa: E402
     AnchorWarning,
     LatentTranslator,
@@ -249,3 +252,22 @@ def test_dask_ml_parallel_post_fit(client):
     rel = RelativeTransformer(n_anchors=10, random_state=0).fit(X)
     post = wrappers.ParallelPostFit(rel).transform(_chunked(X))
     assert_allclose(np.asarray(post), rel.transform(X), rtol=1e-5)
+
+
+def test_dask_layer_knows_dask_not_the_estimators():
+    # The row-block seam of sklatent._base is the one place that routes dask
+    # input: _dask.py imports no estimator module and reaches into no object's
+    # private attributes, and the estimators do not test for dask arrays.
+    package = Path(sklatent.__file__).parent
+    tree = ast.parse((package / "_dask.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = {alias.name for alias in node.names} | {node.module}
+            assert not names & {"_base", "_relative", "_translation"}, names
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            assert isinstance(node.value, ast.Name), ast.unparse(node)
+            assert node.value.id in {"_backend", "_validation", "self"}, ast.unparse(
+                node
+            )
+    for module in ("_relative.py", "_translation.py"):
+        assert "is_dask_array" not in (package / module).read_text(), module
