@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklatent import datasets
+from sklatent import _zoo, datasets
 from sklatent.datasets import ENCODER_NAMES, get_data_home, load_digits_embeddings
 
 N_SAMPLES = 1797
@@ -325,7 +325,7 @@ def test_decoders_cache_and_determinism(decoders, decoder_home, tmp_path, monkey
     def fail(*args, **kwargs):
         raise AssertionError("a network was trained")
 
-    monkeypatch.setattr(datasets, "_train", fail)
+    monkeypatch.setattr(_zoo, "_train", fail)
     again = datasets.load_digits_decoders(encoders="cnn", data_home=decoder_home)
     for key, value in decoders.decoders["cnn"].state_dict().items():
         torch.testing.assert_close(again.decoders["cnn"].state_dict()[key], value)
@@ -363,7 +363,7 @@ def test_relative_autoencoders_are_cached(autoencoders, monkeypatch, capsys):
     def fail(*args, **kwargs):
         raise AssertionError("a network was trained")
 
-    monkeypatch.setattr(datasets, "_train", fail)
+    monkeypatch.setattr(_zoo, "_train", fail)
     again = datasets.load_digits_relative_autoencoders(
         seeds=[1], data_home=home, verbose=True
     )
