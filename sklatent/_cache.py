@@ -100,8 +100,7 @@ def _read_cached(path, expected, *, refresh=False):
     if refresh or not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as file:
-            arrays = {name: file[name] for name in file.files}
+        arrays = _read_npz(path)
     except _READ_ERRORS as exc:
         problem = f"cannot be read ({type(exc).__name__}: {exc})"
     else:
@@ -116,6 +115,16 @@ def _read_cached(path, expected, *, refresh=False):
         stacklevel=_user_stacklevel(),
     )
     return None
+
+
+def _read_npz(path):
+    """The arrays of the ``.npz`` file at ``path``, as a dict; the file is closed."""
+    with open(path, "rb") as handle:
+        loaded = np.load(handle, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded:
+            return {name: loaded[name] for name in loaded.files}
 
 
 def _mismatch(arrays, expected):
