@@ -89,13 +89,14 @@ def _save_atomic(path, **arrays):
         raise
 
 
-def _read_cached(path, expected, *, refresh=False):
+def _read_cached(path, check, *, refresh=False):
     """The arrays cached at ``path``, or None when they must be computed.
 
-    ``expected`` maps each array name to its ``(shape, dtype)``. None is
-    returned when ``refresh`` is set, when the file does not exist, or, with a
-    warning naming the file, when it cannot be read or does not hold exactly
-    the expected finite arrays; the caller then rebuilds and overwrites it.
+    ``check(arrays)`` says why the arrays (a dict) are not the expected ones,
+    or returns None; :func:`_expect` makes one from names, shapes and dtypes.
+    None is returned when ``refresh`` is set, when the file does not exist,
+    or, with a warning naming the file, when it cannot be read or fails the
+    check; the caller then rebuilds and overwrites it.
     """
     if refresh or not path.exists():
         return None
@@ -104,7 +105,7 @@ def _read_cached(path, expected, *, refresh=False):
     except _READ_ERRORS as exc:
         problem = f"cannot be read ({type(exc).__name__}: {exc})"
     else:
-        problem = _mismatch(arrays, expected)
+        problem = check(arrays)
     if problem is None:
         return arrays
     warnings.warn(
@@ -127,20 +128,27 @@ def _read_npz(path):
             return {name: loaded[name] for name in loaded.files}
 
 
-def _mismatch(arrays, expected):
-    """Why ``arrays`` are not the ``expected`` ones, or None if they are."""
-    if set(arrays) != set(expected):
-        return f"holds arrays {sorted(arrays)} instead of {sorted(expected)}"
-    for name, (shape, dtype) in expected.items():
-        array = arrays[name]
-        if array.shape != tuple(shape) or array.dtype != dtype:
-            return (
-                f"holds {name!r} of shape {array.shape} and dtype {array.dtype} "
-                f"instead of {tuple(shape)} and {np.dtype(dtype)}"
-            )
-        if not np.isfinite(array).all():
-            return f"holds NaN or infinite values in {name!r}"
-    return None
+def _expect(expected):
+    """A check for :func:`_read_cached`: exactly these finite arrays.
+
+    ``expected`` maps each array name to its ``(shape, dtype)``.
+    """
+
+    def check(arrays):
+        if set(arrays) != set(expected):
+            return f"holds arrays {sorted(arrays)} instead of {sorted(expected)}"
+        for name, (shape, dtype) in expected.items():
+            array = arrays[name]
+            if array.shape != tuple(shape) or array.dtype != dtype:
+                return (
+                    f"holds {name!r} of shape {array.shape} and dtype "
+                    f"{array.dtype} instead of {tuple(shape)} and {np.dtype(dtype)}"
+                )
+            if not np.isfinite(array).all():
+                return f"holds NaN or infinite values in {name!r}"
+        return None
+
+    return check
 
 
 def _load_or_train(path, build, train, *, refresh, verbose, label):
@@ -156,7 +164,7 @@ def _load_or_train(path, build, train, *, refresh, verbose, label):
     expected = {
         key: (tuple(value.shape), value.numpy().dtype) for key, value in state.items()
     }
-    cached = _read_cached(path, expected, refresh=refresh)
+    cached = _read_cached(path, _expect(expected), refresh=refresh)
     if cached is not None:
         module.load_state_dict({k: torch.from_numpy(v) for k, v in cached.items()})
         _report(f"loaded {label} from {path}", verbose)

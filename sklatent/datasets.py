@@ -20,7 +20,14 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-from ._cache import _load_or_train, _read_cached, _report, _save_atomic, get_data_home
+from ._cache import (
+    _expect,
+    _load_or_train,
+    _read_cached,
+    _report,
+    _save_atomic,
+    get_data_home,
+)
 from ._zoo import (
     _AUTOENCODER_DROPOUT,
     _AUTOENCODER_EPOCHS,
@@ -167,7 +174,7 @@ def load_digits_embeddings(
         )
         dim = _ENCODERS[name][1]
         expected = {"embedding": ((len(images), dim), np.float32)}
-        cached = _read_cached(path, expected, refresh=refresh)
+        cached = _read_cached(path, _expect(expected), refresh=refresh)
         if cached is not None:
             embeddings[name] = cached["embedding"]
             _report(f"loaded {name} from {path}", verbose)
