@@ -39,13 +39,19 @@ def get_data_home(data_home=None):
     ----------
     data_home : str or path-like, default=None
         The folder to use. When None, the environment variable
-        ``SKLATENT_DATA_HOME`` is used if set, else ``$XDG_CACHE_HOME/sklatent``,
-        else ``~/.cache/sklatent``. A leading ``~`` is expanded.
+        ``SKLATENT_DATA_HOME`` is used if set and not empty, else
+        ``$XDG_CACHE_HOME/sklatent``, else ``~/.cache/sklatent``. A leading
+        ``~`` is expanded. The empty string is refused.
 
     Returns
     -------
     pathlib.Path
         The cache folder; it exists on return.
+
+    Raises
+    ------
+    ValueError
+        If ``data_home`` is the empty string.
 
     See Also
     --------
@@ -59,8 +65,14 @@ def get_data_home(data_home=None):
     ...     print(get_data_home(tmp + "/cache").name)
     cache
     """
+    if data_home is not None and not os.fspath(data_home).strip():
+        raise ValueError(
+            f"data_home={os.fspath(data_home)!r} names no folder, so the cache "
+            "would land in the working directory: pass a folder, '.' for the "
+            "working directory, or None for the default."
+        )
     if data_home is None:
-        data_home = os.environ.get("SKLATENT_DATA_HOME")
+        data_home = os.environ.get("SKLATENT_DATA_HOME") or None
     if data_home is None:
         cache = os.environ.get("XDG_CACHE_HOME") or Path("~", ".cache")
         data_home = Path(cache, "sklatent")

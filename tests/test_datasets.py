@@ -557,3 +557,13 @@ def test_public_names_and_old_class_paths_still_resolve(monkeypatch):
     assert b"sklatent.datasets" in old
     loaded = pickle.loads(old)
     assert type(loaded) is cls and loaded.decoder[1].in_features == 3
+
+
+def test_empty_data_home_is_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"data_home='' names no folder"):
+        get_data_home("")
+    monkeypatch.setenv("SKLATENT_DATA_HOME", "")  # set but empty: unset
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert get_data_home() == tmp_path / "xdg" / "sklatent"
+    assert list(tmp_path.iterdir()) == [tmp_path / "xdg"]

@@ -123,6 +123,7 @@ def test_main_n_anchors_beyond_training_rows(tmp_path, capsys):
         (["--n-anchors", "abc"], "--n-anchors: must be a positive integer, got 'abc'"),
         (["--encoders", "resnet"], "invalid choice: 'resnet'"),
         (["--bogus"], "sklatent demo: error: unrecognized arguments: --bogus"),
+        (["--data-home", ""], "sklatent demo: error: data_home='' names no folder"),
         (
             ["--encoders", "cnn", "mlp_small", "cnn"],
             "sklatent demo: error: encoder(s) cnn given more than once",
