@@ -579,35 +579,42 @@ def write_report(results, *, output_dir, figure=True, out=None, progress=None):
     print(f"Table saved to {results.table}", file=out)
     if results.figure is not None:
         print(f"Figure saved to {results.figure}", file=out)
-    if "mse" not in results:
-        return results
+    if "mse" in results:
+        _report_generation(
+            results, output_dir, figure=figure, out=out, progress=progress
+        )
+    return results
+
+
+def _report_generation(results, output_dir, *, figure, out, progress):
+    """Print and save the generation table, and save its figure of digits."""
     results.generation_table = output_dir / _GENERATION_TABLE_NAME
     _write_generation_csv(results.generation_table, results)
     _print_generation(results, out)
     print(f"Generation table saved to {results.generation_table}", file=out)
     results.generation_figure = None
-    if figure:
-        progress("drawing the generation figure")
-        a, b = results.encoders[-1], results.encoders[0]
-        decoded = results.decoded
-        panels = [
-            ("original", decoded["original"]),
-            (f"{b} decoder, own", decoded[(b, b)]["own"]),
-        ]
-        panels += [
-            (f"{a}, {GENERATION[key][0]}", decoded[(a, b)][key])
-            for key in ("naive", "translated", "inverse")
-        ]
-        panels += [
-            ("rel. AE, own", decoded["relative"]["own"]),
-            ("rel. AE, stitched", decoded["relative"]["stitched"]),
-        ]
-        results.generation_figure = _save_generation_figure(
-            output_dir / _GENERATION_FIGURE_NAME, panels, a, b, out
-        )
-        if results.generation_figure is not None:
-            print(f"Generation figure saved to {results.generation_figure}", file=out)
-    return results
+    if not figure:
+        return
+    progress("drawing the generation figure")
+    a, b = results.encoders[-1], results.encoders[0]
+    decoded = results.decoded
+    panels = [
+        ("original", decoded["original"]),
+        (f"{b} decoder, own", decoded[(b, b)]["own"]),
+    ]
+    panels += [
+        (f"{a}, {GENERATION[key][0]}", decoded[(a, b)][key])
+        for key in ("naive", "translated", "inverse")
+    ]
+    panels += [
+        ("rel. AE, own", decoded["relative"]["own"]),
+        ("rel. AE, stitched", decoded["relative"]["stitched"]),
+    ]
+    results.generation_figure = _save_generation_figure(
+        output_dir / _GENERATION_FIGURE_NAME, panels, a, b, out
+    )
+    if results.generation_figure is not None:
+        print(f"Generation figure saved to {results.generation_figure}", file=out)
 
 
 def _write_csv(path, accuracy, encoders):
