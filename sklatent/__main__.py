@@ -3,11 +3,13 @@
 The experiment, its table and its figure live in :mod:`sklatent._demo`. This
 module only parses the arguments, calls :func:`sklatent._demo.run_demo`, and
 reports bad arguments and unwritable folders as one-line errors with exit
-status 2.
+status 2, and warnings (such as a damaged cache file being rebuilt) as one
+line each.
 """
 
 import argparse
 import sys
+import warnings
 
 from . import __version__
 from ._demo import _QUICK_ENCODERS, run_demo
@@ -58,13 +60,14 @@ def _parser():
         "--seed",
         type=int,
         default=0,
-        help="seed of the encoders, the split and the anchors (default: 0)",
+        help="seed of the encoders, the split and the anchors, between 0 and "
+        "2**32 - 1 (default: 0)",
     )
     demo.add_argument(
         "--output-dir",
         default="sklatent_demo_output",
-        help="folder for the table and the figure, created if needed "
-        "(default: ./sklatent_demo_output)",
+        help="folder for the tables and the figures, created once the run has "
+        "succeeded; '.' is the working directory (default: ./sklatent_demo_output)",
     )
     demo.add_argument(
         "--device",
@@ -89,6 +92,12 @@ def _parser():
         help="cache folder of the embeddings (default: $SKLATENT_DATA_HOME or "
         "~/.cache/sklatent)",
     )
+    demo.add_argument(
+        "--refresh",
+        action="store_true",
+        help="retrain every network and overwrite its cached file (a damaged "
+        "file is rebuilt without it)",
+    )
     demo.add_argument("--no-figure", action="store_true", help="do not save the figure")
     demo.add_argument(
         "--no-generation",
@@ -97,6 +106,31 @@ def _parser():
         "autoencoders across seeds) and its table and figure",
     )
     return parser, demo
+
+
+def _run(args):
+    """Run the demo with the parsed arguments."""
+    run_demo(
+        n_anchors=args.n_anchors,
+        seed=args.seed,
+        output_dir=args.output_dir,
+        device=args.device,
+        quick=args.quick,
+        encoders=args.encoders,
+        data_home=args.data_home,
+        refresh=args.refresh,
+        figure=not args.no_figure,
+        generation=not args.no_generation,
+    )
+
+
+def _one_line_warning(prog):
+    """A ``warnings.showwarning`` that prints ``prog: warning: message``."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
 
 
 def main(argv=None):
@@ -120,17 +154,9 @@ def main(argv=None):
         demo.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "demo":
         try:
-            run_demo(
-                n_anchors=args.n_anchors,
-                seed=args.seed,
-                output_dir=args.output_dir,
-                device=args.device,
-                quick=args.quick,
-                encoders=args.encoders,
-                data_home=args.data_home,
-                figure=not args.no_figure,
-                generation=not args.no_generation,
-            )
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning(demo.prog)
+                _run(args)
         except ValueError as exc:
             demo.exit(2, f"{demo.prog}: error: {exc}\n")
         except OSError as exc:

@@ -1,19 +1,27 @@
-"""The demo behind ``python -m sklatent demo``: its experiment, table and figure.
+"""The demo behind ``python -m sklatent demo``: its experiment, then its report.
 
-The demo trains (or loads from the cache) small torch encoders of the digits
-dataset, fits a classifier on each encoder's embeddings, and measures how well
-that classifier works on every other encoder's embeddings, zero-shot: reused
-naively, through relative representations, and through latent translation.
-It then does the same for generation: each encoder's decoder reconstructs the
-images from every other encoder's embeddings, and a relative autoencoder's
-decoder from another seed's encoder.
-:mod:`sklatent.__main__` is the command line that calls :func:`run_demo`.
+The experiment (:func:`run_experiment`) trains (or loads from the cache) small
+torch encoders of the digits dataset, fits a classifier on each encoder's
+embeddings, and measures how well that classifier works on every other
+encoder's embeddings, zero-shot: reused naively, through relative
+representations, and through latent translation. It then does the same for
+generation: each encoder's decoder reconstructs the images from every other
+encoder's embeddings, and a relative autoencoder's decoder from another seed's
+encoder. It returns a results object and writes nothing.
+
+The report (:func:`write_report`) turns the results into printed tables, CSV
+files and figures. :func:`run_demo` checks the options, runs one then the
+other; :mod:`sklatent.__main__` is the command line that calls it.
 """
 
 import csv
+import errno
+import numbers
+import os
 import sys
 import time
 import warnings
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +35,9 @@ from ._relative import RelativeTransformer
 from ._translation import LatentTranslator
 from .anchors import random_anchors
 from .datasets import (
+    _MAX_SEED,
     ENCODER_NAMES,
+    _digits,
     load_digits_decoders,
     load_digits_embeddings,
     load_digits_relative_autoencoders,
@@ -85,12 +95,17 @@ GENERATION = {
 # RelativeTransformer.inverse_transform): 0.1 raised top-1 retrieval from
 # 0.02-0.28 to 0.27-0.58 on the digits pairs.
 _INVERSE_ALPHA = 0.1
+# The split of every digits loader: fraction of the images held out.
+_TEST_SIZE = 0.3
 
 _QUICK_ENCODERS = ("mlp_small", "mlp_wide")
 _FIGURE_NAME = "sklatent_demo.png"
 _TABLE_NAME = "sklatent_demo.csv"
 _GENERATION_FIGURE_NAME = "sklatent_generation.png"
 _GENERATION_TABLE_NAME = "sklatent_generation.csv"
+
+#: Labels and the train/test rows of the split, shared by every encoder.
+_Split = namedtuple("_Split", ["y", "train", "test"])
 
 
 def _head():
@@ -131,27 +146,33 @@ def run_demo(
     quick=False,
     encoders=None,
     data_home=None,
+    refresh=False,
     figure=True,
     verbose=True,
     out=None,
     generation=True,
 ):
-    """Run the zero-shot stitching demo and print its tables.
+    """Run the zero-shot stitching demo, print its tables and save its files.
 
     For every ordered pair of encoders (A, B), a head fitted on A's training
     embeddings is applied to B's test embeddings: naively, through relative
     representations (:func:`~sklatent.stitching.stitch_relative`) and through
     latent translation (:func:`~sklatent.stitching.stitch_translated`), all
     with the same ``n_anchors`` parallel anchors drawn from the training rows.
+    Every option is checked before anything is trained or written, and
+    ``output_dir`` is created only once the experiment has succeeded.
 
     Parameters
     ----------
     n_anchors : int, default=256
         Number of parallel anchors, drawn at random from the training rows.
     seed : int, default=0
-        Seeds the encoders' training, the train/test split and the anchors.
+        Seeds the encoders' training, the train/test split and the anchors;
+        between 0 and 2**32 - 1.
     output_dir : str or path-like, default="sklatent_demo_output"
-        Where the table (CSV) and the figure (PNG) are written.
+        Where the tables (CSV) and the figures (PNG) are written; created if
+        needed. The empty string is refused (it would write into the working
+        directory): pass ``"."`` for that.
     device : str, default="cpu"
         Device of the relative transformers and translators.
     quick : bool, default=False
@@ -163,175 +184,257 @@ def run_demo(
         printed table says so.
     data_home : str or path-like, default=None
         Cache folder of :func:`~sklatent.datasets.load_digits_embeddings`.
+    refresh : bool, default=False
+        Retrain every network and overwrite the cache.
     figure : bool, default=True
-        Save the figure (needs matplotlib).
+        Save the figures (needs matplotlib).
     verbose : bool, default=True
         Print progress lines to stderr.
     out : file-like, default=None
-        Where the table is printed; None means ``sys.stdout``.
+        Where the tables are printed; None means ``sys.stdout``.
     generation : bool, default=True
-        Also measure stitched generation: each encoder's decoder
-        (:func:`~sklatent.datasets.load_digits_decoders`) reconstructs the
-        test images from every encoder's embeddings, naively, translated and
-        inverse-projected (:data:`GENERATION`), and a relative autoencoder's
-        decoder from another seed's encoder
-        (:func:`~sklatent.datasets.load_digits_relative_autoencoders`);
-        prints the reconstruction MSE table, and saves it (CSV) and a figure
-        of digits (PNG).
+        Also measure stitched generation (see :func:`run_experiment`), print
+        its table, and save it (CSV) and a figure of digits (PNG).
 
     Returns
     -------
     results : :class:`~sklearn.utils.Bunch`
-        ``accuracy[(fit_on, apply_to)][method]``: test accuracy of each
-        method of :data:`METHODS` for each ordered pair of encoders;
-        ``encoders``: their names; ``n_anchors``; ``figure``: path of the
-        figure, None when none was saved; ``table``: path of the CSV table;
-        ``seconds``: the run time. With ``generation``:
-        ``mse[(encoder, decoder)][key]``, the test reconstruction MSE of
-        each key of :data:`GENERATION`; ``relative_mse``, a dict with the
-        relative autoencoders' ``"own"`` MSE (seed 1) and ``"stitched"``
-        MSE (seed 0's encoder, seed 1's decoder); ``generation_table`` and
-        ``generation_figure``, their paths (None when not saved).
+        What :func:`run_experiment` returns, plus the paths of the files
+        :func:`write_report` saved: ``table``, ``figure`` (None when no
+        figure was saved) and, with ``generation``, ``generation_table`` and
+        ``generation_figure``.
 
     Raises
     ------
     ValueError
-        If an encoder is named twice, ``n_anchors`` is out of range or
-        ``device`` is unavailable.
+        If an encoder is named twice, ``n_anchors`` or ``seed`` is out of
+        range, ``output_dir`` is empty or ``device`` is unavailable.
     OSError
         If ``output_dir`` cannot be created or written.
     """
-    out = sys.stdout if out is None else out
+    output_dir = _check_output_dir(output_dir)
     progress = _Progress(sys.stderr, enabled=verbose)
+    results = run_experiment(
+        encoders=_QUICK_ENCODERS if encoders is None and quick else encoders,
+        n_anchors=n_anchors,
+        seed=seed,
+        device=device,
+        data_home=data_home,
+        refresh=refresh,
+        generation=generation,
+        progress=progress if verbose else None,
+    )
+    write_report(
+        results, output_dir=output_dir, figure=figure, out=out, progress=progress
+    )
+    progress(f"done in {time.perf_counter() - progress.start:.1f} s")
+    return results
+
+
+def _check_options(*, encoders, n_anchors, seed, device):
+    """The list of encoders; raise ValueError on any option out of range."""
     resolve_device(device)  # fail early on an unavailable device
-    if encoders is None:
-        encoders = list(_QUICK_ENCODERS if quick else ENCODER_NAMES)
-    repeated = sorted({name for name in encoders if list(encoders).count(name) > 1})
+    if not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
+        raise ValueError(
+            f"seed={seed!r} must be an int between 0 and {_MAX_SEED} (a 32-bit seed)."
+        )
+    encoders = list(ENCODER_NAMES if encoders is None else encoders)
+    repeated = sorted({name for name in encoders if encoders.count(name) > 1})
     if repeated:
         raise ValueError(
             f"encoder(s) {', '.join(repeated)} given more than once: each pair "
             "would be computed twice with identical results. Name each encoder "
             "once."
         )
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-
-    progress(f"loading encoders {', '.join(encoders)} (trained on first use)")
-    data = load_digits_embeddings(
-        encoders=encoders, random_state=seed, data_home=data_home, verbose=verbose
-    )
-    train, test, y = data.train_indices, data.test_indices, data.target
-    emb = data.embeddings
-    if not 1 <= n_anchors <= len(train):
+    _, _, train, _ = _digits(_TEST_SIZE, seed)
+    if not isinstance(n_anchors, numbers.Integral) or not 1 <= n_anchors <= len(train):
         raise ValueError(
             f"n_anchors={n_anchors} must be between 1 and the {len(train)} "
             "training images the anchors are drawn from."
         )
+    return encoders
+
+
+def _check_output_dir(output_dir):
+    """``output_dir`` as a Path, if it is, or can become, a writable folder.
+
+    Nothing is created: the report creates the folder once there is something
+    to write, so a failed run leaves no empty folder behind.
+    """
+    if not os.fspath(output_dir).strip():
+        raise ValueError(
+            f"output_dir={os.fspath(output_dir)!r} names no folder, so the files "
+            "would land in the working directory: pass a folder "
+            "(--output-dir sklatent_demo_output), or '.' for the working "
+            "directory."
+        )
+    path = Path(output_dir)
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        reason = "Not a folder" if existing == path else f"{existing} is a file"
+        raise NotADirectoryError(errno.ENOTDIR, reason, str(path))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    return path
+
+
+def run_experiment(
+    *,
+    encoders=None,
+    n_anchors=256,
+    seed=0,
+    device="cpu",
+    data_home=None,
+    refresh=False,
+    generation=True,
+    progress=None,
+):
+    """Measure zero-shot stitching (and generation) across digit encoders.
+
+    Writes nothing: :func:`write_report` turns the results into tables and
+    figures. The options are checked before any network is trained.
+
+    Parameters
+    ----------
+    encoders : list of str, default=None
+        Encoders to compare, each named once; None compares all of them.
+    n_anchors : int, default=256
+        Number of parallel anchors, drawn at random from the training rows.
+    seed : int, default=0
+        Seeds the networks, the split, the anchors and the matching; between
+        0 and 2**32 - 1.
+    device : str, default="cpu"
+        Device of the relative transformers and translators.
+    data_home : str or path-like, default=None
+        Cache folder of the networks.
+    refresh : bool, default=False
+        Retrain every network and overwrite the cache.
+    generation : bool, default=True
+        Also measure stitched generation: each encoder's decoder
+        (:func:`~sklatent.datasets.load_digits_decoders`) reconstructs the
+        test images from every encoder's embeddings, naively, translated and
+        inverse-projected (:data:`GENERATION`), and a relative autoencoder's
+        decoder from another seed's encoder
+        (:func:`~sklatent.datasets.load_digits_relative_autoencoders`).
+    progress : callable, default=None
+        Called with one progress message at each stage; the loaders then
+        print one line per network to stderr. None is silent.
+
+    Returns
+    -------
+    results : :class:`~sklearn.utils.Bunch`
+        ``accuracy[(fit_on, apply_to)][method]``: test accuracy of each
+        method of :data:`METHODS` for each ordered pair of encoders;
+        ``encoders``; ``n_anchors``; ``data`` (the embeddings' Bunch) and
+        ``anchors`` (positions among the training rows), which the figure
+        draws; ``seconds``: how long the experiment took. With
+        ``generation``: ``mse[(encoder, decoder)][key]``, the test
+        reconstruction MSE of each key of :data:`GENERATION`;
+        ``relative_mse``, a dict with the relative autoencoders' ``"own"``
+        MSE (seed 1) and ``"stitched"`` MSE (seed 0's encoder, seed 1's
+        decoder); ``decoded``, the images behind each of these MSEs.
+
+    Raises
+    ------
+    ValueError
+        If an encoder is named twice, ``n_anchors`` or ``seed`` is out of
+        range, or ``device`` is unavailable.
+    """
+    encoders = _check_options(
+        encoders=encoders, n_anchors=n_anchors, seed=seed, device=device
+    )
+    load = {"data_home": data_home, "refresh": refresh, "verbose": progress is not None}
+    progress = progress or (lambda message: None)
+    start = time.perf_counter()
+    progress(f"loading encoders {', '.join(encoders)} (trained on first use)")
+    data = load_digits_embeddings(
+        encoders=encoders, test_size=_TEST_SIZE, random_state=seed, **load
+    )
+    split = _Split(data.target, data.train_indices, data.test_indices)
+    emb = data.embeddings
     # Positions of the anchors among the training rows: the same items for every
     # encoder, since the embeddings are row-aligned.
-    anchors = random_anchors(emb[encoders[0]][train], n_anchors, random_state=seed)
-    progress(
-        f"{len(train)} training and {len(test)} test images; {n_anchors} parallel "
-        "anchors drawn from the training images"
+    anchors = random_anchors(
+        emb[encoders[0]][split.train], n_anchors, random_state=seed
     )
+    progress(
+        f"{len(split.train)} training and {len(split.test)} test images; "
+        f"{n_anchors} parallel anchors drawn from the training images"
+    )
+    results = Bunch(
+        accuracy=_measure_stitching(
+            emb,
+            encoders,
+            split=split,
+            anchors=anchors,
+            seed=seed,
+            device=device,
+            progress=progress,
+        ),
+        encoders=list(encoders),
+        n_anchors=n_anchors,
+        data=data,
+        anchors=anchors,
+    )
+    if generation:
+        results.update(
+            _measure_generation(
+                encoders,
+                anchors=anchors,
+                seed=seed,
+                device=device,
+                load=load,
+                progress=progress,
+            )
+        )
+    results.seconds = time.perf_counter() - start
+    return results
 
+
+def _measure_stitching(emb, encoders, *, split, anchors, seed, device, progress):
+    """``accuracy[(a, b)][method]`` for every ordered pair of encoders."""
     heads = {}
     for name in encoders:
         progress(f"fitting heads on {name} ({emb[name].shape[1]} dimensions)")
-        heads[name] = _fit_heads(emb[name][train], y[train], anchors, device)
-
+        heads[name] = _fit_heads(
+            emb[name][split.train], split.y[split.train], anchors, device
+        )
     accuracy = {}
     for a in encoders:
         progress(f"stitching heads fitted on {a} to every encoder")
+        X_a_train = emb[a][split.train]
         for b in encoders:
             accuracy[(a, b)] = _stitch_pair(
                 heads[a],
                 heads[b]["absolute"],
-                emb[a][train],
+                X_a_train,
                 emb[b],
-                y,
-                train,
-                test,
-                anchors,
-                device,
+                split=split,
+                anchors=anchors,
+                device=device,
             )
             accuracy[(a, b)]["matched"] = _stitch_matched(
-                heads[a]["absolute"], emb[a][train], emb[b], y, train, test, seed
+                heads[a]["absolute"], X_a_train, emb[b], split=split, seed=seed
             )
-
-    seconds = time.perf_counter() - progress.start
-    table_path = output_dir / _TABLE_NAME
-    _write_csv(table_path, accuracy, encoders)
-    dims = {name: emb[name].shape[1] for name in encoders}
-    _print_table(accuracy, encoders, dims, len(test), n_anchors, seconds, out)
-    figure_path = None
-    if figure:
-        progress("drawing the figure")
-        figure_path = _save_figure(
-            output_dir / _FIGURE_NAME,
-            accuracy,
-            encoders,
-            emb,
-            y,
-            train,
-            test,
-            anchors,
-            out,
-        )
-    print(f"Table saved to {table_path}", file=out)
-    if figure_path is not None:
-        print(f"Figure saved to {figure_path}", file=out)
-    results = Bunch(
-        accuracy=accuracy,
-        encoders=list(encoders),
-        n_anchors=n_anchors,
-        figure=figure_path,
-        table=table_path,
-    )
-    if generation:
-        results.update(
-            _run_generation(
-                encoders,
-                seed,
-                data_home,
-                anchors,
-                device,
-                figure,
-                output_dir,
-                progress,
-                verbose,
-                out,
-            )
-        )
-    results.seconds = time.perf_counter() - progress.start
-    progress(f"done in {results.seconds:.1f} s")
-    return results
+    return accuracy
 
 
-def _run_generation(
-    encoders,
-    seed,
-    data_home,
-    anchors,
-    device,
-    figure,
-    output_dir,
-    progress,
-    verbose,
-    out,
-):
-    """Stitched generation: measure, print, save the table and the figure."""
+def _measure_generation(encoders, *, anchors, seed, device, load, progress):
+    """Reconstruction MSE of each decoder from every encoder, and the images."""
     progress("loading decoders and relative autoencoders (trained on first use)")
     data = load_digits_decoders(
-        encoders=encoders, random_state=seed, data_home=data_home, verbose=verbose
+        encoders=encoders,
+        test_size=_TEST_SIZE,
+        random_state=seed,
+        **load,
     )
     auto = load_digits_relative_autoencoders(
-        random_state=seed, data_home=data_home, verbose=verbose
+        test_size=_TEST_SIZE, random_state=seed, **load
     )
     train, test = data.train_indices, data.test_indices
     images = data.images[test]
     progress("stitching decoders across encoders")
-    decoded, mse = {}, {}
+    decoded = {}
     for a in encoders:
         A = data.embeddings[a]
         rel_a = RelativeTransformer(anchors=anchors, center=True, device=device)
@@ -351,54 +454,20 @@ def _run_generation(
                 ),
             }
             decoded[(a, b)] = {key: _decode(decoder, Z) for key, Z in bridged.items()}
-            mse[(a, b)] = {
-                key: float(((pixels - images) ** 2).mean())
-                for key, pixels in decoded[(a, b)].items()
-            }
-    relative = {
+    decoded["relative"] = {
         "own": _decode(auto.decoders[1], auto.relative[1][test]),
         "stitched": _decode(auto.decoders[1], auto.relative[0][test]),
     }
-    relative_mse = {
-        key: float(((pixels - images) ** 2).mean()) for key, pixels in relative.items()
+    mse = {
+        pair: {
+            key: float(((pixels - images) ** 2).mean()) for key, pixels in row.items()
+        }
+        for pair, row in decoded.items()
     }
-    table_path = output_dir / _GENERATION_TABLE_NAME
-    with open(table_path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["encoder", "decoder", "bridge", "mse"])
-        for (a, b), row in mse.items():
-            writer.writerows([a, b, key, f"{row[key]:.5f}"] for key in GENERATION)
-        for encoder, key in (
-            ("relative_ae_seed1", "own"),
-            ("relative_ae_seed0", "stitched"),
-        ):
-            value = f"{relative_mse[key]:.5f}"
-            writer.writerow([encoder, "relative_ae_seed1", "relative", value])
-    _print_generation(mse, relative_mse, encoders, len(test), len(anchors), out)
-    print(f"Generation table saved to {table_path}", file=out)
-    figure_path = None
-    if figure:
-        progress("drawing the generation figure")
-        a, b = encoders[-1], encoders[0]
-        panels = [("original", images), (f"{b} decoder, own", decoded[(b, b)]["own"])]
-        panels += [
-            (f"{a}, {GENERATION[key][0]}", decoded[(a, b)][key])
-            for key in ("naive", "translated", "inverse")
-        ]
-        panels += [
-            ("rel. AE, own", relative["own"]),
-            ("rel. AE, stitched", relative["stitched"]),
-        ]
-        figure_path = _save_generation_figure(
-            output_dir / _GENERATION_FIGURE_NAME, panels, a, b, out
-        )
-        if figure_path is not None:
-            print(f"Generation figure saved to {figure_path}", file=out)
     return {
-        "mse": mse,
-        "relative_mse": relative_mse,
-        "generation_table": table_path,
-        "generation_figure": figure_path,
+        "mse": {pair: row for pair, row in mse.items() if pair != "relative"},
+        "relative_mse": mse["relative"],
+        "decoded": {"original": images, **decoded},
     }
 
 
@@ -408,44 +477,6 @@ def _decode(decoder, Z):
 
     with torch.no_grad():
         return decoder(torch.as_tensor(np.asarray(Z, dtype=np.float32))).numpy()
-
-
-def _print_generation(mse, relative_mse, encoders, n_test, n_anchors, out):
-    """Print the reconstruction table with its legend."""
-    name_width = max(len("decoder"), *(len(name) for name in encoders))
-    headers = ["encoder", "decoder"] + [h for h, _ in GENERATION.values()]
-    widths = [name_width, name_width] + [max(8, len(h)) for h in headers[2:]]
-
-    def line(cells):
-        return "  ".join(
-            cell.ljust(width) if i < 2 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    print(
-        f"\nStitched generation on the digits test set ({n_test} images): "
-        "reconstruction MSE of\neach encoder's decoder ('decoder') from "
-        "another encoder's embeddings ('encoder'),\nas a multiple of the "
-        f"decoder's own MSE; {n_anchors} parallel anchors.\n",
-        file=out,
-    )
-    print(line(headers), file=out)
-    print(line(["-" * width for width in widths]), file=out)
-    for (a, b), row in mse.items():
-        cells = [a, b, f"{row['own']:.4f}"]
-        cells += [f"{row[key] / row['own']:.2f}x" for key in list(GENERATION)[1:]]
-        print(line(cells), file=out)
-    print("", file=out)
-    legend = max(len(header) for header, _ in GENERATION.values())
-    for header, description in GENERATION.values():
-        print(f"  {header:<{legend}}  {description}", file=out)
-    own, stitched = relative_mse["own"], relative_mse["stitched"]
-    print(
-        f"\nRelative autoencoders (decoder of seed 1): own MSE {own:.4f}; from "
-        f"the encoder of seed 0,\nzero-shot, {stitched:.4f} "
-        f"({stitched / own:.2f}x own).",
-        file=out,
-    )
 
 
 def _fit_heads(X_train, y_train, anchors, device):
@@ -466,9 +497,9 @@ def _fit_heads(X_train, y_train, anchors, device):
     return heads
 
 
-def _stitch_pair(heads_a, head_b, X_a_train, X_b, y, train, test, anchors, device):
+def _stitch_pair(heads_a, head_b, X_a_train, X_b, *, split, anchors, device):
     """Test accuracies of encoder A's heads applied to encoder B."""
-    X_b_train, X_b_test, y_test = X_b[train], X_b[test], y[test]
+    X_b_train, X_b_test, y_test = X_b[split.train], X_b[split.test], split.y[split.test]
     absolute = heads_a["absolute"]
     scores = {"own": head_b.score(X_b_test, y_test)}
     scores["absolute"] = absolute.score(
@@ -489,7 +520,7 @@ def _stitch_pair(heads_a, head_b, X_a_train, X_b, y, train, test, anchors, devic
     return {key: float(value) for key, value in scores.items()}
 
 
-def _stitch_matched(absolute, X_a_train, X_b, y, train, test, seed):
+def _stitch_matched(absolute, X_a_train, X_b, *, split, seed):
     """Accuracy of A's head on B through a translator fitted on matched pairs.
 
     B's training pool is shuffled, so its rows are not parallel to A's; the
@@ -498,9 +529,9 @@ def _stitch_matched(absolute, X_a_train, X_b, y, train, test, seed):
     B -> A translator is fitted on the matched pairs.
     """
     rng = np.random.RandomState(seed)
-    order = rng.permutation(len(train))
-    X_b_pool = X_b[train][order]
-    y_train = y[train]
+    order = rng.permutation(len(split.train))
+    X_b_pool = X_b[split.train][order]
+    y_train = split.y[split.train]
     known = [int(np.flatnonzero(y_train == c)[0]) for c in np.unique(y_train)]
     position = np.argsort(order)  # where each training row went in B's pool
     seeds = np.column_stack([position[known], known])
@@ -513,7 +544,77 @@ def _stitch_matched(absolute, X_a_train, X_b, y, train, test, seed):
         X_a_train[matching.y_indices],
         method="orthogonal",
     )
-    return float(stitched.score(X_b[test], y[test]))
+    return float(stitched.score(X_b[split.test], split.y[split.test]))
+
+
+def write_report(results, *, output_dir, figure=True, out=None, progress=None):
+    """Print the tables of :func:`run_experiment`'s results and save their files.
+
+    Parameters
+    ----------
+    results : :class:`~sklearn.utils.Bunch`
+        What :func:`run_experiment` returned; the paths of the saved files
+        are added to it (``table``, ``figure``, ``generation_table``,
+        ``generation_figure``; a figure is None when none was saved).
+    output_dir : path-like
+        Folder of the CSV tables and PNG figures, created if needed.
+    figure : bool, default=True
+        Save the figures (needs matplotlib).
+    out : file-like, default=None
+        Where the tables are printed; None means ``sys.stdout``.
+    progress : callable, default=None
+        Called with one progress message before each figure.
+    """
+    out = sys.stdout if out is None else out
+    progress = progress or (lambda message: None)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results.table = output_dir / _TABLE_NAME
+    _write_csv(results.table, results.accuracy, results.encoders)
+    _print_table(results, out)
+    results.figure = None
+    if figure:
+        progress("drawing the figure")
+        results.figure = _save_figure(output_dir / _FIGURE_NAME, results, out)
+    print(f"Table saved to {results.table}", file=out)
+    if results.figure is not None:
+        print(f"Figure saved to {results.figure}", file=out)
+    if "mse" in results:
+        _report_generation(
+            results, output_dir, figure=figure, out=out, progress=progress
+        )
+    return results
+
+
+def _report_generation(results, output_dir, *, figure, out, progress):
+    """Print and save the generation table, and save its figure of digits."""
+    results.generation_table = output_dir / _GENERATION_TABLE_NAME
+    _write_generation_csv(results.generation_table, results)
+    _print_generation(results, out)
+    print(f"Generation table saved to {results.generation_table}", file=out)
+    results.generation_figure = None
+    if not figure:
+        return
+    progress("drawing the generation figure")
+    a, b = results.encoders[-1], results.encoders[0]
+    decoded = results.decoded
+    panels = [
+        ("original", decoded["original"]),
+        (f"{b} decoder, own", decoded[(b, b)]["own"]),
+    ]
+    panels += [
+        (f"{a}, {GENERATION[key][0]}", decoded[(a, b)][key])
+        for key in ("naive", "translated", "inverse")
+    ]
+    panels += [
+        ("rel. AE, own", decoded["relative"]["own"]),
+        ("rel. AE, stitched", decoded["relative"]["stitched"]),
+    ]
+    results.generation_figure = _save_generation_figure(
+        output_dir / _GENERATION_FIGURE_NAME, panels, a, b, out
+    )
+    if results.generation_figure is not None:
+        print(f"Generation figure saved to {results.generation_figure}", file=out)
 
 
 def _write_csv(path, accuracy, encoders):
@@ -526,8 +627,25 @@ def _write_csv(path, accuracy, encoders):
                 writer.writerow([a, b, *(f"{scores[key]:.4f}" for key in METHODS)])
 
 
-def _print_table(accuracy, encoders, dims, n_test, n_anchors, seconds, out):
+def _write_generation_csv(path, results):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["encoder", "decoder", "bridge", "mse"])
+        for (a, b), row in results.mse.items():
+            writer.writerows([a, b, key, f"{row[key]:.5f}"] for key in GENERATION)
+        for encoder, key in (
+            ("relative_ae_seed1", "own"),
+            ("relative_ae_seed0", "stitched"),
+        ):
+            value = f"{results.relative_mse[key]:.5f}"
+            writer.writerow([encoder, "relative_ae_seed1", "relative", value])
+
+
+def _print_table(results, out):
     """Print the accuracy table with its legend."""
+    accuracy, encoders, data = results.accuracy, results.encoders, results.data
+    dims = {name: data.embeddings[name].shape[1] for name in encoders}
+    n_test, n_anchors = len(data.test_indices), results.n_anchors
     headers = ["fit on", "apply to"] + [header for header, _ in METHODS.values()]
     name_width = max(len("apply to"), *(len(name) for name in encoders))
     widths = [name_width, name_width] + [max(6, len(h)) for h in headers[2:]]
@@ -587,7 +705,47 @@ def _print_table(accuracy, encoders, dims, n_test, n_anchors, seconds, out):
         "spaces on the anchors.",
         file=out,
     )
-    print(f"\nComputed in {seconds:.1f} s.", file=out)
+    print(f"\nComputed in {results.seconds:.1f} s.", file=out)
+
+
+def _print_generation(results, out):
+    """Print the reconstruction table with its legend."""
+    mse, relative_mse, encoders = results.mse, results.relative_mse, results.encoders
+    n_test, n_anchors = len(results.data.test_indices), results.n_anchors
+    name_width = max(len("decoder"), *(len(name) for name in encoders))
+    headers = ["encoder", "decoder"] + [h for h, _ in GENERATION.values()]
+    widths = [name_width, name_width] + [max(8, len(h)) for h in headers[2:]]
+
+    def line(cells):
+        return "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    print(
+        f"\nStitched generation on the digits test set ({n_test} images): "
+        "reconstruction MSE of\neach encoder's decoder ('decoder') from "
+        "another encoder's embeddings ('encoder'),\nas a multiple of the "
+        f"decoder's own MSE; {n_anchors} parallel anchors.\n",
+        file=out,
+    )
+    print(line(headers), file=out)
+    print(line(["-" * width for width in widths]), file=out)
+    for (a, b), row in mse.items():
+        cells = [a, b, f"{row['own']:.4f}"]
+        cells += [f"{row[key] / row['own']:.2f}x" for key in list(GENERATION)[1:]]
+        print(line(cells), file=out)
+    print("", file=out)
+    legend = max(len(header) for header, _ in GENERATION.values())
+    for header, description in GENERATION.values():
+        print(f"  {header:<{legend}}  {description}", file=out)
+    own, stitched = relative_mse["own"], relative_mse["stitched"]
+    print(
+        f"\nRelative autoencoders (decoder of seed 1): own MSE {own:.4f}; from "
+        f"the encoder of seed 0,\nzero-shot, {stitched:.4f} "
+        f"({stitched / own:.2f}x own).",
+        file=out,
+    )
 
 
 def _agg_figure(out):
@@ -628,7 +786,7 @@ def _save_generation_figure(path, panels, a, b, out):
     return path
 
 
-def _save_figure(path, accuracy, encoders, emb, y, train, test, anchors, out):
+def _save_figure(path, results, out):
     """Save the accuracy matrices and a 2-D view of absolute vs relative spaces.
 
     Uses matplotlib's object API with the Agg canvas, so no global pyplot
@@ -644,6 +802,9 @@ def _save_figure(path, accuracy, encoders, emb, y, train, test, anchors, out):
     fig = Figure(figsize=(16, 8), layout="constrained")
     FigureCanvasAgg(fig)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.05])
+    accuracy, encoders, anchors = results.accuracy, results.encoders, results.anchors
+    emb, y = results.data.embeddings, results.data.target
+    train, test = results.data.train_indices, results.data.test_indices
     methods = [key for key in METHODS if key != "own"]
     axes = top.subplots(1, len(methods))
     n = len(encoders)

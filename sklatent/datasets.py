@@ -6,23 +6,46 @@ images, so row ``i`` of every embedding is the same image. Such row-aligned
 translation need for anchors and for evaluation. Decoders from each embedding back
 to the images, and autoencoders whose latent space is relative, serve to study
 stitched generation. Nothing is downloaded; everything trained is cached.
+
+This module holds the public loaders; the networks and their training live in
+``sklatent._zoo``, the cache folder and its files in ``sklatent._cache``.
 """
 
-import contextlib
-import logging
 import numbers
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
-from torch import nn
+
+from ._cache import (
+    _expect,
+    _load_or_train,
+    _read_cached,
+    _report,
+    _save_atomic,
+    get_data_home,
+)
+from ._zoo import (
+    _AUTOENCODER_DROPOUT,
+    _AUTOENCODER_EPOCHS,
+    _BATCH_SIZE,
+    _DECODER_DROPOUT,
+    _DECODER_EPOCHS,
+    _DECODER_VERSION,
+    _ENCODERS,
+    _EPOCHS,
+    _LEARNING_RATE,
+    _RECIPE_VERSION,
+    _build_decoder,
+    _mse,
+    _RelativeAutoencoder,
+    _train_autoencoder,
+    _train_decoder,
+    _train_encoder,
+)
 
 __all__ = [
     "ENCODER_NAMES",
@@ -32,188 +55,11 @@ __all__ = [
     "load_digits_relative_autoencoders",
 ]
 
-_logger = logging.getLogger(__name__)
-
-# Bump whenever anything below changes the embeddings, so stale caches are not read.
-_RECIPE_VERSION = "1"
-_EPOCHS = 30
-_BATCH_SIZE = 64
-_LEARNING_RATE = 1e-3
-_N_CLASSES = 10
-# Decoders (recipe version of their own, on top of the encoders'): dropout on the
-# latent input makes a decoder lean on no single coordinate, so that it tolerates
-# the small errors of a bridge from another encoder.
-_DECODER_VERSION = "1"
-_DECODER_EPOCHS = 30
-_DECODER_HIDDEN = 256
-_DECODER_DROPOUT = 0.2
-# Relative autoencoders: encoder -> centred cosine to anchors embedded in the same
-# pass, layer-normalised -> decoder (dropout on the relative input).
-_AUTOENCODER_EPOCHS = 40
-_AUTOENCODER_LATENT = 32
-_AUTOENCODER_HIDDEN = 128
-_AUTOENCODER_DROPOUT = 0.5
-# Build modules in float32 on the CPU whatever the caller's torch defaults are.
-_FACTORY = {"dtype": torch.float32, "device": "cpu"}
-
-
-def _mlp_small():
-    return nn.Sequential(
-        nn.Linear(64, 128, **_FACTORY),
-        nn.ReLU(),
-        nn.Linear(128, 32, **_FACTORY),
-    )
-
-
-def _mlp_wide():
-    return nn.Sequential(
-        nn.Linear(64, 256, **_FACTORY),
-        nn.Tanh(),
-        nn.Linear(256, 64, **_FACTORY),
-        nn.Tanh(),
-    )
-
-
-def _cnn():
-    return nn.Sequential(
-        nn.Unflatten(1, (1, 8, 8)),
-        nn.Conv2d(1, 16, 3, padding=1, **_FACTORY),
-        nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1, **_FACTORY),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 4 * 4, 48, **_FACTORY),
-        nn.GELU(),
-    )
-
-
-# name -> (seed, embedding dimension, builder of the encoder module)
-_ENCODERS = {
-    "mlp_small": (0, 32, _mlp_small),
-    "mlp_wide": (1, 64, _mlp_wide),
-    "cnn": (2, 48, _cnn),
-}
-
 #: Names of the encoders that :func:`load_digits_embeddings` can train.
 ENCODER_NAMES = tuple(_ENCODERS)
 
-
-def get_data_home(data_home=None):
-    """Return the folder where sklatent caches its datasets, creating it if needed.
-
-    Datasets computed by sklatent (such as trained embeddings) are stored there, so
-    they are computed once per machine rather than once per call.
-
-    Parameters
-    ----------
-    data_home : str or path-like, default=None
-        The folder to use. When None, the environment variable
-        ``SKLATENT_DATA_HOME`` is used if set, else ``$XDG_CACHE_HOME/sklatent``,
-        else ``~/.cache/sklatent``. A leading ``~`` is expanded.
-
-    Returns
-    -------
-    pathlib.Path
-        The cache folder; it exists on return.
-
-    See Also
-    --------
-    load_digits_embeddings : Parallel embeddings cached in this folder.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from sklatent.datasets import get_data_home
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     print(get_data_home(tmp + "/cache").name)
-    cache
-    """
-    if data_home is None:
-        data_home = os.environ.get("SKLATENT_DATA_HOME")
-    if data_home is None:
-        cache = os.environ.get("XDG_CACHE_HOME") or Path("~", ".cache")
-        data_home = Path(cache, "sklatent")
-    path = Path(data_home).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _seed(random_state, own_seed):
-    """One 32-bit seed from the dataset's ``random_state`` and a model's own seed."""
-    return int(np.random.SeedSequence([random_state, own_seed]).generate_state(1)[0])
-
-
-def _train(build, inputs, targets, loss, *, seed, epochs):
-    """Build a model and fit it with Adam on mini-batches; return it in eval mode.
-
-    Initialisation, dropout and batch order are seeded by ``seed``; the caller's
-    global torch random state is left as it was.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        model = build()
-        shuffle = torch.Generator(device="cpu").manual_seed(seed)
-        optimizer = torch.optim.Adam(model.parameters(), lr=_LEARNING_RATE)
-        model.train()
-        with torch.enable_grad():  # also when called under the caller's no_grad()
-            for _ in range(epochs):
-                order = torch.randperm(len(inputs), generator=shuffle, device="cpu")
-                for batch in order.split(_BATCH_SIZE):
-                    optimizer.zero_grad()
-                    loss(model(inputs[batch]), targets[batch]).backward()
-                    optimizer.step()
-    return model.eval()
-
-
-def _train_encoder(name, X_train, y_train, random_state):
-    """Train encoder ``name`` with a linear head; return (encoder, head)."""
-    own_seed, dim, build = _ENCODERS[name]
-    model = _train(
-        lambda: nn.Sequential(build(), nn.Linear(dim, _N_CLASSES, **_FACTORY)),
-        torch.from_numpy(X_train.astype(np.float32)),
-        torch.from_numpy(y_train.astype(np.int64)),
-        nn.functional.cross_entropy,
-        seed=_seed(random_state, own_seed),
-        epochs=_EPOCHS,
-    )
-    return model[0], model[1]
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Run torch on one thread inside the block, then restore the caller's count.
-
-    Results then do not depend on the number of cores, and these tiny networks gain
-    nothing from more threads: on a busy two-core machine two threads trained ten
-    times slower than one.
-    """
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n_threads)
-
-
-def _report(message, verbose):
-    """Print ``message`` to stderr if ``verbose``, else log it at INFO level."""
-    if verbose:
-        print(message, file=sys.stderr)
-    else:
-        _logger.info(message)
-
-
-def _save_atomic(path, **arrays):
-    """Write ``arrays`` to ``path`` as .npz so readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+#: The largest seed scikit-learn and numpy accept (seeds are 32-bit).
+_MAX_SEED = 2**32 - 1
 
 
 def load_digits_embeddings(
@@ -285,7 +131,8 @@ def load_digits_embeddings(
     Raises
     ------
     ValueError
-        If an encoder name is unknown, or ``random_state`` is not an int.
+        If an encoder name is unknown, or ``random_state`` is not an int
+        between 0 and 2**32 - 1.
 
     See Also
     --------
@@ -298,13 +145,15 @@ def load_digits_embeddings(
     generators and the caller's global torch random state is left untouched. Torch
     runs on one thread during training, whatever the number of cores, and the
     caller's thread count is restored on return (torch code running meanwhile in
-    other Python threads would see one thread). All three encoders train in a few
-    seconds on one CPU core and reach about 0.95 test accuracy or more with a
-    logistic regression on their embeddings.
+    other Python threads would see one thread). Each encoder reaches at least
+    0.9 test accuracy with a logistic regression on its embeddings; training
+    times are in :doc:`/datasets`.
 
     Each encoder is cached in its own ``.npz`` file whose name holds a recipe
     version, the encoder name, ``random_state`` and ``test_size``, so a changed
-    recipe never reads stale embeddings. Files are written atomically.
+    recipe never reads stale embeddings. Files are written atomically. A cached
+    file that cannot be read, or does not hold a finite float32 array of the
+    expected shape, is named in a :class:`RuntimeWarning` and rebuilt.
 
     Examples
     --------
@@ -323,22 +172,18 @@ def load_digits_embeddings(
         path = home / (
             f"digits_v{_RECIPE_VERSION}_{name}_rs{random_state}_test{test_size}.npz"
         )
-        if path.exists() and not refresh:
-            with np.load(path) as cached:
-                embeddings[name] = cached["embedding"]
+        dim = _ENCODERS[name][1]
+        expected = {"embedding": ((len(images), dim), np.float32)}
+        cached = _read_cached(path, _expect(expected), refresh=refresh)
+        if cached is not None:
+            embeddings[name] = cached["embedding"]
             _report(f"loaded {name} from {path}", verbose)
             continue
         start = time.perf_counter()
-        with _one_torch_thread():
-            encoder, head = _train_encoder(
-                name, images[train_indices], target[train_indices], random_state
-            )
-            with torch.no_grad():
-                embedding = encoder(torch.from_numpy(images.astype(np.float32)))
-                predicted = head(embedding[test_indices]).argmax(dim=1).numpy()
-        embeddings[name] = embedding.numpy()
+        embeddings[name], accuracy = _train_encoder(
+            name, images, target, train_indices, test_indices, random_state
+        )
         _save_atomic(path, embedding=embeddings[name])
-        accuracy = np.mean(predicted == target[test_indices])
         _report(
             f"training {name} ... done in {time.perf_counter() - start:.1f} s, "
             f"test accuracy {accuracy:.2f}",
@@ -353,64 +198,6 @@ def load_digits_embeddings(
         encoder_names=names,
         DESCR=_describe(names, embeddings, len(train_indices), len(test_indices)),
     )
-
-
-def _decoder(dim, hidden, dropout):
-    """Latent vector (``dim``) -> 8x8 image (64 pixels in [0, 1])."""
-    return nn.Sequential(
-        nn.Dropout(dropout),
-        nn.Linear(dim, hidden, **_FACTORY),
-        nn.ReLU(),
-        nn.Linear(hidden, 64, **_FACTORY),
-        nn.Sigmoid(),
-    )
-
-
-class _RelativeAutoencoder(nn.Module):
-    """Encoder, relative projection (anchors embedded in the same pass), decoder."""
-
-    def __init__(self, anchor_images):
-        from .nn import RelativeProjection
-
-        super().__init__()
-        self.encoder = nn.Sequential(
-            nn.Linear(64, 128, **_FACTORY),
-            nn.ReLU(),
-            nn.Linear(128, _AUTOENCODER_LATENT, **_FACTORY),
-        )
-        self.projection = RelativeProjection(center=True, normalize="layer")
-        self.decoder = _decoder(
-            len(anchor_images), _AUTOENCODER_HIDDEN, _AUTOENCODER_DROPOUT
-        )
-        self.register_buffer("anchor_images", anchor_images, persistent=False)
-
-    def forward(self, x):
-        return self.decoder(
-            self.projection(self.encoder(x), self.encoder(self.anchor_images))
-        )
-
-
-def _load_or_train(path, build, train, *, refresh, verbose, label):
-    """A module from its cached parameters at ``path``, or ``train()`` and cache it.
-
-    Returns ``(module, trained)``; ``build()`` makes an untrained module of the
-    same architecture to load cached parameters into.
-    """
-    if path.exists() and not refresh:
-        module = build()
-        with np.load(path) as cached:
-            module.load_state_dict({k: torch.from_numpy(v) for k, v in cached.items()})
-        _report(f"loaded {label} from {path}", verbose)
-        return module.eval(), False
-    with _one_torch_thread():
-        module = train()
-    state = {k: v.detach().numpy() for k, v in module.state_dict().items()}
-    _save_atomic(path, **state)
-    return module, True
-
-
-def _mse(decoded, images):
-    return float(((decoded.numpy() - images) ** 2).mean())
 
 
 def load_digits_decoders(
@@ -467,7 +254,8 @@ def load_digits_decoders(
     Raises
     ------
     ValueError
-        If an encoder name is unknown, or ``random_state`` is not an int.
+        If an encoder name is unknown, or ``random_state`` is not an int
+        between 0 and 2**32 - 1.
 
     See Also
     --------
@@ -480,11 +268,9 @@ def load_digits_decoders(
     -> Sigmoid``, trained for 30 epochs with Adam (learning rate 1e-3, batches
     of 64), seeded like the encoders. The dropout on its input makes it lean on
     no single coordinate: it costs some reconstruction quality on its own
-    encoder (test MSE about 0.021 instead of 0.013 to 0.019 without it) and
-    makes it tolerate the errors of a bridge from another encoder (the test
-    MSE through an affine translator fitted on 200 anchors is at most 1.25
-    times the decoder's own instead of up to 1.6 times). Each decoder trains
-    in about one second on one CPU core (the first in a process about 3 s).
+    encoder and makes it tolerate the errors of a bridge from another encoder
+    (the measurements are in :doc:`/datasets`). A damaged cached file is named
+    in a :class:`RuntimeWarning` and retrained.
 
     Examples
     --------
@@ -509,24 +295,12 @@ def load_digits_decoders(
     )
     home = get_data_home(data_home)
     train, test = data.train_indices, data.test_indices
-    targets = torch.from_numpy(data.images.astype(np.float32))
     data.decoders = {}
     for name in data.encoder_names:
-        own_seed, dim, _ = _ENCODERS[name]
-        embedding = torch.from_numpy(data.embeddings[name])
+        embedding = data.embeddings[name]
 
-        def build(dim=dim):
-            return _decoder(dim, _DECODER_HIDDEN, _DECODER_DROPOUT)
-
-        def train_decoder(build=build, embedding=embedding, own_seed=own_seed):
-            return _train(
-                build,
-                embedding[train],
-                targets[train],
-                nn.functional.mse_loss,
-                seed=_seed(random_state, 100 + own_seed),
-                epochs=_DECODER_EPOCHS,
-            )
+        def train_decoder(name=name, embedding=embedding):
+            return _train_decoder(name, embedding, data.images, train, random_state)
 
         path = home / (
             f"digits_v{_RECIPE_VERSION}_decoder{_DECODER_VERSION}_{name}"
@@ -535,7 +309,7 @@ def load_digits_decoders(
         start = time.perf_counter()
         decoder, trained = _load_or_train(
             path,
-            build,
+            lambda name=name: _build_decoder(name),
             train_decoder,
             refresh=refresh,
             verbose=verbose,
@@ -544,14 +318,16 @@ def load_digits_decoders(
         data.decoders[name] = decoder
         if trained:
             with torch.no_grad():
-                mse = _mse(decoder(embedding[test]), data.images[test])
+                mse = _mse(
+                    decoder(torch.from_numpy(embedding[test])), data.images[test]
+                )
             _report(
                 f"training the decoder of {name} ... done in "
                 f"{time.perf_counter() - start:.1f} s, test MSE {mse:.3f}",
                 verbose,
             )
     data.DESCR += (
-        f"\\nDecoders (version {_DECODER_VERSION}): each embedding -> the 64 pixels, "
+        f"\nDecoders (version {_DECODER_VERSION}): each embedding -> the 64 pixels, "
         f"mean squared error on the training images, {_DECODER_EPOCHS} epochs, "
         f"input dropout {_DECODER_DROPOUT}."
     )
@@ -633,7 +409,8 @@ def load_digits_relative_autoencoders(
     ------
     ValueError
         If a seed is repeated or not an int, ``n_anchors`` is not between 1
-        and the number of training images, or ``random_state`` is not an int.
+        and the number of training images, or ``random_state`` is not an int
+        between 0 and 2**32 - 1.
 
     See Also
     --------
@@ -648,10 +425,9 @@ def load_digits_relative_autoencoders(
     Sigmoid``; 40 epochs of Adam (learning rate 1e-3, batches of 64) on the
     mean squared error. The dropout on the relative input, as on the absolute
     decoders of :func:`load_digits_decoders`, makes a decoder tolerate the
-    small differences between the relative spaces of two seeds (measured:
-    test MSE of seed 0's encoder through seed 1's decoder 1.36 times the
-    decoder's own; 1.7 to 2.9 times in trials without dropout, with 100
-    anchors). Each autoencoder trains in about 4 s on one CPU core.
+    small differences between the relative spaces of two seeds (the
+    measurements are in :doc:`/datasets`). A damaged cached file is named in a
+    :class:`RuntimeWarning` and retrained.
 
     References
     ----------
@@ -711,14 +487,7 @@ def load_digits_relative_autoencoders(
     for seed in seeds:
 
         def train_autoencoder(seed=seed):
-            return _train(
-                build,
-                pixels[train],
-                pixels[train],
-                nn.functional.mse_loss,
-                seed=_seed(random_state, 1000 + seed),
-                epochs=_AUTOENCODER_EPOCHS,
-            )
+            return _train_autoencoder(seed, images, anchor_images, train, random_state)
 
         path = home / (
             f"digits_v{_RECIPE_VERSION}_relae{_DECODER_VERSION}_seed{seed}"
@@ -776,6 +545,11 @@ def _digits(test_size, random_state):
         raise ValueError(
             "random_state must be an int, because embeddings are cached per seed; "
             f"got {random_state!r}."
+        )
+    if not 0 <= random_state <= _MAX_SEED:
+        raise ValueError(
+            f"random_state must be an int between 0 and {_MAX_SEED} (a 32-bit "
+            f"seed); got {random_state!r}."
         )
     digits = load_digits()
     train_indices, test_indices = train_test_split(

@@ -1,5 +1,6 @@
 import itertools
 import logging
+import pickle
 import re
 import shutil
 
@@ -11,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklatent import datasets
+from sklatent import _zoo, datasets
 from sklatent.datasets import ENCODER_NAMES, get_data_home, load_digits_embeddings
 
 N_SAMPLES = 1797
@@ -50,6 +51,7 @@ def _assert_same_embeddings(actual, expected, **tolerance):
         np.testing.assert_allclose(actual.embeddings[name], embedding, **tolerance)
 
 
+@pytest.mark.slow
 def test_embeddings_are_parallel_float32(digits):
     reference = load_digits()
     assert digits.encoder_names == list(ENCODER_NAMES)
@@ -67,6 +69,7 @@ def test_embeddings_are_parallel_float32(digits):
         assert name in digits.DESCR
 
 
+@pytest.mark.slow
 def test_split_is_disjoint_covering_and_stratified(digits):
     train, test = digits.train_indices, digits.test_indices
     assert np.intersect1d(train, test).size == 0
@@ -78,6 +81,7 @@ def test_split_is_disjoint_covering_and_stratified(digits):
     assert np.abs(np.bincount(digits.target[test]) - expected).max() <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ENCODER_NAMES)
 def test_each_encoder_is_linearly_accurate(digits, name):
     embedding = digits.embeddings[name]
@@ -86,6 +90,7 @@ def test_each_encoder_is_linearly_accurate(digits, name):
     assert head.score(embedding[test], digits.target[test]) >= 0.9
 
 
+@pytest.mark.slow
 def test_heads_need_translation_across_encoders(digits):
     # The dimensions differ, so a head fitted on one encoder cannot be applied to
     # another as it is; an affine map fitted on paired training rows bridges them,
@@ -105,6 +110,7 @@ def test_heads_need_translation_across_encoders(digits):
         assert head.score(X[test] @ unpaired, y_test) <= 0.3
 
 
+@pytest.mark.slow
 def test_cache_hit_returns_same_arrays_without_training(digits, data_home, no_training):
     mtimes = {path: path.stat().st_mtime_ns for path in data_home.glob("*.npz")}
     again = load_digits_embeddings(data_home=data_home)
@@ -112,6 +118,7 @@ def test_cache_hit_returns_same_arrays_without_training(digits, data_home, no_tr
     assert {path: path.stat().st_mtime_ns for path in data_home.glob("*.npz")} == mtimes
 
 
+@pytest.mark.slow
 def test_cache_files_are_named_by_recipe_encoder_and_seed(digits, data_home):
     names = sorted(path.name for path in data_home.iterdir())
     assert len(names) == len(ENCODER_NAMES)  # one file each, no temporary left
@@ -122,6 +129,7 @@ def test_cache_files_are_named_by_recipe_encoder_and_seed(digits, data_home):
         assert "_rs0_" in match
 
 
+@pytest.mark.slow
 def test_changed_recipe_does_not_read_stale_cache(
     digits, data_home, monkeypatch, no_training
 ):
@@ -130,6 +138,7 @@ def test_changed_recipe_does_not_read_stale_cache(
         load_digits_embeddings(encoders="cnn", data_home=data_home)
 
 
+@pytest.mark.slow
 def test_subset_of_encoders_in_given_order(digits, data_home, no_training):
     subset = load_digits_embeddings(
         encoders=["cnn", "mlp_small", "cnn"], data_home=data_home
@@ -143,6 +152,7 @@ def test_subset_of_encoders_in_given_order(digits, data_home, no_training):
     )
 
 
+@pytest.mark.slow
 def test_refresh_retrains_deterministically_without_global_side_effects(
     digits, data_home, tmp_path, capsys
 ):
@@ -166,6 +176,7 @@ def test_refresh_retrains_deterministically_without_global_side_effects(
         assert re.search(line, stderr)
 
 
+@pytest.mark.slow
 def test_training_ignores_callers_no_grad_and_thread_count(digits, tmp_path):
     n_threads = torch.get_num_threads()
     torch.set_num_threads(n_threads + 1)
@@ -190,6 +201,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_env_var_sets_the_cache(digits, data_home, tmp_path, monkeypatch, no_training):
     home = tmp_path / "from_env"
     monkeypatch.setenv("SKLATENT_DATA_HOME", str(home))
@@ -231,6 +243,7 @@ def test_random_state_must_be_an_int(tmp_path, random_state):
         load_digits_embeddings(random_state=random_state, data_home=tmp_path)
 
 
+@pytest.mark.slow
 def test_progress_goes_to_stderr_or_logger(digits, data_home, capsys, caplog):
     load_digits_embeddings(encoders="cnn", data_home=data_home, verbose=True)
     assert "loaded cnn from" in capsys.readouterr().err
@@ -272,6 +285,7 @@ def _mse(decoder, Z, images):
     return float(((decoded - images) ** 2).mean())
 
 
+@pytest.mark.slow
 def test_decoders_reconstruct_their_own_encoder(decoders, digits):
     _assert_same_embeddings(decoders, digits, rtol=0, atol=0)
     test = decoders.test_indices
@@ -290,6 +304,7 @@ def test_decoders_reconstruct_their_own_encoder(decoders, digits):
     assert "Decoders (version" in decoders.DESCR
 
 
+@pytest.mark.slow
 def test_decoders_stitch_through_a_translator_not_naively(decoders):
     """The issue's targets: translated <= 1.3x own MSE, naive reuse >= 3x."""
     from sklatent import LatentTranslator
@@ -309,6 +324,7 @@ def test_decoders_stitch_through_a_translator_not_naively(decoders):
         assert _mse(decoder, naive, images) >= 3 * own, (a, b)
 
 
+@pytest.mark.slow
 def test_decoders_cache_and_determinism(decoders, decoder_home, tmp_path, monkeypatch):
     names = sorted(path.name for path in decoder_home.glob("*decoder*"))
     assert len(names) == len(ENCODER_NAMES)
@@ -325,7 +341,7 @@ def test_decoders_cache_and_determinism(decoders, decoder_home, tmp_path, monkey
     def fail(*args, **kwargs):
         raise AssertionError("a network was trained")
 
-    monkeypatch.setattr(datasets, "_train", fail)
+    monkeypatch.setattr(_zoo, "_train", fail)
     again = datasets.load_digits_decoders(encoders="cnn", data_home=decoder_home)
     for key, value in decoders.decoders["cnn"].state_dict().items():
         torch.testing.assert_close(again.decoders["cnn"].state_dict()[key], value)
@@ -363,7 +379,7 @@ def test_relative_autoencoders_are_cached(autoencoders, monkeypatch, capsys):
     def fail(*args, **kwargs):
         raise AssertionError("a network was trained")
 
-    monkeypatch.setattr(datasets, "_train", fail)
+    monkeypatch.setattr(_zoo, "_train", fail)
     again = datasets.load_digits_relative_autoencoders(
         seeds=[1], data_home=home, verbose=True
     )
@@ -390,3 +406,164 @@ def test_relative_autoencoder_errors(kwargs, message, tmp_path):
 def test_decoder_errors(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown encoder name\(s\) \['vit'\]"):
         datasets.load_digits_decoders(encoders="vit", data_home=tmp_path)
+
+
+# --------------------------------------------------------------------------
+# Damaged cache files are named, rebuilt, never passed on
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """Replace training by a fast stand-in; returns the calls made."""
+    calls = []
+
+    def train_encoder(name, images, target, train, test, random_state):
+        calls.append(name)
+        dim = datasets._ENCODERS[name][1]
+        rng = np.random.default_rng(random_state)
+        return rng.standard_normal((len(images), dim)).astype(np.float32), 1.0
+
+    def train_decoder(name, embedding, images, train, random_state):
+        calls.append(f"decoder {name}")
+        return _zoo._build_decoder(name).eval()
+
+    monkeypatch.setattr(datasets, "_train_encoder", train_encoder)
+    monkeypatch.setattr(datasets, "_train_decoder", train_decoder)
+    return calls
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _empty(path):
+    path.write_bytes(b"")
+
+
+def _not_a_zip(path):
+    path.write_text("embedding = [1, 2, 3]\n")
+
+
+def _other_key(path):
+    np.savez(path, vectors=np.zeros((N_SAMPLES, 32), np.float32))
+
+
+def _wrong_shape(path):
+    np.savez(path, embedding=np.zeros((N_SAMPLES, 1), np.float32))
+
+
+def _wrong_dtype(path):
+    np.savez(path, embedding=np.zeros((N_SAMPLES, 32)))
+
+
+def _nan(path):
+    with np.load(path) as cached:
+        embedding = cached["embedding"].copy()
+    embedding[3, 5] = np.nan
+    np.savez(path, embedding=embedding)
+
+
+def _object_array(path):
+    np.savez(path, embedding=np.array([None, "x"], dtype=object))
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (_truncate, r"cannot be read \(BadZipFile"),
+        (_empty, r"cannot be read \(EOFError"),
+        (_not_a_zip, r"cannot be read \((BadZipFile|ValueError|OSError)"),
+        (_other_key, r"holds arrays \['vectors'\] instead of \['embedding'\]"),
+        (_wrong_shape, r"holds 'embedding' of shape \(1797, 1\) .* \(1797, 32\)"),
+        (
+            _wrong_dtype,
+            r"holds .embedding. of shape \(1797, 32\) and dtype float64 "
+            r"instead of \(1797, 32\) and float32",
+        ),
+        (_nan, r"holds NaN or infinite values in 'embedding'"),
+        (_object_array, r"cannot be read \(ValueError: Object arrays"),
+    ],
+    ids=lambda value: getattr(value, "__name__", "")[1:],
+)
+def test_damaged_cache_file_is_named_and_rebuilt(
+    damage, problem, tmp_path, fake_training
+):
+    first = load_digits_embeddings(encoders="mlp_small", data_home=tmp_path)
+    (path,) = tmp_path.glob("*mlp_small*.npz")
+    damage(path)
+    message = rf"The cached file {re.escape(str(path))} {problem}.*It is rebuilt now"
+    with pytest.warns(RuntimeWarning, match=message) as record:
+        again = load_digits_embeddings(encoders="mlp_small", data_home=tmp_path)
+    assert [r.filename for r in record] == [__file__], [
+        (r.filename, str(r.message)) for r in record
+    ]
+    assert fake_training == ["mlp_small", "mlp_small"]
+    _assert_same_embeddings(again, first, rtol=0, atol=0)
+    assert sorted(tmp_path.iterdir()) == [path]  # overwritten, no temporary left
+    with np.load(path) as cached:
+        np.testing.assert_array_equal(
+            cached["embedding"], first.embeddings["mlp_small"]
+        )
+
+
+def test_damaged_decoder_file_is_rebuilt(tmp_path, fake_training):
+    first = datasets.load_digits_decoders(encoders="cnn", data_home=tmp_path)
+    (path,) = tmp_path.glob("*decoder*_cnn_*.npz")
+    state = first.decoders["cnn"].state_dict()
+    for damage, problem in [
+        (_truncate, r"cannot be read \(BadZipFile"),
+        (
+            lambda p: np.savez(p, **{"1.weight": np.zeros((256, 48), np.float32)}),
+            r"holds arrays \['1.weight'\] instead of \['1.bias', '1.weight', ",
+        ),
+        (
+            lambda p: np.savez(
+                p, **{k: np.full(v.shape, np.nan, np.float32) for k, v in state.items()}
+            ),
+            r"holds NaN or infinite values in '1.weight'",
+        ),
+    ]:
+        damage(path)
+        with pytest.warns(RuntimeWarning, match=rf"{re.escape(str(path))} {problem}"):
+            again = datasets.load_digits_decoders(encoders="cnn", data_home=tmp_path)
+        for key, value in again.decoders["cnn"].state_dict().items():
+            assert torch.isfinite(value).all(), key
+    assert fake_training == ["cnn", "decoder cnn"] + ["decoder cnn"] * 3
+
+
+def test_decoders_descr_has_no_literal_backslash_n(tmp_path, fake_training):
+    data = datasets.load_digits_decoders(encoders="mlp_wide", data_home=tmp_path)
+    assert "\\n" not in data.DESCR
+    assert "\nDecoders (version" in data.DESCR
+
+
+@pytest.mark.parametrize("random_state", [-1, 2**32])
+def test_random_state_out_of_the_32_bit_range(tmp_path, random_state):
+    with pytest.raises(ValueError, match=r"between 0 and 4294967295 \(a 32-bit seed\)"):
+        load_digits_embeddings(random_state=random_state, data_home=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_public_names_and_old_class_paths_still_resolve(monkeypatch):
+    for name in datasets.__all__:
+        assert getattr(datasets, name) is not None
+    assert datasets.get_data_home.__module__ == "sklatent._cache"
+    # A pickle made when the class lived in sklatent.datasets names that path.
+    cls = _zoo._RelativeAutoencoder
+    monkeypatch.setattr(cls, "__module__", "sklatent.datasets")
+    old = pickle.dumps(cls(torch.zeros(3, 64)))
+    monkeypatch.undo()
+    assert b"sklatent.datasets" in old
+    loaded = pickle.loads(old)
+    assert type(loaded) is cls and loaded.decoder[1].in_features == 3
+
+
+def test_empty_data_home_is_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"data_home='' names no folder"):
+        get_data_home("")
+    monkeypatch.setenv("SKLATENT_DATA_HOME", "")  # set but empty: unset
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert get_data_home() == tmp_path / "xdg" / "sklatent"
+    assert list(tmp_path.iterdir()) == [tmp_path / "xdg"]
