@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .metrics._common import _user_stacklevel
+from ._sklearn_compat import user_stacklevel
 
 _logger = logging.getLogger("sklatent.datasets")
 
@@ -125,7 +125,7 @@ def _read_cached(path, check, *, refresh=False):
         "something else. It is rebuilt now (refresh=True, or --refresh on the "
         "command line, rebuilds every file).",
         RuntimeWarning,
-        stacklevel=_user_stacklevel(),
+        stacklevel=user_stacklevel(),
     )
     return None
 
