@@ -231,7 +231,7 @@ def check_magnitude(x, limit, *, what):
     """
     if not np.isfinite(limit) or x.shape[0] == 0 or x.shape[1] == 0:
         return
-    low, high = torch.aminmax(torch.as_tensor(x))
+    low, high = torch.aminmax(torch.as_tensor(x).detach())
     largest = max(float(high), -float(low))
     if largest > limit:
         raise ValueError(

@@ -150,8 +150,9 @@ def squared_euclidean(X, A, *, out=None):
 
     One GEMM on data centred on the anchors' mean, then an exact recomputation
     of the entries where the expansion cancels (see the module docstring):
-    accurate to a few units of the dtype's resolution relative to each entry,
-    also for float32 data far from the origin and for rows equal to anchors.
+    each entry's relative error is within the bound given by
+    :data:`CANCELLATION`, also for float32 data far from the origin, and a row
+    equal to an anchor gives exactly zero.
 
     Parameters
     ----------
