@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from . import __version__
+from ._backend import resolve_device
 from ._demo import _QUICK_ENCODERS, run_demo
 from .datasets import ENCODER_NAMES
 
@@ -110,6 +111,8 @@ def _parser():
 
 def _run(args):
     """Run the demo with the parsed arguments."""
+    # An unusable device is a one-line error before any data is loaded.
+    resolve_device(args.device)
     run_demo(
         n_anchors=args.n_anchors,
         seed=args.seed,

@@ -35,7 +35,7 @@ def resolve_device(device, X=None):
     """
     if device == "auto":
         if isinstance(X, torch.Tensor):
-            return X.device
+            return _computing_device(X.device, "the input tensor's device")
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
@@ -44,6 +44,7 @@ def resolve_device(device, X=None):
             f"device={device!r} is not a valid torch device; use 'cpu', 'cuda', "
             "'cuda:N', 'mps' or 'auto'."
         ) from exc
+    _computing_device(resolved, f"device={device!r}")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
@@ -60,6 +61,18 @@ def resolve_device(device, X=None):
             f"device={device!r} was requested but MPS is not available. " + _DEVICE_HINT
         )
     return resolved
+
+
+def _computing_device(device, what):
+    """``device``, unless it holds no data (``"meta"``): then a ValueError."""
+    if device.type == "meta":
+        raise ValueError(
+            f"{what} names the 'meta' device, whose tensors hold no values, so "
+            "there is nothing to compute on; use 'cpu', 'cuda', 'cuda:N', 'mps' "
+            "or 'auto' "
+            "with tensors that hold data."
+        )
+    return device
 
 
 def check_array_or_tensor(estimator, X, *, reset, name="X"):
@@ -219,6 +232,7 @@ def check_tensor_values(X, name):
     """
     if X.is_complex():
         raise ValueError("Complex data not supported.")
+    _computing_device(X.device, f"Input {name}")
     if X.dtype not in (torch.float32, torch.float64):
         X = X.to(torch.float32 if X.is_floating_point() else torch.float64)
     # A finite sum proves every element finite, at the cost of one reduction;

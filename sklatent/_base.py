@@ -217,8 +217,8 @@ def _check_default_output(estimator):
         )
 
 
-def check_magnitude(x, limit, *, what):
-    """Raise a ValueError when values of ``x`` exceed ``limit`` in magnitude.
+def check_magnitude(x, limit, *, what, smallest=0.0):
+    """Raise a ValueError when values of ``x`` leave the range a kernel handles.
 
     Parameters
     ----------
@@ -227,9 +227,15 @@ def check_magnitude(x, limit, *, what):
     limit : float
         The largest safe absolute value.
     what : str
-        What overflows, for the message (e.g. "the 'dot' similarity").
+        What overflows (or underflows), for the message (e.g. "the 'dot'
+        similarity").
+    smallest : float, default=0.0
+        The smallest safe value of the largest absolute entry: below it,
+        products of entries underflow (an all-zero ``x`` passes).
     """
-    if not np.isfinite(limit) or x.shape[0] == 0 or x.shape[1] == 0:
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        return
+    if not np.isfinite(limit) and not smallest > 0:
         return
     low, high = torch.aminmax(torch.as_tensor(x).detach())
     largest = max(float(high), -float(low))
@@ -237,7 +243,14 @@ def check_magnitude(x, limit, *, what):
         raise ValueError(
             f"Input values reach {largest:.3g} in magnitude, but {what} "
             f"overflows above {limit:.3g} in {_dtype_name(x)}. Rescale the data "
-            "(and the anchors) first, or pass float64 data."
+            "(and the anchors) first"
+            + ("." if _dtype_name(x) == "float64" else ", or pass float64 data.")
+        )
+    if 0 < largest < smallest:
+        raise ValueError(
+            f"Input values reach only {largest:.3g} in magnitude, but {what} "
+            f"underflows below {smallest:.3g} in {_dtype_name(x)}. Rescale the "
+            "data first (e.g. divide it by its largest absolute value)."
         )
 
 

@@ -10,7 +10,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _kernels
-from ._base import TorchTransformer
+from ._base import TorchTransformer, check_magnitude
 from ._pair_statistics import (
     from_record,
     merge_statistics,
@@ -481,6 +481,13 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
                 "X and y must hold the same items row by row (parallel pairs), "
                 f"but X has {X.shape[0]} rows and y has {Y.shape[0]}."
             )
+        # Fitting builds no autograd graph: its statistics are fitted state.
+        X, Y = (Z.detach() if isinstance(Z, torch.Tensor) else Z for Z in (X, Y))
+        if not _backend.is_dask_array(X):
+            n_rows = X.shape[0] + (0 if reset else getattr(self, "n_samples_seen_", 0))
+            for Z in (X, Y):
+                limit, smallest = _statistics_range(Z, n_rows)
+                check_magnitude(Z, limit, smallest=smallest, what="the pair statistics")
         if not reset:
             self._check_target_width(Y, name="y")
         return X, Y
@@ -571,8 +578,14 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         )
         row_normalize = self.normalize == "l2" and not inverse
         subtract = self.normalize in CENTRED
+        # |(x - shift) @ weight + offset| <= |x|max * colsum + the rest: half
+        # the dtype's range for each keeps the output finite.
+        finfo = torch.finfo(dtype)
+        column_sum = float(weight.abs().sum(dim=0).amax()) if weight.numel() else 0.0
+        limit = np.inf if row_normalize else finfo.max / 2 / max(1.0, column_sum)
 
         def translate(x, dest):
+            check_magnitude(x, limit, what="the translation")
             if row_normalize:
                 x = _kernels.unit_rows(x)
             if subtract:
@@ -601,6 +614,17 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
+
+
+def _statistics_range(Z, n_rows):
+    """``(limit, smallest)``: the magnitudes whose pair statistics are exact.
+
+    Sums of ``n_rows`` products of entries overflow above ``limit``; below
+    ``smallest`` the products are subnormal and lose digits.
+    """
+    finfo = torch.finfo(_backend.torch_dtype(Z))
+    limit = float(np.sqrt(finfo.max / (4 * max(n_rows, 1))))
+    return limit, float(np.sqrt(finfo.tiny / finfo.eps))
 
 
 def _take_rows(X, indices):

@@ -60,16 +60,22 @@ def max_abs(Z):
     return largest
 
 
+_MAX_EXPONENT = np.finfo(np.float64).maxexp - 1
+
+
 def power_of_two_scale(largest):
     """The power of two that brings ``largest`` into [0.5, 1).
 
     Multiplying by it is exact (barring underflow of entries ~1e-300 times
     smaller), so scale-invariant metrics may compute on scaled data: squares
-    and products of entries can then neither overflow nor underflow.
+    and products of entries can then neither overflow nor underflow. For a
+    subnormal ``largest`` (below 2**-1022) the factor would exceed the
+    largest float64; it stops at 2**1023, which still brings ``largest``
+    above 2**-52 (exactly: subnormals gain bits when scaled up).
     """
     if not largest > 0:
         return 1.0
-    return math.ldexp(1.0, -math.frexp(largest)[1])
+    return math.ldexp(1.0, min(-math.frexp(largest)[1], _MAX_EXPONENT))
 
 
 def rows(Z, batch, *, scale, device, dtype):

@@ -1,0 +1,93 @@
+"""Extreme and unusual inputs (issue 20, section 4): right answers or clear errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklatent import LatentTranslator, RelativeTransformer, metrics
+from sklatent.__main__ import main
+
+
+@pytest.fixture
+def pairs():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 6))
+    return X, X @ rng.standard_normal((6, 4))
+
+
+@pytest.mark.parametrize(
+    ("x_scale", "y_scale"), [(1e160, 1e160), (1e-300, 1e-300), (1e300, 1.0)]
+)
+def test_translator_fit_out_of_range_is_a_clear_error(pairs, x_scale, y_scale):
+    X, Y = pairs
+    with pytest.raises(ValueError, match="Rescale the data"):
+        LatentTranslator().fit(X * x_scale, Y * y_scale)
+
+
+def test_translator_fit_in_range_scales_stays_accurate(pairs):
+    X, Y = pairs
+    reference = LatentTranslator().fit(X, Y).transform(X)
+    for scale in (2.0**100, 2.0**-100):
+        fitted = LatentTranslator().fit(X * scale, Y * scale)
+        np.testing.assert_allclose(
+            fitted.transform(X * scale) / scale, reference, rtol=1e-8, atol=1e-8
+        )
+
+
+def test_float32_translation_overflow_is_a_clear_error(pairs):
+    X, Y = (Z.astype(np.float32) for Z in pairs)
+    translator = LatentTranslator().fit(X, Y)
+    big = X / np.abs(X).max() * np.float32(3e38)
+    with pytest.raises(ValueError, match="overflows above"):
+        translator.transform(big)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        metrics.linear_cka,
+        metrics.rbf_cka,
+        metrics.procrustes_similarity,
+        metrics.jaccard_at_k,
+        metrics.mutual_knn_alignment,
+    ],
+)
+def test_metrics_on_subnormal_input_match_unit_scale(pairs, metric):
+    X = pairs[0]
+    Y = X + 0.3 * np.random.default_rng(1).standard_normal(X.shape)
+    tiny = 2.0**-1030  # subnormal, and an exact power of two
+    assert metric(X * tiny, Y * tiny) == pytest.approx(metric(X, Y), rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_fit_accepts_tensors_that_require_grad(pairs, method):
+    X, Y = (torch.tensor(Z) for Z in pairs)
+    X.requires_grad_(True)
+    fitted = getattr(LatentTranslator(), method)(X, Y)
+    expected = LatentTranslator().fit(X.detach(), Y).coef_
+    np.testing.assert_allclose(fitted.coef_, expected)
+    assert X.grad is None
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LatentTranslator(device="meta"), RelativeTransformer(n_anchors=10, device="meta")],
+)
+def test_meta_device_is_a_clear_error(pairs, estimator):
+    X, Y = pairs
+    with pytest.raises(ValueError, match="'meta' device"):
+        estimator.fit(X, Y)
+
+
+def test_meta_input_tensor_is_a_clear_error():
+    X = torch.empty((20, 3), device="meta")
+    with pytest.raises(ValueError, match="'meta' device"):
+        RelativeTransformer(n_anchors=5).fit(X)
+
+
+def test_cli_meta_device_is_a_one_line_error(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["demo", "--device", "meta"])
+    assert excinfo.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "'meta' device" in lines[0]
