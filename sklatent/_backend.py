@@ -211,6 +211,25 @@ def float_dtype(X):
     return [np.float64, np.float32]
 
 
+def check_finite(X, name):
+    """Raise a ValueError naming NaN or infinity when a tensor holds one.
+
+    A finite sum proves every element finite, at the cost of one reduction;
+    only a non-finite sum pays for the element-wise scan behind the message.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Floating-point data on any device (read detached).
+    name : str
+        The name used in error messages.
+    """
+    X = X.detach()
+    if not bool(torch.isfinite(X.sum())) and not bool(torch.isfinite(X).all()):
+        kind = "NaN" if bool(torch.isnan(X).any()) else "infinity"
+        raise ValueError(f"Input {name} contains {kind}.")
+
+
 def check_tensor_values(X, name):
     """Reject complex and non-finite tensors; apply the dtype rule.
 
@@ -235,11 +254,7 @@ def check_tensor_values(X, name):
     _computing_device(X.device, f"Input {name}")
     if X.dtype not in (torch.float32, torch.float64):
         X = X.to(torch.float32 if X.is_floating_point() else torch.float64)
-    # A finite sum proves every element finite, at the cost of one reduction;
-    # only a non-finite sum pays for the element-wise scan behind the message.
-    if not bool(torch.isfinite(X.sum())) and not bool(torch.isfinite(X).all()):
-        kind = "NaN" if bool(torch.isnan(X).any()) else "infinity"
-        raise ValueError(f"Input {name} contains {kind}.")
+    check_finite(X, name)
     return X
 
 

@@ -429,9 +429,9 @@ class RelativeTransformer(TorchTransformer):
         """
         check_is_fitted(self)
         self._check_invertible()
-        if not (isinstance(alpha, Real) and alpha >= 0):
+        if not (isinstance(alpha, Real) and 0 <= alpha < float("inf")):
             raise ValueError(
-                f"alpha={alpha!r} must be a number >= 0 (0 solves the least "
+                f"alpha={alpha!r} must be a finite number >= 0 (0 solves the least "
                 "squares exactly; 0.01 to 0.1 damps poorly determined directions)."
             )
         R = _validation.check_matrix(X, "X")

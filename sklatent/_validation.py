@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_array
 
-from ._backend import check_tensor_values
+from ._backend import check_tensor_values, float_dtype
 
 
 def check_matrix(X, name):
@@ -17,7 +17,7 @@ def check_matrix(X, name):
 
     The rules of :func:`~sklatent._backend.check_array_or_tensor` without
     ``n_features_in_``: 2-D, at least one row and one column, finite,
-    floating (float32 stays float32, integers become float64). A tensor is
+    floating (float32 and narrower floats become float32, integers float64). A tensor is
     checked on its own device, detached, and never copied to the host.
 
     Parameters
@@ -39,7 +39,7 @@ def check_matrix(X, name):
             f"{ndim}-D input. Reshape a single feature with {name}.reshape(-1, 1)."
         )
     if not isinstance(X, torch.Tensor):
-        return check_array(X, dtype=[np.float64, np.float32], input_name=name)
+        return check_array(X, dtype=float_dtype(X), input_name=name)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
             f"Found array with shape {tuple(X.shape)} as input {name}; "

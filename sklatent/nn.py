@@ -9,14 +9,20 @@ space whose anchors it embeds itself (Moschella et al., 2023).
 This module imports :mod:`torch.nn`; ``import sklatent`` does not import it.
 """
 
+from numbers import Integral, Real
+
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels
+from . import _backend, _kernels
 
 __all__ = ["RelativeProjection"]
 
 _STATISTICS = ("block_mean", "block_scale", "mean", "scale")
+
+
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
+_NO_HALF_KERNEL = (_kernels.SIMILARITIES["l1"], _kernels.SIMILARITIES["linf"])
 
 
 class RelativeProjection(torch.nn.Module):
@@ -126,6 +132,19 @@ class RelativeProjection(torch.nn.Module):
     ):
         super().__init__()
         functions = [f for _, f in _kernels.resolve_similarities(similarity)]
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1
+        ):
+            raise ValueError(
+                f"top_k={top_k!r} must be None (keep every entry) or an integer "
+                ">= 1 (the number of entries kept per row)."
+            )
+        if top_k_power is not None and not (
+            isinstance(top_k_power, Real) and 0 < top_k_power < float("inf")
+        ):
+            raise ValueError(
+                f"top_k_power={top_k_power!r} must be None or a finite number > 0."
+            )
         if aggregation not in ("concat", "sum", "mean"):
             raise ValueError(
                 f"aggregation={aggregation!r}; use 'concat', 'sum' or 'mean'."
@@ -248,6 +267,7 @@ class RelativeProjection(torch.nn.Module):
                 f"{tuple(anchors.shape)} must be 2-D with the same number of "
                 "features (columns): rows of one embedding space."
             )
+        self._check_values(x, anchors)
         width = anchors.shape[0] * (
             len(self.functions) if self.aggregation == "concat" else 1
         )
@@ -271,6 +291,36 @@ class RelativeProjection(torch.nn.Module):
             mean=self.mean,
             scale=self.scale,
         )
+
+    def _check_values(self, x, anchors):
+        """Raise a TypeError or ValueError naming what torch would fail on."""
+        for name, t in (("x", x), ("anchors", anchors)):
+            if not t.is_floating_point():
+                raise TypeError(
+                    f"{name} has dtype {t.dtype}; RelativeProjection needs "
+                    f"floating-point embeddings. Cast it first, e.g. {name}.float()."
+                )
+        if x.dtype != anchors.dtype:
+            raise TypeError(
+                f"x has dtype {x.dtype} but anchors have {anchors.dtype}; pass "
+                "both in one dtype (e.g. anchors.to(x.dtype))."
+            )
+        if x.dtype in _HALF_DTYPES:
+            slow = [
+                n
+                for n, f in zip(self._names(), self.functions, strict=True)
+                if f in _NO_HALF_KERNEL
+            ]
+            if slow:
+                raise TypeError(
+                    f"the {slow[0]!r} similarity has no {x.dtype} kernel in "
+                    "torch; pass float32 inputs (x.float(), anchors.float())."
+                )
+        for name, t in (("x", x), ("anchors", anchors)):
+            _backend.check_finite(t, name)
+
+    def _names(self):
+        return [n for n, _ in _kernels.resolve_similarities(self.similarity)]
 
     def extra_repr(self):
         options = [f"similarity={self.similarity!r}"]

@@ -91,3 +91,69 @@ def test_cli_meta_device_is_a_one_line_error(capsys):
     assert excinfo.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "'meta' device" in lines[0]
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 1.5, True])
+def test_relative_projection_rejects_bad_top_k(top_k):
+    from sklatent.nn import RelativeProjection
+
+    with pytest.raises(ValueError, match="top_k="):
+        RelativeProjection(top_k=top_k)
+
+
+@pytest.mark.parametrize(
+    ("similarity", "x_dtype", "a_dtype", "match"),
+    [
+        ("cosine", torch.int64, torch.int64, "floating-point"),
+        ("cosine", torch.float32, torch.float64, "one dtype"),
+        ("l1", torch.float16, torch.float16, "no torch.float16 kernel"),
+        ("linf", torch.bfloat16, torch.bfloat16, "no torch.bfloat16 kernel"),
+    ],
+)
+def test_relative_projection_dtype_errors_name_the_problem(
+    similarity, x_dtype, a_dtype, match
+):
+    from sklatent.nn import RelativeProjection
+
+    x = torch.arange(12).reshape(4, 3)
+    with pytest.raises(TypeError, match=match):
+        RelativeProjection(similarity)(x.to(x_dtype), x.to(a_dtype))
+
+
+@pytest.mark.parametrize("where", ["x", "anchors"])
+def test_relative_projection_rejects_nan(where):
+    from sklatent.nn import RelativeProjection
+
+    x, anchors = torch.randn(4, 3), torch.randn(5, 3)
+    bad = {"x": x, "anchors": anchors}
+    bad[where] = bad[where].clone()
+    bad[where][1, 2] = float("nan")
+    with pytest.raises(ValueError, match=f"Input {where} contains NaN"):
+        RelativeProjection()(bad["x"], bad["anchors"])
+
+
+def test_relative_projection_half_cosine_still_runs():
+    from sklatent.nn import RelativeProjection
+
+    x = torch.randn(4, 3)
+    out = RelativeProjection()(x.half(), x.half())
+    assert out.dtype == torch.float16 and bool(torch.isfinite(out).all())
+
+
+def test_float16_numpy_inverse_transform_is_float32_like_transform():
+    X = np.random.default_rng(0).standard_normal((80, 6)).astype(np.float16)
+    transformer = RelativeTransformer(n_anchors=20, random_state=0).fit(X)
+    R = transformer.transform(X)
+    assert R.dtype == np.float32
+    assert transformer.inverse_transform(R.astype(np.float16)).dtype == np.float32
+
+
+def test_custom_similarity_returning_nan_is_a_clear_error():
+    X = np.random.default_rng(0).standard_normal((40, 4))
+
+    def broken(x, a):
+        return torch.log(x @ a.T)  # NaN wherever the dot product is negative
+
+    transformer = RelativeTransformer(similarity=broken, n_anchors=10, random_state=0)
+    with pytest.raises(ValueError, match="'broken' returned NaN"):
+        transformer.fit_transform(X)

@@ -202,11 +202,11 @@ def test_ridge_damps_noise_from_another_space():
     assert cosine(0.01) > cosine(0.0) + 0.1
 
 
-@pytest.mark.parametrize("alpha", [-0.1, "0.1", None])
-def test_alpha_must_be_a_non_negative_number(alpha):
+@pytest.mark.parametrize("alpha", [-0.1, "0.1", None, float("inf"), float("nan")])
+def test_alpha_must_be_a_finite_non_negative_number(alpha):
     X, _ = _hard_data()
     rel = RelativeTransformer(n_anchors=10, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="must be a number >= 0"):
+    with pytest.raises(ValueError, match="must be a finite number >= 0"):
         rel.inverse_transform(rel.transform(X), alpha=alpha)
 
 

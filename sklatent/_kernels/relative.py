@@ -132,6 +132,18 @@ def similarity_block(function, x, A, *, out=None):
             f"{expected[1]} anchors; a similarity callable must return a "
             f"torch.Tensor of shape {expected}."
         )
+    # One reduction proves the user's similarities finite (the element-wise
+    # scan runs only when the sum is not).
+    values = S.detach()
+    if not bool(torch.isfinite(values.sum())) and not bool(
+        torch.isfinite(values).all()
+    ):
+        kind = "NaN" if bool(torch.isnan(values).any()) else "infinite"
+        raise ValueError(
+            f"The similarity {getattr(function, '__name__', function)!r} returned "
+            f"{kind} values for finite inputs; a similarity callable must return "
+            "finite similarities (guard its divisions and logarithms)."
+        )
     return S
 
 
