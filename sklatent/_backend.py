@@ -261,6 +261,8 @@ def check_tensor_values(X, name):
 def as_numpy(X):
     """Return ``X`` as a numpy array, copying a tensor to the host if needed.
 
+    A bfloat16 tensor, which numpy cannot hold, becomes float32.
+
     Parameters
     ----------
     X : ndarray or torch.Tensor
@@ -271,7 +273,12 @@ def as_numpy(X):
     ndarray
     """
     if isinstance(X, torch.Tensor):
-        return X.detach().cpu().numpy()
+        X = X.detach()
+        if X.dtype == torch.bfloat16:
+            # numpy has no bfloat16; float32 holds every bfloat16 exactly
+            # (the dtype rule of float_dtype for narrow floats).
+            X = X.float()
+        return X.cpu().numpy()
     return np.asarray(X)
 
 

@@ -157,3 +157,23 @@ def test_custom_similarity_returning_nan_is_a_clear_error():
     transformer = RelativeTransformer(similarity=broken, n_anchors=10, random_state=0)
     with pytest.raises(ValueError, match="'broken' returned NaN"):
         transformer.fit_transform(X)
+
+
+def test_match_spaces_accepts_bfloat16_tensors():
+    from sklatent.matching import match_spaces
+
+    X = torch.randn(60, 4, generator=torch.Generator().manual_seed(0))
+    X = X.bfloat16()
+    expected = match_spaces(X.float(), X.float(), random_state=0)
+    result = match_spaces(X, X, random_state=0)
+    np.testing.assert_array_equal(result.x_indices, expected.x_indices)
+    np.testing.assert_array_equal(result.y_indices, expected.y_indices)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e160])
+def test_class_report_out_of_range_is_a_clear_error(pairs, scale):
+    from sklatent.diagnostics import transformation_class_report
+
+    X, Y = pairs
+    with pytest.raises(ValueError, match="Rescale the data"):
+        transformation_class_report(X * scale, Y, random_state=0)
