@@ -483,11 +483,6 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             )
         # Fitting builds no autograd graph: its statistics are fitted state.
         X, Y = (Z.detach() if isinstance(Z, torch.Tensor) else Z for Z in (X, Y))
-        if not _backend.is_dask_array(X):
-            n_rows = X.shape[0] + (0 if reset else getattr(self, "n_samples_seen_", 0))
-            for Z in (X, Y):
-                limit, smallest = _statistics_range(Z, n_rows)
-                check_magnitude(Z, limit, smallest=smallest, what="the pair statistics")
         if not reset:
             self._check_target_width(Y, name="y")
         return X, Y
@@ -507,7 +502,8 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             if first
             else from_record(self._statistics, device=device, method=self.method)
         )
-        statistics = self._pair_statistics(X, Y, device)
+        seen = 0 if first else self.n_samples_seen_
+        statistics = self._pair_statistics(X, Y, device, seen=seen)
         if stored is not None:
             statistics = merge_statistics(stored, statistics)
         self._statistics = to_record(*statistics)
@@ -538,7 +534,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         if message is not None:
             warnings.warn(message, AnchorWarning, stacklevel=user_stacklevel())
 
-    def _pair_statistics(self, X, Y, device):
+    def _pair_statistics(self, X, Y, device, *, seen=0):
         """Statistics of all the pairs of ``X`` and ``Y``: a reduction over row blocks.
 
         Least squares needs the QR factor of the centred ``X``. For float32
@@ -552,8 +548,16 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         rtol = shortcut_rtol(X)
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
 
+        # Their sums cover the pairs seen before too (partial_fit).
+        ranges = [_statistics_range(Z, X.shape[0] + seen) for Z in (X, Y)]
+
         def reduce(**options):
-            chunk = partial(pair_statistics, normalize=self.normalize, **options)
+            chunk = partial(
+                _checked_statistics,
+                ranges=ranges,
+                normalize=self.normalize,
+                **options,
+            )
             return self._reduce_rows(
                 chunk, merge_statistics, X, Y, row_bytes=row_bytes, device=device
             )
@@ -625,6 +629,13 @@ def _statistics_range(Z, n_rows):
     finfo = torch.finfo(_backend.torch_dtype(Z))
     limit = float(np.sqrt(finfo.max / (4 * max(n_rows, 1))))
     return limit, float(np.sqrt(finfo.tiny / finfo.eps))
+
+
+def _checked_statistics(x, y, *, ranges, **options):
+    """:func:`pair_statistics` of a batch, once its values are in ``ranges``."""
+    for Z, (limit, smallest) in zip((x, y), ranges, strict=True):
+        check_magnitude(Z, limit, smallest=smallest, what="the pair statistics")
+    return pair_statistics(x, y, **options)
 
 
 def _take_rows(X, indices):
