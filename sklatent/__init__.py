@@ -12,7 +12,14 @@ from .anchors import AnchorWarning
 
 __version__ = "0.1.0.dev0"
 
-ESTIMATORS = (RelativeTransformer, LatentTranslator, _encoder.EncoderTransformer)
+from .migration import MigrationBridge  # noqa: E402 (needs __version__)
+
+ESTIMATORS = (
+    RelativeTransformer,
+    LatentTranslator,
+    _encoder.EncoderTransformer,
+    MigrationBridge,
+)
 """Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``.
 
 :class:`~sklatent.stitching.EncoderTransformer` is imported from
