@@ -36,10 +36,12 @@ from .metrics import mean_cosine, mrr, top_k_accuracy
 __all__ = [
     "MigrationBridge",
     "apply_bridge",
+    "bridge_retention",
     "check_store",
     "estimate_retention",
     "fit_bridge",
     "gcv_alpha",
+    "measure_bridge",
     "retention_at_k",
 ]
 
@@ -753,7 +755,8 @@ def apply_bridge(bridge, store, out, *, batch_size=65536, progress=None):
     bridge : MigrationBridge
         Fitted.
     store : str, path or ndarray
-        A ``.npy`` file (or an array) of shape (n, bridge.n_features_in_).
+        A ``.npy`` file (or an array): ``n`` rows of ``bridge.n_features_in_``
+        columns.
     out : str or path
         Where the translated ``.npy`` goes.
     batch_size : int, default=65536
