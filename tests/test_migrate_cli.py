@@ -219,3 +219,47 @@ def test_python_m_sklatent_migrate_help():
     assert done.returncode == 0
     for name in ["fit", "apply", "report", "export-faiss", "check"]:
         assert name in done.stdout
+
+
+def test_interrupted_apply_leaves_nothing_at_out(pairs, monkeypatch):
+    from sklatent.migration import MigrationBridge
+
+    tmp_path, _, _ = pairs
+    assert _fit(tmp_path) == 0
+    calls = []
+    transform = MigrationBridge.transform
+
+    def interrupted(self, X):
+        calls.append(len(X))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return transform(self, X)
+
+    monkeypatch.setattr(MigrationBridge, "transform", interrupted)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(KeyboardInterrupt):
+        main(["migrate", "apply", str(tmp_path / "bridge.skops"), "--input",
+              str(tmp_path / "store.npy"), "--out", str(tmp_path / "out.npy"),
+              "--batch-size", "50", "--quiet"])  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_query_side_bridge_serves_an_old_index_through_faiss(pairs):
+    faiss = pytest.importorskip("faiss")
+    tmp_path, old, new = pairs
+    assert _fit(tmp_path, "--direction", "new-to-old", "--pool-old",
+                str(tmp_path / "store.npy")) == 0  # fmt: skip
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    assert report["direction"] == "new-to-old" and report["store_size"] == 300
+    assert main(["migrate", "export-faiss", str(tmp_path / "bridge.skops"),
+                 "--out", str(tmp_path / "q.faiss")]) == 0  # fmt: skip
+    lt = faiss.read_VectorTransform(str(tmp_path / "q.faiss"))
+    index = faiss.IndexFlatL2(old.shape[1])
+    index.add(np.ascontiguousarray(old))
+    served = faiss.IndexPreTransform(lt, index)
+    _, got = served.search(np.ascontiguousarray(new[:20]), 5)
+    import sklatent
+
+    bridge = sio.load(tmp_path / "bridge.skops", trusted=sklatent.ESTIMATORS)
+    _, expected = index.search(np.ascontiguousarray(bridge.transform(new[:20])), 5)
+    assert (got == expected).mean() > 0.95
