@@ -55,7 +55,8 @@ def gcv_alpha(X, Y, alphas=_ALPHAS):
     """Ridge penalty minimising the leave-one-out error, in closed form.
 
     As :class:`sklearn.linear_model.RidgeCV` does by default (its "GCV"
-    mode): from the SVD of the standardised, centred ``X``, the exact
+    mode): from the SVD of the standardised, centred ``X`` (through the
+    eigendecomposition of its Gram matrix), the exact
     leave-one-out residuals :math:`r_i / (1 - h_{ii})` for every penalty at
     the cost of one decomposition. ``X`` and ``Y`` are standardised as
     :class:`LatentTranslator` with ``normalize="standard"`` does, so the
@@ -87,7 +88,14 @@ def gcv_alpha(X, Y, alphas=_ALPHAS):
     """
     Xs, Ys = _standardise(X), _standardise(Y)
     n = Xs.shape[0]
-    U, s, _ = np.linalg.svd(Xs, full_matrices=False)
+    # The SVD X = U S V^T from the eigendecomposition of the d x d Gram
+    # matrix (far cheaper than an SVD of the n x d matrix when n >> d);
+    # directions of zero variance (dead features) have no effect and go.
+    s2, V = np.linalg.eigh(Xs.T @ Xs)
+    live = s2 > 1e-10 * max(float(s2.max(initial=0.0)), 1e-300)
+    s2, V = s2[live], V[:, live]
+    s = np.sqrt(s2)
+    U = (Xs @ V) / s
     UtY = U.T @ Ys
     best, best_error = float(alphas[0]), np.inf
     for alpha in np.asarray(alphas, dtype=np.float64):
