@@ -12,12 +12,20 @@ from .anchors import AnchorWarning
 
 __version__ = "0.1.0.dev0"
 
-ESTIMATORS = (RelativeTransformer, LatentTranslator, _encoder.EncoderTransformer)
+from .migration import MigrationBridge as _MigrationBridge  # noqa: E402
+
+ESTIMATORS = (
+    RelativeTransformer,
+    LatentTranslator,
+    _encoder.EncoderTransformer,
+    _MigrationBridge,
+)
 """Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``.
 
 :class:`~sklatent.stitching.EncoderTransformer` is imported from
 :mod:`sklatent.stitching`; its encoder, when it is a function, must be trusted
-by name as well."""
+by name as well. :class:`~sklatent.migration.MigrationBridge` is imported from
+:mod:`sklatent.migration`."""
 
 __all__ = [
     "ESTIMATORS",

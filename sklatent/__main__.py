@@ -11,7 +11,7 @@ import argparse
 import sys
 import warnings
 
-from . import __version__
+from . import __version__, _migrate_cli
 from ._backend import resolve_device
 from ._demo import _QUICK_ENCODERS, run_demo
 from .datasets import ENCODER_NAMES
@@ -106,6 +106,7 @@ def _parser():
         help="skip stitched generation (decoders across encoders, relative "
         "autoencoders across seeds) and its table and figure",
     )
+    _migrate_cli.add_parser(commands, _positive_int)
     return parser, demo
 
 
@@ -151,6 +152,15 @@ def main(argv=None):
     """
     parser, demo = _parser()
     args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command == "migrate":
+        print(
+            f"sklatent migrate {args.migrate_command}: error: unrecognized arguments: "
+            f"{' '.join(unknown)}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command == "migrate":
+        return _migrate_cli.run(args, parser)
     if unknown:
         # parse_args would report them with the top-level usage, which does not
         # list the demo's options.

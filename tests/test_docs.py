@@ -26,6 +26,7 @@ PUBLIC_MODULES = (
     "sklatent.diagnostics",
     "sklatent.matching",
     "sklatent.metrics",
+    "sklatent.migration",
     "sklatent.nn",
     "sklatent.stitching",
 )

@@ -92,6 +92,7 @@ def test_trust_list_names_the_defining_modules():
         "sklatent._relative.RelativeTransformer",
         "sklatent._translation.LatentTranslator",
         "sklatent._encoder.EncoderTransformer",
+        "sklatent.migration.MigrationBridge",
     }
     X = _data()
     blob = sio.dumps(RelativeTransformer(n_anchors=4, random_state=0).fit(X))

@@ -1,0 +1,198 @@
+"""sklatent.migration: the bridge, its measurement, apply and check."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from sklatent.migration import (
+    MigrationBridge,
+    apply_bridge,
+    bridge_retention,
+    check_store,
+    fit_bridge,
+    gcv_alpha,
+    retention_at_k,
+)
+
+from ._migration_data import spaces
+
+
+def _brute_retention(queries, store, ref_queries, ref_store, k):
+    # float64 loops, cosine, self excluded: the reference for retention_at_k
+    out = []
+    for i in range(len(queries)):
+        sets = []
+        for Q, S in ((queries, store), (ref_queries, ref_store)):
+            q = Q[i] / np.linalg.norm(Q[i])
+            s = [
+                q @ S[j] / np.linalg.norm(S[j]) if j != i else -np.inf
+                for j in range(len(S))
+            ]
+            sets.append(set(np.argsort(-np.array(s), kind="stable")[:k]))
+        out.append(len(sets[0] & sets[1]) / k)
+    return np.array(out)
+
+
+def test_retention_matches_a_brute_force_float64_reference():
+    old, new = spaces(400)
+    bridge = MigrationBridge("affine").fit(old[:300], new[:300])
+    got = bridge_retention(bridge, old[300:], new[300:])
+    ref = _brute_retention(
+        new[300:].astype(np.float64),
+        bridge.transform(old[300:]).astype(np.float64),
+        new[300:].astype(np.float64),
+        new[300:].astype(np.float64),
+        10,
+    )
+    np.testing.assert_allclose(got, ref)
+    assert 0.0 < got.mean() < 1.0
+
+
+def test_retention_of_identical_searches_is_one_and_of_unrelated_is_low():
+    rng = np.random.default_rng(0)
+    Q, S = rng.normal(size=(50, 8)), rng.normal(size=(500, 8))
+    assert retention_at_k(Q, S, Q, S).min() == 1.0
+    other = rng.normal(size=(500, 8))
+    assert retention_at_k(Q, S, Q, other).mean() < 0.1
+
+
+def test_gcv_alpha_matches_ridgecv():
+    from sklearn.linear_model import RidgeCV
+
+    old, new = spaces(300)
+    alphas = np.logspace(-2, 4, 13)
+    ours = gcv_alpha(old, new, alphas)
+
+    def standard(Z):
+        Z = Z.astype(np.float64) - Z.mean(0)
+        sd = Z.std(0, ddof=1)
+        sd[sd < 1e-9] = 1.0
+        return Z / sd
+
+    ref = RidgeCV(alphas=alphas, alpha_per_target=False).fit(
+        standard(old), standard(new)
+    )
+    assert ours == pytest.approx(ref.alpha_)
+
+
+@pytest.mark.parametrize("method", ["orthogonal", "affine", "ridge"])
+@pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
+def test_bridge_beats_shuffled_and_records_its_provenance(method, direction):
+    old, new = spaces(1000)
+    bridge = MigrationBridge(
+        method, direction=direction, source_name="a", target_name="b"
+    )
+    bridge.fit(old[:800], new[:800])
+    real = bridge_retention(bridge, old[800:], new[800:]).mean()
+    shuffled = MigrationBridge(method, direction=direction).fit(
+        old[:800], new[:800][np.random.default_rng(0).permutation(800)]
+    )
+    assert real > bridge_retention(shuffled, old[800:], new[800:]).mean() + 0.1
+    assert (bridge.old_width_, bridge.new_width_, bridge.n_pairs_) == (32, 24, 800)
+    assert bridge.n_features_in_ == (32 if direction == "old-to-new" else 24)
+    assert bridge.source_name == "a" and bridge.sklatent_version_
+    assert bridge.fingerprint_ != shuffled.fingerprint_
+    weight, offset = bridge.affine_map()
+    source = old[800:] if direction == "old-to-new" else new[800:]
+    np.testing.assert_allclose(
+        source.astype(np.float64) @ weight + offset, bridge.transform(source), atol=1e-4
+    )
+
+
+def test_auto_chooses_the_best_cross_validated_method():
+    old, new = spaces(900)
+    bridge = MigrationBridge(random_state=0).fit(old, new)
+    assert set(bridge.cv_scores_) == {"orthogonal", "affine", "ridge"}
+    assert bridge.method_ == max(bridge.cv_scores_, key=bridge.cv_scores_.get)
+
+
+@pytest.mark.slow
+def test_estimate_brackets_the_retention_measured_on_a_larger_store():
+    # fitted on 1,500 pairs (300 held out); the store is 6,500 other items
+    old, new = spaces(8000)
+    for method in ["orthogonal", "affine", "ridge"]:
+        bridge, report = fit_bridge(
+            old[:1500], new[:1500], method=method, store_size=6500
+        )
+        measured = bridge_retention(bridge, old[1500:], new[1500:]).mean()
+        estimate = report["heldout"]["retention_at_10"]
+        assert measured - 0.10 <= estimate <= measured + 0.05, (
+            method,
+            estimate,
+            measured,
+        )
+        assert report["heldout"]["retention_at_10_std"] > 0
+
+
+def test_fit_bridge_report_and_shuffled_pairs_fail_the_gate():
+    old, new = spaces(600)
+    bridge, report = fit_bridge(
+        old, new, method="affine", min_retention=0.01, store_size=10**4
+    )
+    for key in ["method", "n_pairs", "direction", "pairs_look_parallel", "passed"]:
+        assert key in report
+    for block in ("heldout", "shuffled"):
+        assert {"retention_at_10", "top1", "mrr", "mean_cosine"} <= set(report[block])
+    assert report["naive"] is None  # the widths differ
+    assert report["pairs_look_parallel"] and report["passed"]
+    # the estimate at a larger store is below the measurement on the held-out pairs
+    h = report["heldout"]
+    assert h["retention_at_10"] <= h["retention_at_10_measured"]
+
+    shuffled = new[np.random.default_rng(1).permutation(len(new))]
+    with pytest.warns(UserWarning, match="no better than shuffled"):
+        _, bad = fit_bridge(old, shuffled, method="affine")
+    assert not bad["pairs_look_parallel"] and not bad["passed"]
+
+
+def test_naive_block_when_widths_match():
+    old, new = spaces(400, d_new=32)
+    _, report = fit_bridge(old, new, method="affine")
+    assert report["naive"] is not None
+    assert report["naive"]["retention_at_10"] < report["heldout"]["retention_at_10"]
+
+
+def test_apply_bridge_streams_and_is_atomic(tmp_path):
+    old, new = spaces(500)
+    bridge = MigrationBridge("ridge").fit(old, new)
+    np.save(tmp_path / "store.npy", old)
+    out = tmp_path / "out.npy"
+    assert apply_bridge(bridge, tmp_path / "store.npy", out, batch_size=64) == (500, 24)
+    np.testing.assert_allclose(
+        np.load(out), bridge.transform(old), rtol=1e-5, atol=1e-5
+    )
+
+    calls = []
+
+    def interrupt(rows):
+        calls.append(rows)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    target = tmp_path / "interrupted.npy"
+    with pytest.raises(KeyboardInterrupt):
+        apply_bridge(
+            bridge, tmp_path / "store.npy", target, batch_size=64, progress=interrupt
+        )
+    assert not target.exists()
+    assert sorted(os.listdir(tmp_path)) == ["out.npy", "store.npy"]
+    with pytest.raises(ValueError, match="takes 32 columns"):
+        apply_bridge(bridge, new, tmp_path / "x.npy")
+
+
+def test_check_store_finds_a_half_migrated_store():
+    old, new = spaces(800, d_new=32)
+    store = np.vstack([old[600:700], new[700:]])
+    result = check_store(None, old[:600], new[:600], store)
+    assert result["source_fraction"] == pytest.approx(0.5, abs=0.05)
+    assert result["source_fraction"] + result["target_fraction"] == pytest.approx(1.0)
+    assert np.mean(np.array(result["source_rows"]) < 100) > 0.95
+
+
+def test_no_warning_on_parallel_pairs():
+    old, new = spaces(400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_bridge(old, new, method="orthogonal")
