@@ -70,7 +70,8 @@ from sklearn.metrics.pairwise import (
     linear_kernel,
 )
 
-from sklatent import RelativeTransformer, _fused
+from sklatent import RelativeTransformer
+from sklatent._kernels import fused as _fused
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -542,7 +543,7 @@ COMPILE_CHILD = """
 import json, sys, time, torch
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
-from sklatent import _fused
+from sklatent._kernels import fused as _fused
 device = torch.device({device!r})
 X = torch.randn(2048, 768, device=device)
 A = torch.randn(1024, 768, device=device)
@@ -563,7 +564,8 @@ print(json.dumps(result))
 FIRST_CALL_CHILD = """
 import json, sys, time, numpy as np, torch
 sys.path.insert(0, {root!r})
-from sklatent import RelativeTransformer, _fused
+from sklatent import RelativeTransformer
+from sklatent._kernels import fused as _fused
 n, d, k, p = {n}, 768, 1000, float("{p}")
 X = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
 X_t = torch.from_numpy(X)
