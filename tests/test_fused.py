@@ -246,9 +246,13 @@ X = torch.randn(400, 48).numpy()
 rel = RelativeTransformer(n_anchors=9, similarity="{similarity}", random_state=0)
 rel.fit(X).transform(X)
 assert fused._compiled, "the kernel was not compiled"
-ours = [t.name for t in threading.enumerate() if t.name.startswith("sklatent")]
+# Threads of inductor's own (a compile worker pool) may remain; none of ours.
+ours = [
+    t for t in threading.enumerate()
+    if t.name.startswith("sklatent")
+    or getattr(getattr(t, "_target", None), "__module__", "").startswith("sklatent")
+]
 assert not ours, ours
-assert threading.active_count() == 1, threading.enumerate()
 """
 
 
