@@ -10,8 +10,9 @@ never materialises the difference tensor.
 
 Anchors are processed in groups of :data:`GROUP`: the compiled loop then keeps
 ``GROUP`` independent accumulators that share each load of ``x``, instead of
-one accumulator whose latency bounds the loop. On a 2-core AVX-512 machine
-this runs about 10 times faster than ``torch.cdist`` in float32, 2-4 times in
+one accumulator whose latency bounds the loop. On an idle 2-core AVX-512
+machine this runs about 10 times faster than ``torch.cdist`` in float32
+(4-15 times on the same machine shared with other jobs), 2-4 times in
 float64, and 1-2 times on an H200 GPU (see docs/performance.md).
 
 Compiling takes seconds (12-40 s with an empty inductor cache), so it is
