@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from sklatent import RelativeTransformer, _fused
+from sklatent import RelativeTransformer
+from sklatent._kernels import fused as _fused
 
 pytestmark = [
     pytest.mark.cuda,
@@ -30,11 +31,12 @@ def compiled_calls(monkeypatch):
     """Send L1 / L-infinity on CUDA to the fused kernel, compiled beforehand.
 
     These problems are below the size from which the compiled kernel is
-    used, and a first call would be served by torch.cdist while the kernel
-    compiles in the background: compile the CUDA kernels now, use them for
-    every size, and record the devices of the calls that reach them.
+    used, and the first calls would be served by torch.cdist until enough
+    work was seen: compile the CUDA kernels now, use them for every size,
+    and record the devices of the calls that reach them.
     """
     monkeypatch.setattr(_fused, "MIN_COMPILED_WORK", 0)
+    monkeypatch.setattr(_fused, "COMPILE_AFTER_WORK", 0)
     monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
     for p in (1, math.inf):
         for dtype in (torch.float32, torch.float64):

@@ -1,5 +1,9 @@
 """The fused L1 / L-infinity kernel: numpy references, fallbacks, threads, processes.
 
+Exit and fork behaviour is tested in fresh Python processes (with their own,
+empty inductor cache where a real compilation runs), so that a hang fails on a
+timeout and an abort shows as the child's exit status.
+
 The compiled kernels are built once per test session (one per distance and
 dtype, a few seconds in all; inductor's disk cache makes later sessions
 faster). Tests of the dispatch rules and fallbacks swap the module's state for
@@ -19,7 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from sklatent import RelativeTransformer, _fused, _kernels
+from sklatent import RelativeTransformer, _kernels
+from sklatent._kernels import fused as _fused
 
 P = [1, math.inf]
 SHAPES = [(1, 1, 1), (1, 5, 3), (7, 1, 9), (5, 3, 1), (33, 17, 13), (64, 40, 37)]
@@ -45,16 +50,10 @@ def _assert_matches(D, X, A, p):
 @pytest.fixture
 def fresh_state(monkeypatch):
     """Empty compile caches for this test only."""
-    for name in ("_compiled", "_building", "_failures", "_key_locks"):
+    for name in ("_compiled", "_seen", "_failures", "_key_locks"):
         monkeypatch.setattr(_fused, name, {})
     monkeypatch.setattr(_fused, "_warned", set())
     monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
-
-
-def _wait_for_builds():
-    for thread in list(_fused._building.values()):
-        thread.join(timeout=120)
-        assert not thread.is_alive()
 
 
 def _grouped_cdist(calls):
@@ -71,6 +70,7 @@ def _grouped_cdist(calls):
 def always_compile(monkeypatch):
     """Send every problem, however small, to the compiled kernel."""
     monkeypatch.setattr(_fused, "MIN_COMPILED_WORK", 0)
+    monkeypatch.setattr(_fused, "COMPILE_AFTER_WORK", 0)
     monkeypatch.delenv(_fused.DISABLE_ENV, raising=False)
 
 
@@ -134,12 +134,26 @@ def test_large_problems_use_the_compiled_kernel_once_ready(fresh_state, monkeypa
     assert len(calls) == 1
 
 
-def test_calls_are_served_by_cdist_while_the_kernel_compiles(
+def test_compiles_only_after_enough_work(fresh_state, monkeypatch):
+    calls = []
+    monkeypatch.setattr(_fused, "MIN_COMPILED_WORK", 0)
+    monkeypatch.setattr(_fused, "COMPILE_AFTER_WORK", 2 * 30 * 5 * 8)
+    monkeypatch.setattr(_fused, "_build", lambda *key: _grouped_cdist(calls))
+    X, A = torch.randn(30, 8), torch.randn(5, 8)
+    for _ in range(2):  # 2 x 30 x 5 x 8 pair-dimensions served by cdist
+        _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+        assert calls == [] and not _fused._compiled
+    _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+    assert calls == ["compiled"]
+
+
+def test_calls_are_served_by_cdist_while_another_thread_compiles(
     fresh_state, always_compile, monkeypatch
 ):
-    release, builds, calls = threading.Event(), [], []
+    release, started, builds, calls = threading.Event(), threading.Event(), [], []
 
     def slow_build(*key):
+        started.set()
         assert release.wait(timeout=120)
         builds.append(key)
         return _grouped_cdist(calls)
@@ -152,56 +166,177 @@ def test_calls_are_served_by_cdist_while_the_kernel_compiles(
     monkeypatch.setattr(_fused, "eager_distance", eager)
     X, A = torch.randn(30, 8), torch.randn(5, 8)
     key = (1.0, torch.float32, X.device)
+    compiler = threading.Thread(target=_fused.distance, args=(X, A, 1))
+    compiler.start()
+    assert started.wait(timeout=60)
 
-    # Concurrent first calls: each is served at once, one compilation starts.
-    def first_call():
+    # Concurrent calls meanwhile: each is served at once, no second compilation.
+    def call():
         _assert_matches(_fused.distance(X, A, 1), X, A, 1)
 
-    threads = [threading.Thread(target=first_call) for _ in range(4)]
+    threads = [threading.Thread(target=call) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert calls == ["eager"] * 4 and list(_fused._building) == [key]
-    assert _fused._building[key].is_alive() and not builds
+        assert not thread.is_alive()
+    assert calls == ["eager"] * 4 and not builds
     release.set()
-    _wait_for_builds()
+    compiler.join(timeout=60)
+    assert not compiler.is_alive() and builds == [key]
     _assert_matches(_fused.distance(X, A, 1), X, A, 1)
     assert calls[-1] == "compiled" and builds == [key]
 
 
-def test_warm_up_waits_for_the_background_compilation(
+def test_warm_up_waits_for_a_compilation_in_another_thread(
     fresh_state, always_compile, monkeypatch
 ):
-    release, builds = threading.Event(), []
+    release, started, builds = threading.Event(), threading.Event(), []
 
     def slow_build(*key):
+        started.set()
         assert release.wait(timeout=120)
         builds.append(key)
         return _grouped_cdist([])
 
     monkeypatch.setattr(_fused, "_build", slow_build)
     X, A = torch.randn(30, 8), torch.randn(5, 8)
-    _fused.distance(X, A, 1)
+    compiler = threading.Thread(target=_fused.distance, args=(X, A, 1))
+    compiler.start()
+    assert started.wait(timeout=60)
     threading.Timer(0.05, release.set).start()
     assert _fused.warm_up(1, torch.float32, "cpu")
     assert builds == [(1.0, torch.float32, torch.device("cpu"))]
-    _wait_for_builds()
+    compiler.join(timeout=60)
     assert len(builds) == 1
 
 
-def test_background_compilation_runs_niced(fresh_state, monkeypatch):
-    priorities = []
+def test_no_thread_is_started(fresh_state, always_compile, monkeypatch):
     monkeypatch.setattr(_fused, "_build", lambda *key: _grouped_cdist([]))
-    monkeypatch.setattr(
-        _fused.os, "setpriority", lambda *args: priorities.append(args), raising=False
-    )
-    key = (1.0, torch.float32, torch.device("cpu"))
-    _fused._compile_niced(key)
-    assert priorities == [
-        (os.PRIO_PROCESS, threading.get_native_id(), _fused.BACKGROUND_NICE)
-    ]
-    assert _fused._compiled[key] is not None
+    before = set(threading.enumerate())
+    X, A = torch.randn(30, 8), torch.randn(5, 8)
+    _assert_matches(_fused.distance(X, A, 1), X, A, 1)
+    assert set(threading.enumerate()) <= before
+
+
+def _run_child(code, tmp_path, timeout=600):
+    """Run ``code`` in a fresh Python with its own, empty inductor cache."""
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+    env.pop(_fused.DISABLE_ENV, None)
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the child process hung for {timeout} s: {exc.stderr!r:.2000}")
+
+
+EXIT_CHILD = """
+import threading, torch
+from sklatent import RelativeTransformer
+from sklatent._kernels import fused
+fused.MIN_COMPILED_WORK = 0
+fused.COMPILE_AFTER_WORK = 0
+X = torch.randn(400, 48).numpy()
+rel = RelativeTransformer(n_anchors=9, similarity="{similarity}", random_state=0)
+rel.fit(X).transform(X)
+assert fused._compiled, "the kernel was not compiled"
+# Threads of inductor's own (a compile worker pool) may remain; none of ours.
+ours = [
+    t for t in threading.enumerate()
+    if t.name.startswith("sklatent")
+    or getattr(getattr(t, "_target", None), "__module__", "").startswith("sklatent")
+]
+assert not ours, ours
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+def test_process_exits_cleanly_right_after_a_compilation(tmp_path, similarity):
+    # An empty inductor cache: the compilation is as long as it gets. The
+    # process ends right after it, with no thread of ours left running.
+    completed = _run_child(EXIT_CHILD.format(similarity=similarity), tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "terminate called" not in completed.stderr
+
+
+FORK_CHILD = """
+import os, sys, threading, torch
+from sklatent._kernels import fused
+fused.MIN_COMPILED_WORK = 0
+fused.COMPILE_AFTER_WORK = 0
+started, release = threading.Event(), threading.Event()
+real_build = fused._build
+
+
+def slow_build(*key):
+    started.set()
+    release.wait(timeout=300)
+    return real_build(*key)
+
+
+fused._build = slow_build
+X, A = torch.randn(30, 8), torch.randn(5, 8)
+compiler = threading.Thread(target=fused.distance, args=(X, A, 1))
+compiler.start()
+assert started.wait(timeout=60)
+pid = os.fork()
+if pid == 0:  # the child: the parent's compiling thread did not survive
+    fused._build = real_build
+    torch.set_num_threads(1)
+    ok = fused.warm_up(1, torch.float32, "cpu")
+    D = fused.distance(X, A, 1)
+    good = ok and torch.allclose(D, torch.cdist(X, A, p=1), rtol=1e-5)
+    os._exit(0 if good else 3)
+_, status = os.waitpid(pid, 0)
+release.set()
+compiler.join(timeout=300)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.slow
+def test_fork_while_another_thread_compiles(tmp_path):
+    completed = _run_child(FORK_CHILD, tmp_path, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", ["l1", "linf"])
+def test_threads_calling_at_once_agree_with_eager(fresh_state, monkeypatch, name):
+    # A real compilation (the session's inductor cache makes it short), with
+    # the threshold crossed by the first calls: some threads compile or wait
+    # for nothing, others are served eagerly meanwhile.
+    monkeypatch.setattr(_fused, "MIN_COMPILED_WORK", 0)
+    monkeypatch.setattr(_fused, "COMPILE_AFTER_WORK", 1)
+    generator = torch.Generator().manual_seed(0)
+    Xs = [torch.randn(200, 24, generator=generator) for _ in range(6)]
+    A = torch.randn(11, 24, generator=generator)
+    p = 1 if name == "l1" else math.inf
+    results, errors = {}, []
+
+    def call(i):
+        try:
+            for _ in range(3):
+                results[i] = _kernels.SIMILARITIES[name](Xs[i], A)
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(Xs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+        assert not thread.is_alive()
+    assert not errors
+    assert _fused._compiled[(float(p), torch.float32, A.device)] is not None
+    for i, X in enumerate(Xs):
+        torch.testing.assert_close(results[i], -_fused.eager_distance(X, A, p))
 
 
 @pytest.mark.parametrize("value", ["1", "true", "YES"])
@@ -234,15 +369,6 @@ def test_compile_failure_falls_back_once_with_a_warning(
 
     monkeypatch.setattr(_fused, "_build", broken_build)
     X, A = torch.randn(10, 8), torch.randn(5, 8)
-    with warnings.catch_warnings():
-        # The first call is served at once; the failure may not be known yet.
-        warnings.simplefilter("ignore", _fused.CompileFallbackWarning)
-        _assert_matches(_fused.distance(X, A, 1), X, A, 1)
-    _wait_for_builds()
-    _fused._warned.clear()
-    _fused._failures[(1.0, torch.float32, X.device)] = RuntimeError(
-        "no C++ compiler\nsecond line"
-    )
     with pytest.warns(
         _fused.CompileFallbackWarning,
         match=r"Could not compile the fused L1 kernel .*no C\+\+ compiler\); using "
@@ -341,7 +467,8 @@ def test_fitted_model_pickles_and_runs_eagerly_in_a_fresh_process(
         "import pickle, sys, numpy as np; "
         f"rel, X, expected = pickle.loads(open({str(path)!r}, 'rb').read()); "
         "np.testing.assert_allclose(rel.transform(X), expected, rtol=1e-12); "
-        "from sklatent import _fused; assert _fused.compile_disabled(); "
+        "from sklatent._kernels import fused as _fused; "
+        "assert _fused.compile_disabled(); "
         "assert not _fused._compiled"
     )
     env = dict(os.environ, **{_fused.DISABLE_ENV: "1"})
@@ -366,7 +493,7 @@ def test_cuda_compiled_matches_numpy(shape, p, dtype):
 @needs_cuda
 @pytest.mark.parametrize("similarity", ["l1", "linf"])
 def test_cuda_transform_matches_cpu(always_compile, similarity):
-    # Compiled beforehand: a first call would be served by torch.cdist.
+    # Compiled beforehand: the first calls would be served by torch.cdist.
     assert _fused.warm_up(1 if similarity == "l1" else math.inf, torch.float32, "cuda")
     X = np.random.RandomState(0).normal(size=(500, 48)).astype(np.float32)
     params = dict(n_anchors=21, similarity=similarity, random_state=0)

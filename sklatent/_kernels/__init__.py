@@ -4,6 +4,7 @@ Every function here takes tensors and returns tensors on the same device;
 nothing here knows scikit-learn or numpy. One module a job:
 
 - :mod:`.similarity`: cosine, dot, Euclidean, L1, L-infinity, robust norms;
+- :mod:`.fused`: the compiled L1 / L-infinity distance behind them;
 - :mod:`.csls`: cross-domain similarity local scaling;
 - :mod:`.inverse`: the inverse relative projection (cosine relative vectors
   back to absolute ones);

@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from .. import _fused
+from . import fused as _fused
 
 CANCELLATION = 1 / 32
 r"""Squared distances at most this fraction of :math:`\lVert x\rVert^2 +
@@ -223,7 +223,7 @@ def euclidean_similarity(X, A, *, out=None):
 def l1_similarity(X, A, *, out=None):
     r"""Negative Manhattan distance, :math:`S_{ij} = -\sum_f |x_{if} - a_{jf}|`.
 
-    Runs a fused, compiled loop (``sklatent._fused``) that accumulates over
+    Runs a fused, compiled loop (``sklatent._kernels.fused``) that accumulates over
     features without ever building the (rows, anchors, features) difference
     tensor, or ``torch.cdist`` for small problems and where compiling is
     unavailable; both agree within float rounding.

@@ -10,16 +10,23 @@ never materialises the difference tensor.
 
 Anchors are processed in groups of :data:`GROUP`: the compiled loop then keeps
 ``GROUP`` independent accumulators that share each load of ``x``, instead of
-one accumulator whose latency bounds the loop. On a 2-core AVX-512 machine
-this runs about 10 times faster than ``torch.cdist`` in float32, 2-4 times in
+one accumulator whose latency bounds the loop. On an idle 2-core AVX-512
+machine this runs about 10 times faster than ``torch.cdist`` in float32
+(4-15 times on the same machine shared with other jobs), 2-4 times in
 float64, and 1-2 times on an H200 GPU (see docs/performance.md).
 
-Compiling takes seconds (12-40 s with an empty inductor cache), so no call
-waits for it: the first call that would use the compiled kernel starts
-compiling it in a background thread and is served by ``torch.cdist``, as is
-every call until the kernel is ready; later calls use it. A process that needs
+Compiling takes seconds (12-40 s with an empty inductor cache), so it is
+only worth it once a process has done enough L1 / L-infinity work: calls are
+served by ``torch.cdist`` until the work seen for a distance, dtype and device
+reaches :data:`COMPILE_AFTER_WORK` pair-dimensions; the next call compiles the
+kernel in the caller's thread and uses it, as do all later calls. There is no
+background thread: a process can exit at any time without a compile running
+behind its back, and a forked child (:func:`os.register_at_fork`) starts with
+fresh locks, never waiting on a compile of its parent. A process that needs
 the compiled kernel at once calls :func:`warm_up` first (or
-:func:`compiled_distance`, which compiles in the caller's thread).
+:func:`compiled_distance`, which compiles whatever the problem size). While
+one thread compiles, other threads calling :func:`distance` are served by
+``torch.cdist`` instead of waiting.
 
 The compiled path is an optimisation only. The eager ``torch.cdist`` path
 runs instead when
@@ -28,7 +35,9 @@ runs instead when
   but ``""``, ``"0"``, ``"false"`` or ``"no"``);
 - the problem is small (fewer than :data:`MIN_COMPILED_WORK` pair-dimensions),
   where compiling would cost more than it saves;
-- the kernel is still being compiled in the background;
+- fewer than :data:`COMPILE_AFTER_WORK` pair-dimensions have been seen for
+  that distance, dtype and device, and the kernel is not compiled yet;
+- another thread is compiling the kernel right now;
 - the inputs need gradients, are not float32/float64, are not on a CPU or
   CUDA device, or are already being traced by ``torch.compile``;
 - compiling or running the compiled kernel fails (no C++ compiler, no Triton,
@@ -45,7 +54,6 @@ multi-threaded torch operation, it needs ``torch.set_num_threads(1)`` in a
 child forked after the parent used it (spawned children need nothing).
 """
 
-import contextlib
 import math
 import os
 import threading
@@ -55,13 +63,19 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from ._sklearn_compat import user_stacklevel
+from .._sklearn_compat import user_stacklevel
 
 GROUP = 4
 """Anchors per group: independent accumulators in the compiled loop."""
 
 MIN_COMPILED_WORK = 2**24
 """Pair-dimensions (``n * k * d``) below which ``torch.cdist`` is used."""
+
+COMPILE_AFTER_WORK = 2**33
+"""Pair-dimensions served by ``torch.cdist`` before the kernel is compiled.
+
+About 3-8 s of ``torch.cdist`` work on a CPU: the work after which compiling
+(12-40 s once, seconds with a warm inductor cache) starts to pay off."""
 
 DISABLE_ENV = "SKLATENT_DISABLE_COMPILE"
 
@@ -90,21 +104,32 @@ def _linf_groups(x, groups):
 
 _KERNELS = {1.0: _l1_groups, math.inf: _linf_groups}
 
-BACKGROUND_NICE = 10
-"""Niceness added to the thread compiling in the background (Linux), so that
-the calls it serves in the meantime keep the cores (about 1/10 of a busy core
-goes to compiling; an idle one is used fully)."""
-
 # (p, dtype, device) -> compiled function, or None once compiling has failed.
 _compiled = {}
-# (p, dtype, device) -> the thread compiling it in the background.
-_building = {}
+# (p, dtype, device) -> pair-dimensions served by torch.cdist so far.
+_seen = {}
 # (p, dtype, device) -> the exception that made compiling fail, until reported.
 _failures = {}
 # (p, dtype, device) -> the lock held while that kernel is compiled.
 _key_locks = {}
 _warned = set()
 _lock = threading.Lock()
+
+
+def _reset_locks_in_child():
+    """Fresh locks in a forked child: a parent's thread may have held one.
+
+    Kernels compiled before the fork are kept; a compilation running in
+    another thread of the parent did not survive the fork, so its kernel is
+    compiled again in the child if needed.
+    """
+    global _lock, _key_locks
+    _lock = threading.Lock()
+    _key_locks = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_in_child)
 
 
 def compile_disabled():
@@ -155,23 +180,34 @@ def distance(X, A, p):
     p = float(p)
     if p not in _KERNELS:
         raise ValueError(f"p must be 1 or inf; got {p}.")
-    if not _compilable(X, A) or X.shape[0] * A.shape[0] * X.shape[1] < (
-        MIN_COMPILED_WORK
-    ):
+    work = X.shape[0] * A.shape[0] * X.shape[1]
+    if not _compilable(X, A) or work < MIN_COMPILED_WORK:
         return eager_distance(X, A, p)
     key = (p, X.dtype, X.device)
-    if _compiled.get(key) is None:
-        if key not in _compiled:
-            _compile_in_background(key)
+    if _compiled.get(key) is None and (
+        not _should_compile(key, work) or _get_compiled(key, blocking=False) is None
+    ):
         _report_failure(key)
         return eager_distance(X, A, p)
     return compiled_distance(X, A, p)
 
 
+def _should_compile(key, work):
+    """Count ``work`` for ``key``; whether to compile its kernel now.
+
+    True once :data:`COMPILE_AFTER_WORK` pair-dimensions were served by
+    ``torch.cdist`` before this call, unless compiling failed.
+    """
+    with _lock:
+        seen = _seen.get(key, 0)
+        _seen[key] = seen + work
+    return key not in _compiled and seen >= COMPILE_AFTER_WORK
+
+
 def warm_up(p, dtype, device):
     """Compile the kernel for ``(p, dtype, device)`` now, in the caller's thread.
 
-    Waits for a compilation already running in the background. After it,
+    Waits for a compilation already running in another thread. After it,
     :func:`distance` uses the compiled kernel from its next call on.
 
     Parameters
@@ -290,19 +326,24 @@ def _pad(X, A):
     return x, A.contiguous().view(padded // GROUP, GROUP, d)
 
 
-def _get_compiled(key):
+def _get_compiled(key, blocking=True):
     """The compiled kernel for ``(p, dtype, device)``, compiled here if needed.
+
+    With ``blocking=False``, returns None at once when another thread is
+    compiling that kernel, instead of waiting for it.
 
     None after a failure, whose exception waits in ``_failures`` for
     :func:`_report_failure`. Each key is compiled once, under its own lock:
-    a caller that needs a kernel being compiled in the background waits for
+    a caller that needs a kernel being compiled in another thread waits for
     it, and kernels of other keys compile meanwhile.
     """
     if key in _compiled:
         return _compiled[key]
     with _lock:
         key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:
+    if not key_lock.acquire(blocking=blocking):
+        return None
+    try:
         if key not in _compiled:
             try:
                 _compiled[key] = _build(*key)
@@ -310,32 +351,8 @@ def _get_compiled(key):
                 _failures[key] = exc
                 _compiled[key] = None
         return _compiled[key]
-
-
-def _compile_in_background(key):
-    """Start compiling the kernel for ``key`` in a daemon thread, once."""
-    with _lock:
-        if key in _building:
-            return
-        thread = threading.Thread(
-            target=_compile_niced,
-            args=(key,),
-            name=f"sklatent-compile-{key[0]:g}-{key[1]}-{key[2]}",
-            daemon=True,
-        )
-        _building[key] = thread
-    thread.start()
-
-
-def _compile_niced(key):
-    """:func:`_get_compiled` at a lower priority than the calls it serves.
-
-    On Linux a thread's niceness is its own, and the compiler processes it
-    starts inherit it; elsewhere the thread runs at the normal priority.
-    """
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    _get_compiled(key)
+    finally:
+        key_lock.release()
 
 
 def _report_failure(key):
