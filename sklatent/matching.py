@@ -357,6 +357,39 @@ def _random_pairs(problem, rng):
     return torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
 
 
+SPLITS = 2
+"""Random splits of each pool into disjoint halves for the baseline."""
+
+
+def _split_baseline(problem, rng, *, subsample):
+    """Best seed-free criterion between two disjoint halves of the same pool.
+
+    Each pool is split at random into two halves of at most ``subsample // 2``
+    rows, which share no item but come from the same distribution; the
+    ``"sorted"`` initialisation and the refinement match them as they match
+    ``X`` and ``Y``. The larger criterion of the two pools is what aligning
+    the distributions, without any shared item, reaches.
+    """
+    criteria = []
+    for Z in (problem.X, problem.Y) * SPLITS:
+        half = min(len(Z) // 2, subsample // 2)
+        if half < 2:
+            continue
+        rows = torch.as_tensor(rng.permutation(len(Z))[: 2 * half], device=Z.device)
+        halves = _Problem(
+            _normalize(Z[rows[:half]]),
+            _normalize(Z[rows[half:]]),
+            problem.seed_x.new_empty((0, 2)),
+            n_neighbors=problem.n_neighbors,
+            max_iter=problem.max_iter,
+            tol=problem.tol,
+            batch_size=problem.batch_size,
+        )
+        for pairs in _sorted_pairs(halves, rng, n_init=1, subsample=subsample):
+            criteria.append(halves.refine("split", *pairs).criterion)
+    return max(criteria, default=-np.inf)
+
+
 def _agreement(run, other, n_x):
     """Fraction of ``run``'s pairs that ``other`` found too."""
     if not len(run.x):
@@ -650,16 +683,20 @@ def match_spaces(
         )
     ]
     best = max(runs, key=lambda run: run.criterion)
-    baseline = problem.refine("random", *_random_pairs(problem, rng))
-    trusted = (
-        best.criterion - baseline.criterion >= MIN_LIFT * (1 - baseline.criterion)
-        or _agreement(best, baseline, len(X)) >= 0.5
+    random_run = problem.refine("random", *_random_pairs(problem, rng))
+    baseline = random_run.criterion
+    if len(seeds) < 2:
+        baseline = max(baseline, _split_baseline(problem, rng, subsample=subsample))
+    trusted = best.criterion > baseline and (
+        best.criterion - baseline >= MIN_LIFT * (1 - baseline)
+        or _agreement(best, random_run, len(X)) >= 0.5
     )
     if not trusted:
         warnings.warn(
             f"No matching clearly better than chance was found: criterion "
-            f"{best.criterion:.3f}, against {baseline.criterion:.3f} from random "
-            "pairs. The spaces may be unrelated or the pools may share few items; "
+            f"{best.criterion:.3f}, against a baseline of {baseline:.3f} (random "
+            "pairs, or disjoint halves of one pool). The spaces may be unrelated "
+            "or the pools may share few items; "
             "give known pairs (seeds=...) or check the matching before using it.",
             MatchingWarning,
             stacklevel=user_stacklevel(),
@@ -679,7 +716,7 @@ def match_spaces(
         scores=scores.astype(np.float64),
         history=best.history,
         criterion=best.criterion,
-        baseline=baseline.criterion,
+        baseline=baseline,
         converged=bool(trusted and best.stalled),
         method=best.method,
     )
