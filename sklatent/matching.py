@@ -58,13 +58,7 @@ MIN_LIFT = 0.25
 """A matching is trusted when its criterion :math:`c` closes at least this
 fraction of the gap between the criterion :math:`b` reached from random pairs
 and a perfect matching, :math:`c - b \\geq` ``MIN_LIFT`` :math:`(1 - b)`, or
-when the run from random pairs found the same matching; never when
-:math:`c < b -` :data:`SLACK`."""
-
-SLACK = 1e-3
-"""Criteria closer than this are equal (round-off, the refinement's ``tol``):
-a matching whose criterion is more than ``SLACK`` below its baseline is never
-trusted."""
+when the run from random pairs found the same matching."""
 
 _SEEDED = ("refine", "bootstrap")
 
@@ -111,8 +105,7 @@ class Matching:
         improving (rather than at ``max_iter``) *and* the matching is trusted
         (``criterion - baseline >= MIN_LIFT * (1 - baseline)``, see
         :data:`MIN_LIFT`, or the same as the matching refined from random
-        pairs, and never when ``criterion < baseline -`` :data:`SLACK`). A
-        :class:`MatchingWarning` was issued when False.
+        pairs). A :class:`MatchingWarning` was issued when False.
     method : str
         The initialisation that gave the matching (``"auto"`` resolved).
 
@@ -485,10 +478,7 @@ def match_spaces(
     random pairs: the matching is trusted when its criterion :math:`c` closes
     a quarter of the gap between that *baseline* :math:`b` and a perfect
     matching, :math:`c - b \geq \frac{1}{4}(1 - b)` (:data:`MIN_LIFT`), or
-    when the run from random pairs found the same matching, provided
-    :math:`c \geq b -` :data:`SLACK`: a matching below its own baseline is
-    never trusted.
-    Otherwise a
+    when the run from random pairs found the same matching. Otherwise a
     :class:`MatchingWarning` says so and ``converged`` is False: never use
     such a matching without checking it.
 
@@ -663,7 +653,7 @@ def match_spaces(
     best = max(runs, key=lambda run: run.criterion)
     random_run = problem.refine("random", *_random_pairs(problem, rng))
     baseline = random_run.criterion
-    trusted = best.criterion >= baseline - SLACK and (
+    trusted = (
         best.criterion - baseline >= MIN_LIFT * (1 - baseline)
         or _agreement(best, random_run, len(X)) >= 0.5
     )
