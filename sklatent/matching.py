@@ -105,8 +105,7 @@ class Matching:
         improving (rather than at ``max_iter``) *and* the matching is trusted
         (``criterion - baseline >= MIN_LIFT * (1 - baseline)``, see
         :data:`MIN_LIFT`, or the same as the matching refined from random
-        pairs). A :class:`MatchingWarning`
-        was issued when False.
+        pairs). A :class:`MatchingWarning` was issued when False.
     method : str
         The initialisation that gave the matching (``"auto"`` resolved).
 
@@ -369,6 +368,8 @@ def _agreement(run, other, n_x):
 def _check_pool(X, name):
     """A pool as a float array of at least two rows, finite."""
     if isinstance(X, torch.Tensor):
+        if X.dtype == torch.bfloat16:
+            X = X.float()  # numpy has no bfloat16; match in float32
         X = as_numpy(X)
     return check_array(
         X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name=name
@@ -650,16 +651,18 @@ def match_spaces(
         )
     ]
     best = max(runs, key=lambda run: run.criterion)
-    baseline = problem.refine("random", *_random_pairs(problem, rng))
+    random_run = problem.refine("random", *_random_pairs(problem, rng))
+    baseline = random_run.criterion
     trusted = (
-        best.criterion - baseline.criterion >= MIN_LIFT * (1 - baseline.criterion)
-        or _agreement(best, baseline, len(X)) >= 0.5
+        best.criterion - baseline >= MIN_LIFT * (1 - baseline)
+        or _agreement(best, random_run, len(X)) >= 0.5
     )
     if not trusted:
         warnings.warn(
             f"No matching clearly better than chance was found: criterion "
-            f"{best.criterion:.3f}, against {baseline.criterion:.3f} from random "
-            "pairs. The spaces may be unrelated or the pools may share few items; "
+            f"{best.criterion:.3f}, against {baseline:.3f} from random "
+            "pairs. The spaces may be unrelated "
+            "or the pools may share few items; "
             "give known pairs (seeds=...) or check the matching before using it.",
             MatchingWarning,
             stacklevel=user_stacklevel(),
@@ -679,7 +682,7 @@ def match_spaces(
         scores=scores.astype(np.float64),
         history=best.history,
         criterion=best.criterion,
-        baseline=baseline.criterion,
+        baseline=baseline,
         converged=bool(trusted and best.stalled),
         method=best.method,
     )

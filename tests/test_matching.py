@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -130,7 +131,7 @@ def digits_pair():
 def test_two_digits_encoders_are_matched_without_seeds(digits_pair):
     X, Y, order = digits_pair
     m = match_spaces(X, Y, random_state=0)
-    assert m.converged and m.criterion > 2 * m.baseline
+    assert m.converged and m.criterion - m.baseline >= MIN_LIFT * (1 - m.baseline)
     assert precision(m, order, top=300) >= 0.95
 
 
@@ -155,6 +156,75 @@ def test_digits_against_noise_warn(digits_pair):
     with pytest.warns(MatchingWarning):
         m = match_spaces(X, noise, random_state=0)
     assert not m.converged
+
+
+def mixture_pools(seed, n=300, d=8, n_shared=0):
+    """Two pools drawn from one 10-cluster Gaussian mixture.
+
+    Only the first ``n_shared`` rows are the same items (Y's a noisy copy of
+    X's); the others are independent draws: no item in common.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((10, d)) * 3
+    X = centres[rng.integers(10, size=n)] + rng.standard_normal((n, d))
+    Y = centres[rng.integers(10, size=n)] + rng.standard_normal((n, d))
+    Y[:n_shared] = X[:n_shared] + 0.3 * rng.standard_normal((n_shared, d))
+    return X, Y
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 20 section 3: open; a rule 'never below the baseline' also "
+    "rejects correct seeded matchings of the digits benchmark (margin 0.003)",
+)
+@pytest.mark.parametrize("seed", [12, 14, 20])
+def test_a_criterion_below_its_baseline_is_never_trusted(seed):
+    # Seeded with half the rows, the pools share nothing else: the run from
+    # random pairs (plus the seeds) ends a little above the matching, which
+    # used to be trusted through its agreement with that run.
+    X, Y = mixture_pools(seed, n_shared=150)
+    seeds = np.stack([np.arange(150), np.arange(150)], axis=1)
+    with pytest.warns(MatchingWarning, match="better than chance"):
+        m = match_spaces(X, Y, seeds=seeds, random_state=0)
+    assert m.criterion < m.baseline and not m.converged
+
+
+def test_a_correct_matching_converges_without_a_warning():
+    X = clustered(300, 8, seed=3)
+    Y, order = rotated_copy(X, seed=4, noise=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MatchingWarning)
+        m = match_spaces(X, Y, random_state=0)
+    assert m.converged and m.criterion > m.baseline
+    assert precision(m, order) >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 20 section 3: pools of one distribution without a shared item "
+    "still pass the random-pairs baseline in about a third of the draws",
+)
+def test_unrelated_pools_of_one_distribution_warn():
+    warned = 0
+    for seed in range(25):
+        X, Y = mixture_pools(seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MatchingWarning)
+            match_spaces(X, Y, random_state=0)
+        warned += any(issubclass(w.category, MatchingWarning) for w in caught)
+    assert warned >= 24
+
+
+def test_bfloat16_pools_are_matched_in_float32():
+    X = clustered(200, 8, seed=5)
+    Y, order = rotated_copy(X, seed=6)
+    m = match_spaces(
+        torch.as_tensor(X, dtype=torch.bfloat16),
+        torch.as_tensor(Y, dtype=torch.bfloat16),
+        random_state=0,
+    )
+    assert m.converged and precision(m, order) >= 0.95
 
 
 def test_max_iter_reached_gives_a_convergence_warning():
