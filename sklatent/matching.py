@@ -368,8 +368,6 @@ def _agreement(run, other, n_x):
 def _check_pool(X, name):
     """A pool as a float array of at least two rows, finite."""
     if isinstance(X, torch.Tensor):
-        if X.dtype == torch.bfloat16:
-            X = X.float()  # numpy has no bfloat16; match in float32
         X = as_numpy(X)
     return check_array(
         X, dtype=[np.float64, np.float32], ensure_min_samples=2, input_name=name
