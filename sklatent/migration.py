@@ -629,47 +629,26 @@ def fit_bridge(
         X_old[train], Y_new[train][rng.permutation(len(train))]
     )
     shuffled = _scores(shuffled_bridge, X_old[held], Y_new[held], store_size)
-    naive = None
-    if X_old.shape[1] == Y_new.shape[1]:
-        naive = _scores(None, X_old[held], Y_new[held], store_size)
-    parallel = _looks_parallel(heldout, shuffled)
-    if not parallel:
-        warnings.warn(
-            "the held-out pairs score no better than shuffled pairs "
-            f"(retention@10 {heldout['retention_at_10_measured']:.3f} vs "
-            f"{shuffled['retention_at_10_measured']:.3f}): row i of the old and new "
-            "embeddings do not look like the same item",
-            UserWarning,
-            stacklevel=user_stacklevel(),
-        )
     bridge = MigrationBridge(probe.method_ if method == "auto" else method, **params)
     bridge.fit(X_old, Y_new)
     bridge.cv_scores_ = probe.cv_scores_
-    passed = parallel and (
-        min_retention is None or heldout["retention_at_10"] >= min_retention
-    )
     report = {
-        "method": bridge.method_,
         "requested_method": method,
-        "alpha": bridge.alpha_,
         "cv_scores": probe.cv_scores_,
         "linear": True,
-        "n_pairs": n,
         "n_heldout": n_held,
-        "direction": direction,
-        "store_size": store_size,
-        "heldout": heldout,
-        "naive": naive,
-        "shuffled": shuffled,
-        "pairs_look_parallel": parallel,
-        "min_retention": min_retention,
-        "passed": bool(passed),
-        "source_name": source_name,
-        "target_name": target_name,
         "old_width": X_old.shape[1],
         "new_width": Y_new.shape[1],
-        "fingerprint": bridge.fingerprint_,
-        "sklatent_version": bridge.sklatent_version_,
+        **_verdict(
+            bridge,
+            X_old[held],
+            Y_new[held],
+            heldout,
+            shuffled,
+            n_pairs=n,
+            store_size=store_size,
+            min_retention=min_retention,
+        ),
     }
     return bridge, report
 
@@ -719,20 +698,46 @@ def measure_bridge(bridge, X_old, Y_new, *, store_size=None, min_retention=None)
     heldout = _scores(bridge, X_old, Y_new, store_size)
     perm = np.random.default_rng(0).permutation(len(X_old))
     shuffled = _scores(bridge, X_old, Y_new[perm], store_size)
-    naive = (
-        _scores(None, X_old, Y_new, store_size)
-        if X_old.shape[1] == Y_new.shape[1]
-        else None
+    report = _verdict(
+        bridge,
+        X_old,
+        Y_new,
+        heldout,
+        shuffled,
+        n_pairs=len(X_old),
+        store_size=store_size,
+        min_retention=min_retention,
     )
+    return {**report, "n_pairs_fitted": bridge.n_pairs_}
+
+
+def _verdict(
+    bridge, X_old, Y_new, heldout, shuffled, *, n_pairs, store_size, min_retention
+):
+    """The report's common part: the naive baseline, parallelism and the gate.
+
+    Warns when the held-out pairs score no better than shuffled ones.
+    """
+    naive = None
+    if X_old.shape[1] == Y_new.shape[1]:
+        naive = _scores(None, X_old, Y_new, store_size)
     parallel = _looks_parallel(heldout, shuffled)
+    if not parallel:
+        warnings.warn(
+            "the held-out pairs score no better than shuffled pairs "
+            f"(retention@10 {heldout['retention_at_10_measured']:.3f} vs "
+            f"{shuffled['retention_at_10_measured']:.3f}): row i of the old and new "
+            "embeddings do not look like the same item",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
     passed = parallel and (
         min_retention is None or heldout["retention_at_10"] >= min_retention
     )
     return {
         "method": bridge.method_,
         "alpha": bridge.alpha_,
-        "n_pairs": len(X_old),
-        "n_pairs_fitted": bridge.n_pairs_,
+        "n_pairs": n_pairs,
         "direction": bridge.direction,
         "store_size": store_size,
         "heldout": heldout,
