@@ -172,21 +172,32 @@ def mixture_pools(seed, n=300, d=8, n_shared=0):
     return X, Y
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 section 3: open; a rule 'never below the baseline' also "
-    "rejects correct seeded matchings of the digits benchmark (margin 0.003)",
-)
 @pytest.mark.parametrize("seed", [12, 14, 20])
 def test_a_criterion_below_its_baseline_is_never_trusted(seed):
     # Seeded with half the rows, the pools share nothing else: the run from
     # random pairs (plus the seeds) ends a little above the matching, which
-    # used to be trusted through its agreement with that run.
+    # used to be trusted through its agreement with that run; its pairs are
+    # not found again from half the rows.
     X, Y = mixture_pools(seed, n_shared=150)
     seeds = np.stack([np.arange(150), np.arange(150)], axis=1)
     with pytest.warns(MatchingWarning, match="better than chance"):
         m = match_spaces(X, Y, seeds=seeds, random_state=0)
     assert m.criterion < m.baseline and not m.converged
+
+
+def test_a_correct_seeded_matching_at_its_baseline_converges():
+    # Many seeds: the run from random pairs (plus the seeds) ends on the same
+    # matching, so the criterion equals its baseline; the pairs are found
+    # again from half the rows, so the matching is trusted.
+    X = clustered(300, 8, seed=15)
+    Y, order = rotated_copy(X, seed=16, noise=0.05)
+    inverse = np.argsort(order)
+    seeds = np.column_stack([np.arange(100), inverse[:100]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MatchingWarning)
+        m = match_spaces(X, Y, seeds=seeds, random_state=0)
+    assert m.converged and abs(m.criterion - m.baseline) < MIN_LIFT * (1 - m.baseline)
+    assert precision(m, order) >= 0.95
 
 
 def test_a_correct_matching_converges_without_a_warning():
@@ -200,12 +211,10 @@ def test_a_correct_matching_converges_without_a_warning():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 section 3: pools of one distribution without a shared item "
-    "still pass the random-pairs baseline in about a third of the draws",
-)
 def test_unrelated_pools_of_one_distribution_warn():
+    # The clusters align, so the criterion can close a third of the gap to a
+    # perfect matching; the pairs (same cluster, wrong item) are not found
+    # again from half the rows.
     warned = 0
     for seed in range(25):
         X, Y = mixture_pools(seed)
