@@ -294,20 +294,21 @@ def _pairs_curve(X, Y, args):
 
 def _fit(args):
     X, Y = read_pairs(args.old, args.new, args)
-    store_size = args.store_size
-    if store_size is None and args.pool_old:
-        pool, _ = read_vectors(args.pool_old, args)
-        store_size = len(pool)
+    pools = {}
+    for name in ("pool_old", "pool_new"):
+        if getattr(args, name):
+            pools[name], _ = read_vectors(getattr(args, name), args)
     bridge, report = migration.fit_bridge(
         np.asarray(X),
         np.asarray(Y),
         method=args.method,
         direction=args.direction,
-        store_size=store_size,
+        store_size=args.store_size,
         min_retention=args.min_retention,
         source_name=args.source_name,
         target_name=args.target_name,
         random_state=args.seed,
+        **pools,
     )
     import skops.io as sio
 

@@ -583,6 +583,8 @@ def fit_bridge(
     source_name=None,
     target_name=None,
     random_state=0,
+    pool_old=None,
+    pool_new=None,
 ):
     """Fit a bridge on the pairs, measure it on held-out pairs, and report.
 
@@ -602,7 +604,8 @@ def fit_bridge(
     direction : {"old-to-new", "new-to-old"}, default="old-to-new"
         See :class:`MigrationBridge`.
     store_size : int or None, default=None
-        Size of the real store the estimate is for; None: 1,000,000.
+        Size of the real store the estimate is for; None: the size of
+        ``pool_old`` when given, else 1,000,000.
     holdout : float, default=0.2
         Fraction of the pairs held out.
     min_retention : float or None, default=None
@@ -612,6 +615,15 @@ def fit_bridge(
         Names of the old and new models.
     random_state : int, default=0
         Seed of the held-out split and of the shuffle.
+    pool_old, pool_new : array-like of shape (n, d_old) and (m, d_new) or None
+        Unpaired vectors of each space (the store; new documents or logged
+        queries). Checked for width; ``pool_old``'s size is the default
+        ``store_size``. They are not used to fit the map nor in the
+        retention measurement: centring on the pools' means instead of the
+        pairs' measured no better on our synthetic spaces (and scaling on
+        their standard deviations worse), and retention against pool items
+        would need their re-embedding, which is what the pairs are. Only
+        the rows' count is read (a memory-mapped pool is not loaded).
 
     Returns
     -------
@@ -644,7 +656,23 @@ def fit_bridge(
     n_held = int(round(holdout * n))
     if n_held < 12 or n - n_held < 12:
         raise ValueError(f"need at least 60 pairs to fit and measure a bridge; got {n}")
-    store_size = 1_000_000 if store_size is None else int(store_size)
+    pool_sizes = {}
+    for name, pool, width in (
+        ("pool_old", pool_old, X_old.shape[1]),
+        ("pool_new", pool_new, Y_new.shape[1]),
+    ):
+        if pool is None:
+            continue
+        shape = getattr(pool, "shape", None) or np.shape(pool)
+        if len(shape) != 2 or shape[1] != width or shape[0] < 1:
+            raise ValueError(
+                f"{name} must be a non-empty 2-D array of {width} columns, as its "
+                f"side of the pairs; got shape {tuple(shape)}"
+            )
+        pool_sizes[name] = int(shape[0])
+    if store_size is None:
+        store_size = pool_sizes.get("pool_old", 1_000_000)
+    store_size = int(store_size)
     rng = np.random.default_rng(random_state)
     order = rng.permutation(n)
     held, train = order[:n_held], order[n_held:]
@@ -672,6 +700,8 @@ def fit_bridge(
         "n_heldout": n_held,
         "old_width": X_old.shape[1],
         "new_width": Y_new.shape[1],
+        "pool_old_size": pool_sizes.get("pool_old"),
+        "pool_new_size": pool_sizes.get("pool_new"),
         **_verdict(
             bridge,
             X_old[held],

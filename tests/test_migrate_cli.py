@@ -263,3 +263,24 @@ def test_query_side_bridge_serves_an_old_index_through_faiss(pairs):
     bridge = sio.load(tmp_path / "bridge.skops", trusted=sklatent.ESTIMATORS)
     _, expected = index.search(np.ascontiguousarray(bridge.transform(new[:20])), 5)
     assert (got == expected).mean() > 0.95
+
+
+def test_pools_set_the_store_size_and_wrong_pool_widths_exit_2(pairs, capsys):
+    tmp_path, old, new = pairs
+    np.save(tmp_path / "pool_old.npy", spaces(1234, seed=7)[0])
+    np.save(tmp_path / "pool_new.npy", spaces(321, seed=8)[1])
+    pools = ["--pool-old", str(tmp_path / "pool_old.npy")]
+    pools += ["--pool-new", str(tmp_path / "pool_new.npy")]
+    assert _fit(tmp_path, *pools) == 0
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    assert report["store_size"] == 1234
+    assert (report["pool_old_size"], report["pool_new_size"]) == (1234, 321)
+    # --store-size wins over the pool's size
+    assert _fit(tmp_path, *pools, "--store-size", "5000") == 0
+    assert json.loads((tmp_path / "REPORT.json").read_text())["store_size"] == 5000
+    # a pool of the other space's width is an input error
+    capsys.readouterr()
+    bad = ["--pool-new", str(tmp_path / "pool_old.npy")]
+    assert _fit(tmp_path, *bad) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pool_new" in err and "24 columns" in err

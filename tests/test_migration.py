@@ -239,3 +239,26 @@ def test_scores_translate_once_and_match_the_direct_measures(direction):
         A, B = bridge.transform(Y), X
     assert block["top1"] == pytest.approx(top_k_accuracy(A, B, k=1))
     assert block["mrr"] == pytest.approx(mrr(A, B))
+
+
+def test_fit_bridge_pools_set_the_store_size_and_leave_the_map_alone():
+    old, new = spaces(400)
+    pool_old, pool_new = spaces(3000, seed=9)
+    kwargs = dict(method="orthogonal", random_state=0)
+    with_pools, report = fit_bridge(
+        old, new, pool_old=pool_old, pool_new=pool_new[:50], **kwargs
+    )
+    assert report["store_size"] == 3000 and report["pool_new_size"] == 50
+    plain, plain_report = fit_bridge(old, new, store_size=3000, **kwargs)
+    np.testing.assert_allclose(with_pools.transform(old), plain.transform(old))
+    assert report["heldout"] == plain_report["heldout"]
+    assert (
+        fit_bridge(old, new, pool_old=pool_old, store_size=10, **kwargs)[1][
+            "store_size"
+        ]
+        == 10
+    )
+    with pytest.raises(ValueError, match="pool_old must be .* 32 columns"):
+        fit_bridge(old, new, pool_old=pool_new, **kwargs)
+    with pytest.raises(ValueError, match="pool_new"):
+        fit_bridge(old, new, pool_new=pool_new[:, :5], **kwargs)
