@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from ._sklearn_compat import user_stacklevel, validate_data
 from ._translation import LatentTranslator
@@ -91,7 +92,11 @@ def gcv_alpha(X, Y, alphas=_ALPHAS):
     # The SVD X = U S V^T from the eigendecomposition of the d x d Gram
     # matrix (far cheaper than an SVD of the n x d matrix when n >> d);
     # directions of zero variance (dead features) have no effect and go.
-    s2, V = np.linalg.eigh(Xs.T @ Xs)
+    # One BLAS thread: a d x d eigendecomposition is small, and multithreaded
+    # LAPACK on a shared, loaded machine spent 10-100x longer in it (its
+    # threads spin waiting for cores the other processes hold).
+    with threadpool_limits(1, user_api="blas"):
+        s2, V = np.linalg.eigh(Xs.T @ Xs)
     live = s2 > 1e-10 * max(float(s2.max(initial=0.0)), 1e-300)
     s2, V = s2[live], V[:, live]
     s = np.sqrt(s2)
