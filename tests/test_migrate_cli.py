@@ -284,3 +284,25 @@ def test_pools_set_the_store_size_and_wrong_pool_widths_exit_2(pairs, capsys):
     assert _fit(tmp_path, *bad) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pool_new" in err and "24 columns" in err
+
+
+def test_pairs_curve_fits_the_method_auto_chose(pairs):
+    from sklatent.migration import MigrationBridge, bridge_retention
+
+    tmp_path, old, new = pairs
+    args = ["--method", "auto", "--store-size", "1000", "--seed", "3"]
+    assert _fit(tmp_path, *args) == 0
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    # the curve's last point: the chosen method on every training pair of
+    # the curve's own split (seed 3), measured on its held-out fifth
+    order = np.random.default_rng(3).permutation(len(old))
+    held, train = order[: len(old) // 5], order[len(old) // 5 :]
+    X = old.astype(np.float64)
+    expected = {}
+    for method in ("orthogonal", "affine", "ridge"):
+        b = MigrationBridge(method).fit(X[train], new[train])
+        expected[method] = float(bridge_retention(b, X[held], new[held]).mean())
+    got = report["pairs_curve"][str(len(train))]
+    assert got == pytest.approx(expected[report["method"]])
+    others = [v for m, v in expected.items() if m != report["method"]]
+    assert all(abs(got - v) > 1e-9 for v in others)  # the methods differ here
