@@ -272,8 +272,12 @@ def _summary(report):
     return "\n".join(lines)
 
 
-def _pairs_curve(X, Y, args):
-    """Held-out measured retention for fits on growing numbers of pairs."""
+def _pairs_curve(X, Y, args, method):
+    """Held-out measured retention for fits on growing numbers of pairs.
+
+    Each fit uses ``method``, the one ``fit`` chose (ridge's penalty chosen
+    afresh by GCV at each size).
+    """
     n = len(X)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(n)
@@ -282,9 +286,9 @@ def _pairs_curve(X, Y, args):
     for m in sorted({max(30, len(train) // d) for d in (8, 4, 2, 1)}):
         if m > len(train):
             continue
-        b = migration.MigrationBridge(
-            args.method if args.method != "auto" else "affine", direction=args.direction
-        ).fit(X[train[:m]], Y[train[:m]])
+        b = migration.MigrationBridge(method, direction=args.direction).fit(
+            X[train[:m]], Y[train[:m]]
+        )
         curve[str(m)] = float(migration.bridge_retention(b, X[held], Y[held]).mean())
     return curve
 
@@ -294,27 +298,28 @@ def _pairs_curve(X, Y, args):
 
 def _fit(args):
     X, Y = read_pairs(args.old, args.new, args)
-    store_size = args.store_size
-    if store_size is None and args.pool_old:
-        pool, _ = read_vectors(args.pool_old, args)
-        store_size = len(pool)
+    pools = {}
+    for name in ("pool_old", "pool_new"):
+        if getattr(args, name):
+            pools[name], _ = read_vectors(getattr(args, name), args)
     bridge, report = migration.fit_bridge(
         np.asarray(X),
         np.asarray(Y),
         method=args.method,
         direction=args.direction,
-        store_size=store_size,
+        store_size=args.store_size,
         min_retention=args.min_retention,
         source_name=args.source_name,
         target_name=args.target_name,
         random_state=args.seed,
+        **pools,
     )
     import skops.io as sio
 
     _atomic_write_bytes(args.out, sio.dumps(bridge))
     if args.report:
         report["pairs_curve"] = _pairs_curve(
-            np.asarray(X, np.float64), np.asarray(Y), args
+            np.asarray(X, np.float64), np.asarray(Y), args, report["method"]
         )
         _write_report(report, args.report, args.quiet)
     if not args.quiet:

@@ -263,3 +263,46 @@ def test_query_side_bridge_serves_an_old_index_through_faiss(pairs):
     bridge = sio.load(tmp_path / "bridge.skops", trusted=sklatent.ESTIMATORS)
     _, expected = index.search(np.ascontiguousarray(bridge.transform(new[:20])), 5)
     assert (got == expected).mean() > 0.95
+
+
+def test_pools_set_the_store_size_and_wrong_pool_widths_exit_2(pairs, capsys):
+    tmp_path, old, new = pairs
+    np.save(tmp_path / "pool_old.npy", spaces(1234, seed=7)[0])
+    np.save(tmp_path / "pool_new.npy", spaces(321, seed=8)[1])
+    pools = ["--pool-old", str(tmp_path / "pool_old.npy")]
+    pools += ["--pool-new", str(tmp_path / "pool_new.npy")]
+    assert _fit(tmp_path, *pools) == 0
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    assert report["store_size"] == 1234
+    assert (report["pool_old_size"], report["pool_new_size"]) == (1234, 321)
+    # --store-size wins over the pool's size
+    assert _fit(tmp_path, *pools, "--store-size", "5000") == 0
+    assert json.loads((tmp_path / "REPORT.json").read_text())["store_size"] == 5000
+    # a pool of the other space's width is an input error
+    capsys.readouterr()
+    bad = ["--pool-new", str(tmp_path / "pool_old.npy")]
+    assert _fit(tmp_path, *bad) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pool_new" in err and "24 columns" in err
+
+
+def test_pairs_curve_fits_the_method_auto_chose(pairs):
+    from sklatent.migration import MigrationBridge, bridge_retention
+
+    tmp_path, old, new = pairs
+    args = ["--method", "auto", "--store-size", "1000", "--seed", "3"]
+    assert _fit(tmp_path, *args) == 0
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    # the curve's last point: the chosen method on every training pair of
+    # the curve's own split (seed 3), measured on its held-out fifth
+    order = np.random.default_rng(3).permutation(len(old))
+    held, train = order[: len(old) // 5], order[len(old) // 5 :]
+    X = old.astype(np.float64)
+    expected = {}
+    for method in ("orthogonal", "affine", "ridge"):
+        b = MigrationBridge(method).fit(X[train], new[train])
+        expected[method] = float(bridge_retention(b, X[held], new[held]).mean())
+    got = report["pairs_curve"][str(len(train))]
+    assert got == pytest.approx(expected[report["method"]])
+    others = [v for m, v in expected.items() if m != report["method"]]
+    assert all(abs(got - v) > 1e-9 for v in others)  # the methods differ here

@@ -196,3 +196,69 @@ def test_no_warning_on_parallel_pairs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit_bridge(old, new, method="orthogonal")
+
+
+def test_gcv_alpha_coarse_to_fine_matches_ridgecv_on_the_full_default_grid():
+    # the coarse-to-fine search must land on the full grid's minimum, for
+    # the default 33 penalties and for an unsorted grid
+    from sklearn.linear_model import RidgeCV
+
+    from sklatent.migration import _ALPHAS, _standardise
+
+    for seed, noise in ((0, 0.0), (1, 3.0)):
+        old, new = spaces(200, seed=seed)
+        new = new + noise * np.random.default_rng(seed).normal(size=new.shape)
+        ref = RidgeCV(alphas=_ALPHAS, alpha_per_target=False).fit(
+            _standardise(old), _standardise(new)
+        )
+        assert gcv_alpha(old, new) == pytest.approx(ref.alpha_)
+        shuffled = np.random.default_rng(seed).permutation(_ALPHAS)
+        assert gcv_alpha(old, new, shuffled) == pytest.approx(ref.alpha_)
+
+
+@pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
+def test_scores_translate_once_and_match_the_direct_measures(direction):
+    from sklatent.metrics import mrr, top_k_accuracy
+    from sklatent.migration import _scores, estimate_retention
+
+    old, new = spaces(500)
+    bridge = MigrationBridge("affine", direction=direction).fit(old[:300], new[:300])
+    X, Y = old[300:].astype(np.float64), new[300:].astype(np.float64)
+    block = _scores(bridge, X, Y, 10_000)
+    direct = float(bridge_retention(bridge, X, Y).mean())
+    assert block["retention_at_10_measured"] == pytest.approx(direct)
+    est = estimate_retention(bridge, X, Y, 10_000)
+    assert block["retention_at_10"] == pytest.approx(est["estimate"])
+    # the subsets' retentions are the bridge's on those rows
+    rows = np.random.default_rng(0).choice(200, 50, replace=False)
+    sub = bridge_retention(bridge, X[rows], Y[rows])
+    np.testing.assert_allclose(bridge_retention(bridge, X, Y, rows=rows), sub)
+    if direction == "old-to-new":
+        A, B = bridge.transform(X), Y
+    else:
+        A, B = bridge.transform(Y), X
+    assert block["top1"] == pytest.approx(top_k_accuracy(A, B, k=1))
+    assert block["mrr"] == pytest.approx(mrr(A, B))
+
+
+def test_fit_bridge_pools_set_the_store_size_and_leave_the_map_alone():
+    old, new = spaces(400)
+    pool_old, pool_new = spaces(3000, seed=9)
+    kwargs = dict(method="orthogonal", random_state=0)
+    with_pools, report = fit_bridge(
+        old, new, pool_old=pool_old, pool_new=pool_new[:50], **kwargs
+    )
+    assert report["store_size"] == 3000 and report["pool_new_size"] == 50
+    plain, plain_report = fit_bridge(old, new, store_size=3000, **kwargs)
+    np.testing.assert_allclose(with_pools.transform(old), plain.transform(old))
+    assert report["heldout"] == plain_report["heldout"]
+    assert (
+        fit_bridge(old, new, pool_old=pool_old, store_size=10, **kwargs)[1][
+            "store_size"
+        ]
+        == 10
+    )
+    with pytest.raises(ValueError, match="pool_old must be .* 32 columns"):
+        fit_bridge(old, new, pool_old=pool_new, **kwargs)
+    with pytest.raises(ValueError, match="pool_new"):
+        fit_bridge(old, new, pool_new=pool_new[:, :5], **kwargs)
