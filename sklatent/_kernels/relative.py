@@ -132,19 +132,35 @@ def similarity_block(function, x, A, *, out=None):
             f"{expected[1]} anchors; a similarity callable must return a "
             f"torch.Tensor of shape {expected}."
         )
-    # One reduction proves the user's similarities finite (the element-wise
-    # scan runs only when the sum is not).
-    values = S.detach()
-    if not bool(torch.isfinite(values.sum())) and not bool(
-        torch.isfinite(values).all()
-    ):
-        kind = "NaN" if bool(torch.isnan(values).any()) else "infinite"
+    kind = nonfinite_kind(S)
+    if kind is not None:
         raise ValueError(
             f"The similarity {getattr(function, '__name__', function)!r} returned "
             f"{kind} values for finite inputs; a similarity callable must return "
             "finite similarities (guard its divisions and logarithms)."
         )
     return S
+
+
+def nonfinite_kind(X):
+    """``"NaN"`` or ``"infinite"`` when ``X`` holds such a value, else None.
+
+    A finite sum proves every element finite, at the cost of one reduction;
+    only a non-finite sum pays for the element-wise scans behind the answer.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Floating-point values on any device (read detached).
+
+    Returns
+    -------
+    str or None
+    """
+    X = X.detach()
+    if bool(torch.isfinite(X.sum())) or bool(torch.isfinite(X).all()):
+        return None
+    return "NaN" if bool(torch.isnan(X).any()) else "infinite"
 
 
 def relative_projection(
