@@ -25,11 +25,13 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from . import _kernels
 from ._sklearn_compat import user_stacklevel, validate_data
 from ._translation import LatentTranslator
 from .metrics import mean_cosine, mrr, top_k_accuracy
@@ -378,9 +380,9 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
 
 
 def _unit(Z):
-    Z = np.asarray(Z, dtype=np.float64)
-    norms = np.linalg.norm(Z, axis=1, keepdims=True)
-    return Z / np.where(norms > 0, norms, 1.0)
+    """Unit rows in float64 by the kernels' one overflow-safe norm."""
+    Z = np.require(Z, dtype=np.float64, requirements=["C", "W"])  # torch needs writable
+    return _kernels.unit_rows(torch.from_numpy(Z)).numpy()
 
 
 def _top_k(Q, S, k, exclude_self):
