@@ -10,6 +10,14 @@ squares, the QR factor of the centred ``X`` with the projection of the centred
 ``y`` on it (:class:`~sklatent._kernels.CrossMoments`), plus the sums of the
 row norms for ``normalize="l2"``; see :class:`~sklatent.LatentTranslator`'s
 Notes for the merge rules and their references.
+
+Pairs of extreme magnitude (for instance ``X * 1e300`` or ``X * 1e-300``) are
+scaled by a power of two before their statistics are taken
+(:mod:`sklatent._kernels.powers`), and the statistics carry that power (their
+*exponents*): the statistics neither overflow nor lose digits to underflow,
+and the fitted map is the one of the unscaled pairs (see
+:func:`~sklatent._translation_solve.unscale`). Pairs of ordinary magnitude
+(real embeddings) are not touched: their exponents are 0.
 """
 
 import torch
@@ -18,7 +26,7 @@ from . import _backend, _kernels
 
 
 def pair_statistics(x, y, *, normalize, **options):
-    """``(CrossMoments, norm sums)`` of one chunk of pairs, in float64.
+    """``(CrossMoments, norm sums, exponents)`` of one chunk of pairs, in float64.
 
     Parameters
     ----------
@@ -36,7 +44,16 @@ def pair_statistics(x, y, *, normalize, **options):
     moments : CrossMoments
     norms : torch.Tensor of shape (2,) or None
         Sums of the row norms of ``x`` and ``y`` for ``"l2"``.
+    exponents : tuple of int
+        ``(a, b)``: the statistics are those of ``x * 2**-a`` and
+        ``y * 2**-b`` (see :func:`~sklatent._kernels.binary_exponent`).
     """
+    exponents = (_kernels.binary_exponent(x), _kernels.binary_exponent(y))
+    if any(exponents):
+        x, y = (
+            _kernels.scale_exactly(z.to(torch.float64), -e)
+            for z, e in zip((x, y), exponents, strict=True)
+        )
     norms = None
     if normalize == "l2":
         x, y = x.to(torch.float64), y.to(torch.float64)
@@ -47,14 +64,49 @@ def pair_statistics(x, y, *, normalize, **options):
             ]
         )
         x, y = _kernels.unit_rows(x), _kernels.unit_rows(y)
-    return _kernels.cross_moments(x, y, **options), norms
+    return _kernels.cross_moments(x, y, **options), norms, exponents
 
 
 def merge_statistics(first, second):
-    """Merge two ``(CrossMoments, norm sums)`` of disjoint chunks of pairs."""
-    moments = _kernels.merge_cross_moments(first[0], second[0])
-    norms = None if first[1] is None else first[1] + second[1].to(first[1])
-    return moments, norms
+    """Merge two ``(CrossMoments, norm sums, exponents)`` of disjoint chunks.
+
+    Both are first brought to the larger exponent of each space.
+    """
+    exponents = tuple(max(a, b) for a, b in zip(first[2], second[2], strict=True))
+    (moments_a, norms_a, _), (moments_b, norms_b, _) = (
+        rescale(first, exponents),
+        rescale(second, exponents),
+    )
+    moments = _kernels.merge_cross_moments(moments_a, moments_b)
+    norms = None if norms_a is None else norms_a + norms_b.to(norms_a)
+    return moments, norms, exponents
+
+
+def rescale(statistics, exponents):
+    """The same statistics, of the pairs scaled by ``2**-exponents`` instead."""
+    moments, norms, (a, b) = statistics
+    da, db = a - exponents[0], b - exponents[1]
+    if not (da or db):
+        return statistics
+
+    def scaled(value, power):
+        return None if value is None else _kernels.scale_exactly(value, power)
+
+    moments = moments._replace(
+        mean_x=scaled(moments.mean_x, da),
+        mean_y=scaled(moments.mean_y, db),
+        m2_x=scaled(moments.m2_x, 2 * da),
+        m2_y=scaled(moments.m2_y, 2 * db),
+        cross=scaled(moments.cross, da + db),
+        gram=scaled(moments.gram, 2 * da),
+        factor=scaled(moments.factor, da),
+        projected=scaled(moments.projected, db),
+    )
+    if norms is not None:
+        norms = torch.stack(
+            [_kernels.scale_exactly(norms[0], da), _kernels.scale_exactly(norms[1], db)]
+        )
+    return moments, norms, tuple(exponents)
 
 
 def shortcut_rtol(X):
@@ -70,18 +122,21 @@ def shortcut_rtol(X):
     return 1e-3 * torch.finfo(torch.float32).eps
 
 
-def to_record(moments, norms):
-    """The statistics as a dict of numpy arrays (and the count), for pickling."""
+def to_record(moments, norms, exponents):
+    """The statistics as a dict of numpy arrays (and ints), for pickling."""
     record = {
         name: value.cpu().numpy() if isinstance(value, torch.Tensor) else value
         for name, value in moments._asdict().items()
     }
     record["norms"] = None if norms is None else norms.cpu().numpy()
+    record["exponents"] = tuple(int(e) for e in exponents)
     return record
 
 
 def from_record(record, *, device, method):
     """The statistics of a :func:`to_record` dict, as float64 tensors on ``device``.
+
+    Records saved before exponents existed have exponents ``(0, 0)``.
 
     Raises
     ------
@@ -105,4 +160,4 @@ def from_record(record, *, device, method):
         record["count"],
         *(tensor(record.get(name)) for name in _kernels.CrossMoments._fields[1:]),
     )
-    return moments, tensor(record["norms"])
+    return moments, tensor(record["norms"]), tuple(record.get("exponents", (0, 0)))

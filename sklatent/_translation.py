@@ -19,7 +19,14 @@ from ._pair_statistics import (
     to_record,
 )
 from ._sklearn_compat import Interval, StrOptions, _fit_context, user_stacklevel
-from ._translation_solve import CENTRED, degenerate_message, fold_affine, solve
+from ._translation_solve import (
+    CENTRED,
+    degenerate_message,
+    fold_affine,
+    scaled_alpha,
+    solve,
+    unscale,
+)
 from .anchors import AnchorWarning, check_anchor_indices, select_anchors
 from .metrics import mean_cosine
 
@@ -228,6 +235,17 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
     gives on all the pairs, for
     every method and normalisation, to float tolerance. Only the choice of a
     subset of pairs (``n_anchors``) needs all pairs at once.
+
+    **Magnitude.** Pairs of any float64 magnitude fit: a batch whose largest
+    value lies beyond :math:`2^{\pm 64}` (``X * 1e300``, ``X * 1e-300``) is
+    scaled by an exact power of two before its statistics are taken, and the
+    map is returned in the pairs' own units. A fit on :math:`(cX, dY)` thus
+    maps :math:`cX` to :math:`d` times the translation of :math:`X` by the fit
+    on :math:`(X, Y)`, to float rounding; an isometry
+    (``method="orthogonal"`` without ``scale`` on uncentred or centred
+    spaces) keeps its rotation instead, and ``alpha`` keeps its meaning in the
+    units of ``X``. Spaces more than :math:`2^{1000}` apart in magnitude are
+    an error: no float64 map joins them.
 
     A numpy input gives a numpy output (respecting ``set_output``); a torch
     tensor gives a tensor on the input's device. float32 stays float32;
@@ -502,23 +520,28 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
             if first
             else from_record(self._statistics, device=device, method=self.method)
         )
-        seen = 0 if first else self.n_samples_seen_
-        statistics = self._pair_statistics(X, Y, device, seen=seen)
+        statistics = self._pair_statistics(X, Y, device)
         if stored is not None:
             statistics = merge_statistics(stored, statistics)
         self._statistics = to_record(*statistics)
-        moments, norms = statistics
+        moments, norms, exponents = statistics
         self._n_features_out = moments.mean_y.shape[0]
         self.n_samples_seen_ = moments.count
-        solution = solve(
-            moments,
-            norms,
+        solution = unscale(
+            solve(
+                moments,
+                norms,
+                method=self.method,
+                normalize=self.normalize,
+                alpha=scaled_alpha(self.alpha, exponents, normalize=self.normalize),
+                allow_reflection=self.allow_reflection,
+                scale=self.scale,
+                rtol=shortcut_rtol(X),
+            ),
+            exponents,
             method=self.method,
             normalize=self.normalize,
-            alpha=self.alpha,
-            allow_reflection=self.allow_reflection,
             scale=self.scale,
-            rtol=shortcut_rtol(X),
         )
         self.coef_, self.intercept_, self.scaling_ = solution[:3]
         self.x_mean_, self.x_scale_, self.y_mean_, self.y_scale_ = solution[3:7]
@@ -534,7 +557,7 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         if message is not None:
             warnings.warn(message, AnchorWarning, stacklevel=user_stacklevel())
 
-    def _pair_statistics(self, X, Y, device, *, seen=0):
+    def _pair_statistics(self, X, Y, device):
         """Statistics of all the pairs of ``X`` and ``Y``: a reduction over row blocks.
 
         Least squares needs the QR factor of the centred ``X``. For float32
@@ -548,27 +571,21 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         rtol = shortcut_rtol(X)
         row_bytes = 24 * (X.shape[1] + Y.shape[1])
 
-        # Their sums cover the pairs seen before too (partial_fit).
-        ranges = [_statistics_range(Z, X.shape[0] + seen) for Z in (X, Y)]
-
         def reduce(**options):
-            chunk = partial(
-                _checked_statistics,
-                ranges=ranges,
-                normalize=self.normalize,
-                **options,
-            )
+            chunk = partial(pair_statistics, normalize=self.normalize, **options)
             return self._reduce_rows(
                 chunk, merge_statistics, X, Y, row_bytes=row_bytes, device=device
             )
 
         if least_squares and rtol is not None:
-            moments, norms = reduce(gram=True)
+            moments, norms, exponents = reduce(gram=True)
             factor = _kernels.gram_factor(moments.gram, moments.cross, rtol=rtol)
             if factor is not None:
-                return moments._replace(
-                    gram=None, factor=factor[0], projected=factor[1]
-                ), norms
+                return (
+                    moments._replace(gram=None, factor=factor[0], projected=factor[1]),
+                    norms,
+                    exponents,
+                )
         return reduce(factor=least_squares)
 
     def _translation(self, X, *, inverse):
@@ -576,15 +593,26 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         device = self._device(X)
         dtype = _backend.torch_dtype(X)
         numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
+        finfo = torch.finfo(dtype)
+        folded = fold_affine(self, inverse=inverse, dtype=numpy_dtype)
+        largest = max((float(np.abs(a).max()) for a in folded if a.size), default=0)
+        if largest > finfo.max or 0 < largest < finfo.tiny:
+            raise ValueError(
+                f"The fitted map's coefficients reach {largest:.3g} in magnitude, "
+                f"outside the range of {numpy_dtype.__name__}: "
+                + (
+                    "pass float64 data."
+                    if dtype == torch.float32
+                    else "rescale X or y so that their magnitudes are closer."
+                )
+            )
         shift, weight, offset = (
-            _backend.to_tensor(array, device=device, dtype=dtype)
-            for array in fold_affine(self, inverse=inverse, dtype=numpy_dtype)
+            _backend.to_tensor(array, device=device, dtype=dtype) for array in folded
         )
         row_normalize = self.normalize == "l2" and not inverse
         subtract = self.normalize in CENTRED
         # |(x - shift) @ weight + offset| <= |x|max * colsum + the rest: half
         # the dtype's range for each keeps the output finite.
-        finfo = torch.finfo(dtype)
         column_sum = float(weight.abs().sum(dim=0).amax()) if weight.numel() else 0.0
         limit = np.inf if row_normalize else finfo.max / 2 / max(1.0, column_sum)
 
@@ -618,24 +646,6 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
-
-
-def _statistics_range(Z, n_rows):
-    """``(limit, smallest)``: the magnitudes whose pair statistics are exact.
-
-    Sums of ``n_rows`` products of entries overflow above ``limit``; below
-    ``smallest`` the products are subnormal and lose digits.
-    """
-    finfo = torch.finfo(_backend.torch_dtype(Z))
-    limit = float(np.sqrt(finfo.max / (4 * max(n_rows, 1))))
-    return limit, float(np.sqrt(finfo.tiny / finfo.eps))
-
-
-def _checked_statistics(x, y, *, ranges, **options):
-    """:func:`pair_statistics` of a batch, once its values are in ``ranges``."""
-    for Z, (limit, smallest) in zip((x, y), ranges, strict=True):
-        check_magnitude(Z, limit, smallest=smallest, what="the pair statistics")
-    return pair_statistics(x, y, **options)
 
 
 def _take_rows(X, indices):

@@ -4,8 +4,10 @@
 into the normalisation of each space and the map between the normalised
 spaces (Procrustes or least squares, :mod:`sklatent._kernels.solvers`);
 :func:`degenerate_message` says when the pairs do not determine that map; and
-:func:`fold_affine` folds normalisation, map and de-normalisation into the one
-affine map a transform applies. The formulas are in
+:func:`unscale` gives the solution of pairs that were scaled by powers of two
+(their *exponents*, :mod:`sklatent._pair_statistics`) in the units of the
+pairs themselves; :func:`fold_affine` folds normalisation, map and
+de-normalisation into the one affine map a transform applies. The formulas are in
 :class:`~sklatent.LatentTranslator`'s docstring.
 """
 
@@ -109,6 +111,69 @@ def solve(moments, norms, *, method, normalize, alpha, allow_reflection, scale, 
     )
 
 
+def unscale(solution, exponents, *, method, normalize, scale):
+    """The solution of pairs ``(X, Y)`` from that of ``(X 2^-a, Y 2^-b)``.
+
+    Means and scales carry their space's power of two. A map between
+    standardised or unit-norm spaces does not change; a map between the
+    spaces themselves (``normalize`` None or ``"center"``) takes
+    ``2^(b - a)``, except the rotation of an orthogonal map without
+    ``scale``, which is the same in any units. Powers of two scale exactly,
+    so these are the attributes a fit on ``(X, Y)`` would give if its
+    statistics did not overflow.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` and ``Y`` are more than ``2**1000`` (about ``1e301``) apart
+        in magnitude: a map between them leaves float64's range.
+    """
+    a, b = exponents
+    if not (a or b):
+        return solution
+    if abs(b - a) > 1000:
+        raise ValueError(
+            f"X and y differ in magnitude by a factor of about 2**{abs(b - a)}: "
+            "a map between them overflows float64. Rescale one of them."
+        )
+
+    def times(value, power):
+        return np.ldexp(value, power)
+
+    s = solution
+    x_scale, y_scale = s.x_scale, s.y_scale
+    coef, intercept, scaling = s.coef, s.intercept, s.scaling
+    if normalize in ("standard", "l2"):
+        x_scale, y_scale = times(x_scale, a), times(y_scale, b)
+    else:
+        intercept = times(intercept, b)
+        if method != "orthogonal" or scale:
+            coef = times(coef, b - a)
+            scaling = float(times(scaling, b - a)) if method == "orthogonal" else 1.0
+    return s._replace(
+        coef=coef,
+        intercept=intercept,
+        scaling=scaling,
+        x_mean=times(s.x_mean, a),
+        x_scale=x_scale,
+        y_mean=times(s.y_mean, b),
+        y_scale=y_scale,
+    )
+
+
+def scaled_alpha(alpha, exponents, *, normalize):
+    """The ridge penalty of pairs scaled by ``2**-exponents`` (see :func:`unscale`).
+
+    A penalty on the map between unstandardised spaces is in the units of
+    ``X``'s squares: ``alpha * 2**(-2a)`` on ``X * 2**-a`` is the same
+    problem as ``alpha`` on ``X``.
+    """
+    if normalize in ("standard", "l2"):
+        return alpha
+    with np.errstate(over="ignore"):  # a penalty beyond float64 is its largest
+        return min(float(np.ldexp(alpha, -2 * exponents[0])), np.finfo(np.float64).max)
+
+
 def _space(mean, m2, n, norm_sum, normalize):
     """Normalisation of one space: ``(mean, divisor, scale, live mask)``.
 
@@ -180,7 +245,8 @@ def fold_affine(translator, *, inverse, dtype):
     else:
         # The pseudo-inverse of s * R, for R with orthonormal rows or
         # columns (coef_ is zero when s is).
-        pinv = t.coef_.T / t.scaling_**2 if t.scaling_ else t.coef_.T
+        # (divided twice: the square of an extreme scale overflows).
+        pinv = t.coef_.T / t.scaling_ / t.scaling_ if t.scaling_ else t.coef_.T
         weight = pinv / t.y_scale_[:, None] * t.x_scale_
         shift, offset = t.y_mean_, t.x_mean_
     rounded = shift.astype(dtype).astype(np.float64)

@@ -26,7 +26,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from . import metrics
+from . import _kernels, metrics
 from ._backend import as_numpy, row_batches
 from ._kernels.median import median_squared_distance
 from ._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
@@ -273,9 +273,12 @@ class _ResidualKernelRidge:
         self.affine = affine
 
     def fit(self, X, Y):
-        self.scaler_ = StandardScaler().fit(X)
-        Z = self.scaler_.transform(X)
-        residuals = Y - self.affine.transform(X)
+        # In ordinary units (exact powers of two): the scaler's variances and
+        # the search's squared errors stay finite for data near 1e300.
+        X_units, self.x_power_ = _ordinary_units(X)
+        self.scaler_ = StandardScaler().fit(X_units)
+        Z = self.scaler_.transform(X_units)
+        residuals, self.residual_power_ = _ordinary_units(Y - self.affine.transform(X))
         batches = list(row_batches(len(Z), None, row_bytes=16 * len(Z)))
         median = median_squared_distance(torch.from_numpy(Z), batches, diagonal=False)
         gamma = 1.0 / median if median > 0 else 1.0
@@ -289,7 +292,8 @@ class _ResidualKernelRidge:
         return self
 
     def transform(self, X):
-        correction = self.kernel_ridge_.predict(self.scaler_.transform(X))
+        Z = self.scaler_.transform(_scaled(X, -self.x_power_))
+        correction = _scaled(self.kernel_ridge_.predict(Z), self.residual_power_)
         return self.affine.transform(X) + correction.reshape(len(X), -1)
 
     def n_parameters(self, affine_parameters):
@@ -310,8 +314,26 @@ def _count_parameters(estimator):
     return total or None
 
 
+def _ordinary_units(Z):
+    """``(Z * 2**-p, p)`` for the power of two ``p`` that brings ``Z`` near 1.
+
+    ``p`` is 0 for data of ordinary magnitude (:mod:`sklatent._kernels.powers`).
+    """
+    power = _kernels.binary_exponent(torch.from_numpy(Z))
+    return _scaled(Z, -power), power
+
+
+def _scaled(Z, power):
+    """``Z * 2**power`` (float64 numpy), exactly."""
+    return _kernels.scale_exactly(torch.from_numpy(np.asarray(Z)), power).numpy()
+
+
 def _held_out_scores(predicted, Y, device):
-    residual = float(((Y - predicted) ** 2).sum())
+    # R^2 is a ratio of squares: taken in ordinary units, they stay finite.
+    Y, power = _ordinary_units(Y)
+    predicted = _scaled(predicted, -power)
+    with np.errstate(over="ignore"):  # a map off by 1e300 scores -inf
+        residual = float(((Y - predicted) ** 2).sum())
     spread = float(((Y - Y.mean(0)) ** 2).sum())
     r2 = 1.0 - residual / spread if spread > 0 else float("nan")
     return (

@@ -15,13 +15,88 @@ def pairs():
     return X, X @ rng.standard_normal((6, 4))
 
 
-@pytest.mark.parametrize(
-    ("x_scale", "y_scale"), [(1e160, 1e160), (1e-300, 1e-300), (1e300, 1.0)]
-)
-def test_translator_fit_out_of_range_is_a_clear_error(pairs, x_scale, y_scale):
+SCALES = [
+    (1e160, 1e160),
+    (1e-300, 1e-300),
+    (1e300, 1.0),
+    (1.0, 1e-300),
+    (1e-150, 1e140),
+]
+CONFIGURATIONS = [
+    {"method": "orthogonal"},
+    {"method": "orthogonal", "normalize": None},
+    {"method": "orthogonal", "normalize": "center", "scale": True},
+    {"method": "orthogonal", "normalize": "l2"},
+    {"method": "linear", "normalize": None},
+    {"method": "affine", "normalize": "center"},
+    {"method": "ridge", "alpha": 0.5},
+]
+
+
+@pytest.mark.parametrize(("x_scale", "y_scale"), SCALES)
+@pytest.mark.parametrize("params", CONFIGURATIONS, ids=str)
+def test_translator_is_scale_equivariant_at_extreme_magnitudes(
+    pairs, x_scale, y_scale, params
+):
+    """Fitted on (cX, dY), the translator maps cX as the unscaled fit maps X.
+
+    No overflow, no map of zeros: d T(X) in general; for an isometry (an
+    orthogonal map of the uncentred or centred spaces without scale), which
+    cannot absorb the scales, mean(dY) + c (T(X) - mean(Y)).
+    """
     X, Y = pairs
-    with pytest.raises(ValueError, match="Rescale the data"):
-        LatentTranslator().fit(X * x_scale, Y * y_scale)
+    reference = LatentTranslator(**params).fit(X, Y)
+    fitted = LatentTranslator(**params).fit(X * x_scale, Y * y_scale)
+    isometry = (
+        params["method"] == "orthogonal"
+        and params.get("normalize", "standard") in (None, "center")
+        and not params.get("scale")
+    )
+    expected = reference.transform(X) * y_scale
+    if isometry:
+        y_mean = reference.y_mean_
+        expected = y_mean * y_scale + x_scale * (reference.transform(X) - y_mean)
+        np.testing.assert_allclose(fitted.coef_, reference.coef_, atol=1e-12)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(
+        fitted.transform(X * x_scale) / scale, expected / scale, rtol=1e-9, atol=1e-9
+    )
+    if params["method"] == "orthogonal" and not isometry:
+        np.testing.assert_allclose(
+            fitted.inverse_transform(Y * y_scale) / x_scale,
+            reference.inverse_transform(Y),
+            rtol=1e-9,
+            atol=1e-9,
+        )
+
+
+def test_translator_is_exactly_invariant_to_powers_of_two(pairs):
+    X, Y = pairs
+    reference = LatentTranslator(method="linear", normalize=None).fit(X, Y)
+    for power in (300, -300, 900):
+        fitted = LatentTranslator(method="linear", normalize=None)
+        fitted.fit(X * 2.0**power, Y)
+        np.testing.assert_array_equal(fitted.coef_ * 2.0**power, reference.coef_)
+
+
+def test_ridge_penalty_keeps_its_meaning_at_extreme_magnitudes(pairs):
+    """alpha on unstandardised X * 2**k is the problem of alpha / 4**k on X."""
+    X, Y = pairs
+    reference = LatentTranslator(method="ridge", alpha=0.5, normalize=None).fit(X, Y)
+    fitted = LatentTranslator(method="ridge", alpha=0.5 * 2.0**600, normalize=None)
+    fitted.fit(X * 2.0**300, Y)
+    np.testing.assert_allclose(fitted.coef_ * 2.0**300, reference.coef_, rtol=1e-12)
+
+
+def test_partial_fit_merges_batches_of_different_magnitudes(pairs):
+    X, Y = pairs
+    full = LatentTranslator(method="affine", normalize=None).fit(X, Y)
+    streamed = LatentTranslator(method="affine", normalize=None)
+    streamed.partial_fit(X[:60] * 1e-200, Y[:60] * 1e-200)
+    streamed.partial_fit(X[60:] * 1e-200, Y[60:] * 1e-200)
+    np.testing.assert_allclose(
+        streamed.transform(X * 1e-200) * 1e200, full.transform(X), rtol=1e-9, atol=1e-9
+    )
 
 
 def test_translator_fit_in_range_scales_stays_accurate(pairs):
@@ -32,6 +107,20 @@ def test_translator_fit_in_range_scales_stays_accurate(pairs):
         np.testing.assert_allclose(
             fitted.transform(X * scale) / scale, reference, rtol=1e-8, atol=1e-8
         )
+
+
+def test_map_beyond_float64_is_a_clear_error(pairs):
+    X, Y = pairs
+    with pytest.raises(ValueError, match="overflows float64"):
+        LatentTranslator(method="linear", normalize=None).fit(X * 1e-300, Y * 1e300)
+
+
+def test_float32_map_beyond_float32_is_a_clear_error(pairs):
+    X, Y = (Z.astype(np.float32) for Z in pairs)
+    translator = LatentTranslator(method="linear", normalize=None)
+    translator.fit(X * np.float32(1e30), Y * np.float32(1e-30))
+    with pytest.raises(ValueError, match="outside the range of float32"):
+        translator.transform(X * np.float32(1e30))
 
 
 def test_float32_translation_overflow_is_a_clear_error(pairs):
@@ -170,10 +259,38 @@ def test_match_spaces_accepts_bfloat16_tensors():
     np.testing.assert_array_equal(result.y_indices, expected.y_indices)
 
 
-@pytest.mark.parametrize("scale", [1e300, 1e160])
-def test_class_report_out_of_range_is_a_clear_error(pairs, scale):
+@pytest.mark.parametrize(
+    ("x_scale", "y_scale"),
+    [(1e300, 1.0), (1e160, 1.0), (1e-300, 1e-300), (1.0, 1e-300)],
+)
+def test_class_report_names_the_class_at_extreme_magnitudes(pairs, x_scale, y_scale):
+    """The report of (cX, dY) is that of (X, Y): the same class and scores."""
     from sklatent.diagnostics import transformation_class_report
 
     X, Y = pairs
-    with pytest.raises(ValueError, match="Rescale the data"):
-        transformation_class_report(X * scale, Y, random_state=0)
+    reference = transformation_class_report(X, Y, random_state=0)
+    report = transformation_class_report(X * x_scale, Y * y_scale, random_state=0)
+    assert reference.explained_by == "linear"
+    assert report.explained_by == "linear"
+    for fit, expected in zip(report.fits, reference.fits, strict=True):
+        if fit.name == "isometry":  # the scales are part of an isometry
+            continue
+        assert fit.r2 == pytest.approx(expected.r2, abs=1e-9)
+        assert fit.mrr == pytest.approx(expected.mrr, abs=1e-9)
+
+
+def test_power_of_two_scaling_is_exact_from_subnormal_to_huge():
+    from sklatent._kernels import binary_exponent, exponent_of, scale_exactly
+
+    assert exponent_of(3.0) == 0 and exponent_of(0.0) == 0
+    assert exponent_of(3.0, ordinary=None) == 2  # 3 = 0.75 * 2**2
+    assert exponent_of(1e300) == np.frexp(1e300)[1]
+    z = torch.tensor(
+        [[2.0**-1070, -(2.0**-1060)], [0.0, 3 * 2.0**-1065]], dtype=torch.float64
+    )
+    power = binary_exponent(z)
+    assert power == -1059  # the largest, 2**-1060, becomes 0.5
+    scaled = scale_exactly(z, -power)
+    assert scaled.abs().max() == 0.5
+    np.testing.assert_array_equal(scale_exactly(scaled, power).numpy(), z.numpy())
+    assert binary_exponent(torch.randn(10, 3)) == 0  # ordinary data is left alone

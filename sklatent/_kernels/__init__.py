@@ -10,6 +10,7 @@ nothing here knows scikit-learn or numpy. One module a job:
   back to absolute ones);
 - :mod:`.relative`: the relative projection built on the similarities;
 - :mod:`.moments`: float64 moments, exact merges, the constant-feature rule;
+- :mod:`.powers`: exact power-of-two scaling of data of extreme magnitude;
 - :mod:`.solvers`: Procrustes and least squares.
 """
 
@@ -28,6 +29,7 @@ from .moments import (
     stack_factors,
     statistics_device,
 )
+from .powers import binary_exponent, exponent_of, scale_exactly
 from .relative import (
     keep_top_k,
     layer_normalize,
@@ -53,6 +55,7 @@ __all__ = [
     "SIMILARITIES",
     "CrossMoments",
     "anchor_pseudo_inverse",
+    "binary_exponent",
     "column_moments",
     "constant_features",
     "cosine_similarity",
@@ -60,6 +63,7 @@ __all__ = [
     "csls_scores",
     "dot_similarity",
     "euclidean_similarity",
+    "exponent_of",
     "gram_factor",
     "inverse_relative_projection",
     "keep_top_k",
@@ -78,6 +82,7 @@ __all__ = [
     "resolve_similarities",
     "row_norms",
     "safe_scale",
+    "scale_exactly",
     "squared_euclidean",
     "stack_factors",
     "statistics_device",

@@ -10,12 +10,10 @@ never materialises the difference tensor.
 
 Anchors are processed in groups of :data:`GROUP`: the compiled loop then keeps
 ``GROUP`` independent accumulators that share each load of ``x``, instead of
-one accumulator whose latency bounds the loop. On an idle 2-core AVX-512
-machine this runs about 10 times faster than ``torch.cdist`` in float32
-(4-15 times on the same machine shared with other jobs), 2-4 times in
-float64, and 1-2 times on an H200 GPU (see docs/performance.md).
+one accumulator whose latency bounds the loop. Its speed against
+``torch.cdist`` is measured in docs/performance.md.
 
-Compiling takes seconds (12-40 s with an empty inductor cache), so it is
+Compiling takes seconds (docs/performance.md has the measured cost), so it is
 only worth it once a process has done enough L1 / L-infinity work: calls are
 served by ``torch.cdist`` until the work seen for a distance, dtype and device
 reaches :data:`COMPILE_AFTER_WORK` pair-dimensions; the next call compiles the
@@ -74,8 +72,8 @@ MIN_COMPILED_WORK = 2**24
 COMPILE_AFTER_WORK = 2**33
 """Pair-dimensions served by ``torch.cdist`` before the kernel is compiled.
 
-About 3-8 s of ``torch.cdist`` work on a CPU: the work after which compiling
-(12-40 s once, seconds with a warm inductor cache) starts to pay off."""
+Seconds of ``torch.cdist`` work on a CPU: the work after which compiling (a
+one-off cost, docs/performance.md) starts to pay off."""
 
 DISABLE_ENV = "SKLATENT_DISABLE_COMPILE"
 

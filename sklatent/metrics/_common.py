@@ -15,6 +15,7 @@ import torch
 from sklearn.exceptions import UndefinedMetricWarning
 
 from .. import _backend
+from .._kernels.powers import exponent_of
 from .._sklearn_compat import Interval, user_stacklevel, validate_params
 
 __all__ = ["validate_params"]
@@ -73,9 +74,7 @@ def power_of_two_scale(largest):
     largest float64; it stops at 2**1023, which still brings ``largest``
     above 2**-52 (exactly: subnormals gain bits when scaled up).
     """
-    if not largest > 0:
-        return 1.0
-    return math.ldexp(1.0, min(-math.frexp(largest)[1], _MAX_EXPONENT))
+    return math.ldexp(1.0, min(-exponent_of(largest, ordinary=None), _MAX_EXPONENT))
 
 
 def rows(Z, batch, *, scale, device, dtype):
