@@ -1,6 +1,7 @@
 """LatentTranslator: map one encoder's embeddings into another's space."""
 
 import warnings
+import weakref
 from functools import partial
 from numbers import Integral, Real
 
@@ -590,31 +591,11 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
 
     def _translation(self, X, *, inverse):
         """``translate(x, dest)``: one affine map of a batch, on the device."""
-        device = self._device(X)
-        dtype = _backend.torch_dtype(X)
-        numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
-        finfo = torch.finfo(dtype)
-        folded = fold_affine(self, inverse=inverse, dtype=numpy_dtype)
-        largest = max((float(np.abs(a).max()) for a in folded if a.size), default=0)
-        if largest > finfo.max or 0 < largest < finfo.tiny:
-            raise ValueError(
-                f"The fitted map's coefficients reach {largest:.3g} in magnitude, "
-                f"outside the range of {numpy_dtype.__name__}: "
-                + (
-                    "pass float64 data."
-                    if dtype == torch.float32
-                    else "rescale X or y so that their magnitudes are closer."
-                )
-            )
-        shift, weight, offset = (
-            _backend.to_tensor(array, device=device, dtype=dtype) for array in folded
+        shift, weight, offset, limit = _folded_map(
+            self, inverse=inverse, dtype=_backend.torch_dtype(X), device=self._device(X)
         )
         row_normalize = self.normalize == "l2" and not inverse
         subtract = self.normalize in CENTRED
-        # |(x - shift) @ weight + offset| <= |x|max * colsum + the rest: half
-        # the dtype's range for each keeps the output finite.
-        column_sum = float(weight.abs().sum(dim=0).amax()) if weight.numel() else 0.0
-        limit = np.inf if row_normalize else finfo.max / 2 / max(1.0, column_sum)
 
         def translate(x, dest):
             check_magnitude(x, limit, what="the translation")
@@ -646,6 +627,58 @@ class LatentTranslator(ClassNamePrefixFeaturesOutMixin, TorchTransformer):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         return tags
+
+
+_FOLDED = weakref.WeakKeyDictionary()
+"""translator -> (the fitted arrays folded, {(inverse, dtype, device): map})."""
+
+
+def _folded_map(translator, *, inverse, dtype, device):
+    r"""``(shift, weight, offset, limit)``: the folded map, as tensors.
+
+    Folded once per fit (:func:`~sklatent._translation_solve.fold_affine`) and
+    kept beside the translator, not in it (transform leaves the estimator's
+    ``__dict__`` as it was), until a refit replaces its fitted arrays.
+    ``limit`` is the largest input value whose translation stays finite:
+    :math:`|(x - s) W + o| \le |x|_{max} \max_j \sum_i |W_{ij}| + \dots`,
+    half the dtype's range for each term.
+
+    Raises
+    ------
+    ValueError
+        When the folded map itself leaves the dtype's range.
+    """
+    t = translator
+    fitted = (t.coef_, t.intercept_, t.scaling_, t.x_mean_, t.x_scale_, t.y_mean_)
+    fitted += (t.y_scale_,)
+    sources, maps = _FOLDED.get(t, (None, None))
+    if sources is None or any(a is not b for a, b in zip(sources, fitted, strict=True)):
+        sources, maps = fitted, {}
+        _FOLDED[t] = (sources, maps)
+    key = (inverse, dtype, device)
+    if key not in maps:
+        numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
+        finfo = torch.finfo(dtype)
+        folded = fold_affine(t, inverse=inverse, dtype=numpy_dtype)
+        largest = max((float(np.abs(a).max()) for a in folded if a.size), default=0)
+        if largest > finfo.max or 0 < largest < finfo.tiny:
+            raise ValueError(
+                f"The fitted map's coefficients reach {largest:.3g} in magnitude, "
+                f"outside the range of {numpy_dtype.__name__}: "
+                + (
+                    "pass float64 data."
+                    if dtype == torch.float32
+                    else "rescale X or y so that their magnitudes are closer."
+                )
+            )
+        shift, weight, offset = (
+            _backend.to_tensor(array, device=device, dtype=dtype) for array in folded
+        )
+        column_sum = float(weight.abs().sum(dim=0).amax()) if weight.numel() else 0.0
+        row_normalize = t.normalize == "l2" and not inverse
+        limit = np.inf if row_normalize else finfo.max / 2 / max(1.0, column_sum)
+        maps[key] = (shift, weight, offset, limit)
+    return maps[key]
 
 
 def _take_rows(X, indices):

@@ -558,3 +558,23 @@ def test_anchor_row_indices_choose_the_pairs():
         LatentTranslator(anchors=[0, 60]).fit(X, Y)
     with pytest.raises(ValueError, match="1-D anchors must be integer row indices"):
         LatentTranslator(anchors=[0.5, 1.5]).fit(X, Y)
+
+
+def test_a_refit_replaces_the_folded_map_used_by_transform():
+    """transform folds the map once per fit; a refit or partial_fit must not reuse it."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    Y = X @ rng.standard_normal((5, 3)) + 1.0
+    translator = LatentTranslator(method="affine").fit(X, Y)
+    first = translator.transform(X)
+    np.testing.assert_allclose(translator.transform(X), first)
+    translator.fit(X, 2 * Y)
+    np.testing.assert_allclose(translator.transform(X), 2 * first, rtol=1e-10)
+    streamed = LatentTranslator(method="affine").partial_fit(X[:100], Y[:100])
+    streamed.transform(X)
+    streamed.partial_fit(X[100:], 5 * Y[100:])
+    reference = LatentTranslator(method="affine").fit(
+        X, np.vstack([Y[:100], 5 * Y[100:]])
+    )
+    np.testing.assert_allclose(streamed.transform(X), reference.transform(X), rtol=1e-9)
+    assert not np.allclose(streamed.transform(X), first)
