@@ -217,7 +217,7 @@ def _check_default_output(estimator):
         )
 
 
-def check_magnitude(x, limit, *, what, smallest=0.0):
+def check_magnitude(x, limit, *, what):
     """Raise a ValueError when values of ``x`` leave the range a kernel handles.
 
     Parameters
@@ -227,15 +227,9 @@ def check_magnitude(x, limit, *, what, smallest=0.0):
     limit : float
         The largest safe absolute value.
     what : str
-        What overflows (or underflows), for the message (e.g. "the 'dot'
-        similarity").
-    smallest : float, default=0.0
-        The smallest safe value of the largest absolute entry: below it,
-        products of entries underflow (an all-zero ``x`` passes).
+        What overflows, for the message (e.g. "the 'dot' similarity").
     """
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        return
-    if not np.isfinite(limit) and not smallest > 0:
+    if x.shape[0] == 0 or x.shape[1] == 0 or not np.isfinite(limit):
         return
     low, high = torch.aminmax(torch.as_tensor(x).detach())
     largest = max(float(high), -float(low))
@@ -245,12 +239,6 @@ def check_magnitude(x, limit, *, what, smallest=0.0):
             f"overflows above {limit:.3g} in {_dtype_name(x)}. Rescale the data "
             "(and the anchors) first"
             + ("." if _dtype_name(x) == "float64" else ", or pass float64 data.")
-        )
-    if 0 < largest < smallest:
-        raise ValueError(
-            f"Input values reach only {largest:.3g} in magnitude, but {what} "
-            f"underflows below {smallest:.3g} in {_dtype_name(x)}. Rescale the "
-            "data first (e.g. divide it by its largest absolute value)."
         )
 
 
