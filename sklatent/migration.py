@@ -31,9 +31,11 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from . import _kernels
+from . import _backend, _kernels
+from ._kernels.retrieval import prepare_candidates, scores, top_k_mask
 from ._sklearn_compat import user_stacklevel, validate_data
 from ._translation import LatentTranslator
+from ._translation_solve import _space
 from .metrics import mean_cosine, mrr, top_k_accuracy
 
 __all__ = [
@@ -131,11 +133,18 @@ def gcv_alpha(X, Y, alphas=_ALPHAS):
 
 
 def _standardise(Z):
-    Z = np.asarray(Z, dtype=np.float64)
-    Z = Z - Z.mean(axis=0)
-    sd = Z.std(axis=0, ddof=1) if Z.shape[0] > 1 else np.ones(Z.shape[1])
-    sd[~(sd > 1e-12 * max(float(sd.max(initial=0.0)), 1e-300))] = 1.0
-    return Z / sd
+    """``Z`` normalised as :class:`LatentTranslator` with ``normalize="standard"``.
+
+    The translator's own rule (:func:`sklatent._translation_solve._space`,
+    on the float64 moments of :mod:`sklatent._kernels.moments`): centred,
+    divided by the standard deviation (``ddof=1``), and the features that
+    :func:`~sklatent._kernels.constant_features` declares constant set to
+    zero, as the translator leaves them out of its map.
+    """
+    Z = torch.from_numpy(np.array(Z, dtype=np.float64))
+    n, mean, m2 = _kernels.column_moments(Z)
+    mean, divisor, _, live = _space(mean, m2, n, None, "standard")
+    return ((Z - mean) / divisor * live).numpy()
 
 
 def _translator(method, alpha):
@@ -382,20 +391,24 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
 def _unit(Z):
     """Unit rows in float64 by the kernels' one overflow-safe norm."""
     Z = np.require(Z, dtype=np.float64, requirements=["C", "W"])  # torch needs writable
-    return _kernels.unit_rows(torch.from_numpy(Z)).numpy()
+    return _kernels.unit_rows(torch.from_numpy(Z))
 
 
-def _top_k(Q, S, k, exclude_self):
-    scores = _unit(Q) @ _unit(S).T
-    if exclude_self:
-        np.fill_diagonal(scores, -np.inf)
-    # the k best of each row, unordered (retention compares sets); a tie at
-    # the k-th score, rare in floating point, is broken arbitrarily
-    return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+_MAX_QUERY_ROWS = 4096
+"""Largest block of query rows scored at once against the whole store."""
 
 
-def retention_at_k(queries, store, ref_queries, ref_store, k=10, *, exclude_self=False):
+def retention_at_k(
+    queries, store, ref_queries, ref_store, k=10, *, exclude_self=False, batch_size=None
+):
     """Per-query overlap of k-nearest stored items, by cosine, with a reference.
+
+    Each search keeps, for every query, the ``k`` stored items of highest
+    cosine, ties going to the lower row (as a stable sort would): the sets
+    are exact and deterministic. Queries are scored a block at a time
+    against the whole store (:mod:`sklatent._kernels.retrieval`), so memory
+    is O((n_queries + n_store) d + batch_size * n_store), never a full
+    query x store matrix.
 
     Parameters
     ----------
@@ -405,9 +418,12 @@ def retention_at_k(queries, store, ref_queries, ref_store, k=10, *, exclude_self
     ref_queries, ref_store : array-like of shape (n_queries, d') and (n_store, d')
         The reference search (new-model queries, re-embedded store).
     k : int, default=10
-        Neighbours compared.
+        Neighbours compared, at most ``n_store`` (``n_store - 1`` with
+        ``exclude_self``).
     exclude_self : bool, default=False
         Whether query ``i`` is stored item ``i`` and must not count.
+    batch_size : int or None, default=None
+        Query rows per block; None sizes blocks by the memory available.
 
     Returns
     -------
@@ -423,9 +439,37 @@ def retention_at_k(queries, store, ref_queries, ref_store, k=10, *, exclude_self
     >>> retention_at_k(Q, S, Q, S, k=4).tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    A = _top_k(queries, store, k, exclude_self)
-    B = _top_k(ref_queries, ref_store, k, exclude_self)
-    return np.array([len(np.intersect1d(a, b)) / k for a, b in zip(A, B, strict=True)])
+    searches = [(_unit(queries), _unit(store)), (_unit(ref_queries), _unit(ref_store))]
+    n, m = searches[0][0].shape[0], searches[0][1].shape[0]
+    if searches[1][0].shape[0] != n or searches[1][1].shape[0] != m:
+        raise ValueError(
+            "the two searches need as many queries and stored items; got "
+            f"{n} and {searches[1][0].shape[0]} queries, {m} and "
+            f"{searches[1][1].shape[0]} stored items"
+        )
+    if exclude_self and n > m:
+        raise ValueError(
+            f"exclude_self needs query i to be stored item i; got {n} queries and "
+            f"{m} stored items"
+        )
+    most = m - 1 if exclude_self else m
+    if not (isinstance(k, Integral) and 1 <= k <= most):
+        raise ValueError(f"k must be an integer between 1 and {most}; got {k!r}")
+    searches = [(Q, prepare_candidates(S, "cosine")) for Q, S in searches]
+    shared = np.empty(n, dtype=np.int64)
+    row_bytes = 2 * m * (8 + 1) + 2 * 8 * searches[0][0].shape[1]
+    for rows in _backend.row_batches(
+        n, batch_size, row_bytes=row_bytes, max_rows=_MAX_QUERY_ROWS
+    ):
+        masks = []
+        for Q, candidates in searches:
+            block = scores(Q[rows], candidates)
+            if exclude_self:
+                local = torch.arange(block.shape[0])
+                block[local, local + rows.start] = -torch.inf
+            masks.append(top_k_mask(block, k))
+        shared[rows] = (masks[0] & masks[1]).sum(1).numpy()
+    return shared / k
 
 
 def bridge_retention(bridge, X_old, Y_new, *, k=10, rows=None):

@@ -50,6 +50,90 @@ def test_retention_matches_a_brute_force_float64_reference():
     assert 0.0 < got.mean() < 1.0
 
 
+def _tied(n, d, rng):
+    # rows of +-0.5 in d=4 dimensions: unit norm and every cosine a sum of
+    # +-0.25, exact in any order of summation, so equal scores tie exactly
+    return rng.choice([-0.5, 0.5], size=(n, d))
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_retention_breaks_exact_ties_like_a_stable_sort_at_odd_sizes(exclude_self):
+    rng = np.random.default_rng(3)
+    n_store = 53  # 16 distinct rows among 53: most scores tie
+    store, ref_store = _tied(n_store, 4, rng), _tied(n_store, 4, rng)
+    n_queries = n_store if exclude_self else 37
+    queries = store if exclude_self else _tied(n_queries, 4, rng)
+    ref_queries = ref_store if exclude_self else _tied(n_queries, 4, rng)
+    for k in (1, 7, 10):
+        if exclude_self:
+            ref = _brute_retention(queries, store, ref_queries, ref_store, k)
+        else:  # the brute force above leaves query i's row out; a stable sort here
+            ref = np.array(
+                [
+                    len(
+                        set(np.argsort(-(store @ q), kind="stable")[:k])
+                        & set(np.argsort(-(ref_store @ r), kind="stable")[:k])
+                    )
+                    / k
+                    for q, r in zip(queries, ref_queries, strict=True)
+                ]
+            )
+        for batch_size in (None, 1, 5, 36):
+            got = retention_at_k(
+                queries,
+                store,
+                ref_queries,
+                ref_store,
+                k,
+                exclude_self=exclude_self,
+                batch_size=batch_size,
+            )
+            np.testing.assert_array_equal(got, ref)
+
+
+def test_retention_scores_bounded_blocks_never_the_whole_matrix(monkeypatch):
+    import sklatent.migration as migration
+
+    seen = []
+    real = migration.scores
+
+    def spy(block, candidates):
+        seen.append(block.shape[0])
+        return real(block, candidates)
+
+    monkeypatch.setattr(migration, "scores", spy)
+    rng = np.random.default_rng(0)
+    Q, S = rng.normal(size=(101, 6)), rng.normal(size=(300, 6))
+    R = rng.normal(size=(300, 6))
+    got = retention_at_k(Q, S, Q, R, batch_size=16)
+    assert max(seen) == 16 and sum(seen) == 2 * 101
+    monkeypatch.setattr(migration, "scores", real)
+    np.testing.assert_array_equal(got, retention_at_k(Q, S, Q, R))
+    with pytest.raises(ValueError, match="k must be an integer between 1 and 299"):
+        retention_at_k(S, S, S, R, k=300, exclude_self=True)
+    with pytest.raises(ValueError, match="as many queries"):
+        retention_at_k(Q, S, Q[:5], R)
+
+
+def test_standardise_is_the_translators_standard_normalisation():
+    from sklatent import LatentTranslator
+    from sklatent.migration import _standardise
+
+    old, new = spaces(200)
+    old = np.column_stack([old, np.full(len(old), 5.0) + 1e-15 * old[:, 0]])
+    Z = _standardise(old)
+    translator = LatentTranslator(method="affine", normalize="standard").fit(old, new)
+    live = np.ones(old.shape[1], bool)
+    live[[0, 1, 2, -1]] = False  # constant (up to rounding): the translator drops them
+    np.testing.assert_allclose(
+        Z[:, live],
+        (old[:, live] - translator.x_mean_[live]) / translator.x_scale_[live],
+    )
+    assert np.all(Z[:, ~live] == 0.0)
+    # a dead feature changes nothing in the penalty chosen
+    assert gcv_alpha(old, new) == gcv_alpha(old[:, :-1], new)
+
+
 def test_retention_of_identical_searches_is_one_and_of_unrelated_is_low():
     rng = np.random.default_rng(0)
     Q, S = rng.normal(size=(50, 8)), rng.normal(size=(500, 8))
