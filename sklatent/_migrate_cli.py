@@ -3,7 +3,8 @@
 The work lives in :mod:`sklatent.migration`; this module parses arguments,
 reads and writes ``.npy`` and parquet files, prints the summary, and maps
 outcomes to exit codes: 0 when the gate passes (or there is none), 1 when it
-fails, 2 for usage and input errors (one line on stderr).
+fails, 2 for usage and input errors (one line on stderr, argparse's own usage
+errors included: :class:`UsageError`).
 """
 
 import json
@@ -23,6 +24,28 @@ class InputError(ValueError):
     """A problem with the command's input: exit status 2, one line."""
 
 
+class UsageError(Exception):
+    """An argparse usage error of ``sklatent migrate``: exit status 2, one line.
+
+    Its text is the whole line to print, ``"sklatent migrate fit: error: ..."``.
+    """
+
+
+def _one_line_errors(parser):
+    """Make ``parser`` raise :class:`UsageError` instead of printing its usage.
+
+    argparse's own ``error`` prints the usage block, then the message, and
+    exits; the command's contract is one line on stderr and exit status 2,
+    which :func:`sklatent.__main__.main` prints and returns.
+    """
+
+    def error(message):
+        raise UsageError(f"{parser.prog}: error: {message} (see {parser.prog} --help)")
+
+    parser.error = error
+    return parser
+
+
 def add_parser(commands, positive_int):
     """Add ``migrate`` and its subcommands to the ``commands`` subparsers."""
     migrate = commands.add_parser(
@@ -33,6 +56,7 @@ def add_parser(commands, positive_int):
         "model from parallel pairs. Exit status: 0 gate passed (or none), 1 gate "
         "failed, 2 usage or input error.",
     )
+    _one_line_errors(migrate)
     sub = migrate.add_subparsers(
         dest="migrate_command", required=True, metavar="SUBCOMMAND"
     )
@@ -102,6 +126,8 @@ def add_parser(commands, positive_int):
         "--list", action="store_true", help="print the rows of each space"
     )
     io_flags(check)
+    for command in (fit, apply, report, export, check):
+        _one_line_errors(command)
     return migrate
 
 
