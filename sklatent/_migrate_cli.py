@@ -74,6 +74,11 @@ def add_parser(commands, positive_int):
 
     def gate_flags(p):
         p.add_argument("--report", help="write the report as JSON here (and a figure)")
+        p.add_argument(
+            "--queries",
+            help="new-model vectors of typical queries (logged ones): the estimate "
+            "searches with them (default: the held-out items themselves)",
+        )
         p.add_argument("--min-retention", type=float, help="fail (exit 1) below this")
         p.add_argument(
             "--store-size",
@@ -322,15 +327,24 @@ def _pairs_curve(X, Y, args, method):
 # --- subcommands -----------------------------------------------------------
 
 
+def _queries(args):
+    """The ``--queries`` vectors (loaded), or None."""
+    if not args.queries:
+        return None
+    return np.asarray(read_vectors(args.queries, args)[0])
+
+
 def _fit(args):
     X, Y = read_pairs(args.old, args.new, args)
     pools = {}
     for name in ("pool_old", "pool_new"):
         if getattr(args, name):
             pools[name], _ = read_vectors(getattr(args, name), args)
+    queries = _queries(args)
     bridge, report = migration.fit_bridge(
         np.asarray(X),
         np.asarray(Y),
+        queries=queries,
         method=args.method,
         direction=args.direction,
         store_size=args.store_size,
@@ -357,7 +371,12 @@ def _report(args):
     bridge = _load_bridge(args.bridge)
     X, Y = read_pairs(args.old, args.new, args)
     report = migration.measure_bridge(
-        bridge, X, Y, store_size=args.store_size, min_retention=args.min_retention
+        bridge,
+        X,
+        Y,
+        store_size=args.store_size,
+        min_retention=args.min_retention,
+        queries=_queries(args),
     )
     if args.report:
         _write_report(report, args.report, args.quiet)

@@ -23,6 +23,7 @@ import os
 import tempfile
 import warnings
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -472,48 +473,73 @@ def retention_at_k(
     return shared / k
 
 
-def bridge_retention(bridge, X_old, Y_new, *, k=10, rows=None):
-    """Leave-self-out retention@k of ``bridge`` on held-out pairs.
+def bridge_retention(bridge, X_old, Y_new, *, k=10, rows=None, queries=None):
+    """Retention@k of ``bridge`` on held-out pairs, the held-out items the store.
 
-    Each held-out item is a new-model query against the other held-out items
-    as the store. ``rows`` restricts to a subset (the store and the queries).
-    ``bridge`` may be None: the naive search, new-model queries straight
-    against the old store (needs equal widths).
+    By default each held-out item is a new-model query against the other
+    held-out items as the store (leave-self-out). ``queries`` (new-model
+    vectors of typical queries, such as logged ones) are searched instead
+    when given. ``rows`` restricts to a subset of the store (and of the
+    queries, when they are the held-out items). ``bridge`` may be None: the
+    naive search, new-model queries straight against the old store (needs
+    equal widths).
     """
-    queries, store, ref = _searches(bridge, X_old, Y_new)
-    return _retention(queries, store, ref, k, rows)
+    return _retention(_searches(bridge, X_old, Y_new, queries), k, rows)
 
 
-def _searches(bridge, X_old, Y_new):
-    """The search through the bridge and its reference, translated once.
+class _Search(NamedTuple):
+    """A search through the bridge and its reference, each translated once.
 
-    Returns ``(queries, store, reference)``: the bridged search is
-    ``queries`` against ``store``, the reference ``reference`` against
-    itself (the re-embedded store, with the new-model queries).
+    The bridged search is ``queries`` against ``store``; the reference
+    ``ref_queries`` against ``ref_store`` (the new-model queries against the
+    re-embedded store). ``own``: query ``i`` is stored item ``i``, left out
+    of its own search.
     """
+
+    queries: np.ndarray
+    store: np.ndarray
+    ref_queries: np.ndarray
+    ref_store: np.ndarray
+    own: bool
+
+
+def _searches(bridge, X_old, Y_new, queries=None):
+    """The :class:`_Search` of ``bridge`` on the pairs, by ``queries`` or their own."""
+    own = queries is None
+    Q = Y_new if own else queries
     if bridge is None:
-        return Y_new, X_old, Y_new
+        return _Search(Q, X_old, Q, Y_new, own)
     if bridge.direction == "old-to-new":
-        return Y_new, bridge.transform(X_old), Y_new
-    return bridge.transform(Y_new), X_old, Y_new
+        return _Search(Q, bridge.transform(X_old), Q, Y_new, own)
+    return _Search(bridge.transform(Q), X_old, Q, Y_new, own)
 
 
-def _retention(queries, store, ref, k=10, rows=None):
+def _retention(search, k=10, rows=None):
     if rows is not None:
-        queries, store, ref = queries[rows], store[rows], ref[rows]
-    k = min(k, len(queries) - 1)
-    return retention_at_k(queries, store, ref, ref, k, exclude_self=True)
+        search = search._replace(
+            store=search.store[rows], ref_store=search.ref_store[rows]
+        )
+        if search.own:  # the queries are the stored items
+            search = search._replace(
+                queries=search.queries[rows], ref_queries=search.ref_queries[rows]
+            )
+    m = len(search.store)
+    k = min(k, m - 1 if search.own else m)
+    return retention_at_k(*search[:4], k, exclude_self=search.own)
 
 
-def estimate_retention(bridge, X_old, Y_new, store_size, *, k=10, n_repeats=5, seed=0):
+def estimate_retention(
+    bridge, X_old, Y_new, store_size, *, k=10, n_repeats=5, seed=0, queries=None
+):
     """Estimate retention@k at ``store_size`` from held-out pairs.
 
     Retention is measured on random subsets of the ``h`` held-out pairs of
     sizes ``h/4``, ``h/2`` and on all ``h`` (each subset both the store and
-    the queries, leave-self-out). Retention falls as a store grows, since
-    neighbourhoods get finer than the bridge's error; on the spaces we
-    measured it fell by a near-constant *factor* per doubling of the store
-    (a power law), so a line is fitted to log retention against log store
+    the queries, leave-self-out; or the store searched by ``queries``).
+    Retention falls as a store grows, since neighbourhoods get finer than
+    the bridge's error; on the spaces we measured it fell by a near-constant
+    *factor* per doubling of the store (a power law), so a line is fitted
+    to log retention against log store
     size and read at ``store_size``.
 
     This is an extrapolation, and only as good as that power law. A straight
@@ -538,6 +564,14 @@ def estimate_retention(bridge, X_old, Y_new, store_size, *, k=10, n_repeats=5, s
         Random subsets per size.
     seed : int, default=0
         Seed of the subsets.
+    queries : array-like of shape (n_queries, d_new) or None, default=None
+        New-model vectors of typical queries (logged ones, say) to search the
+        held-out store with; None searches it with the held-out items' own
+        new-model vectors. Queries need no old-model counterpart: both
+        searches start from the new model's query. When the real queries are
+        not distributed like the stored items (short questions against long
+        documents), the held-out items' own vectors overstate retention;
+        see :ref:`migration`.
 
     The ``estimate`` returned is the power law's value less one ``std``
     (``central`` is the value itself): the gate errs on the side of not
@@ -550,15 +584,19 @@ def estimate_retention(bridge, X_old, Y_new, store_size, *, k=10, n_repeats=5, s
         ``measured_std``, ``store_size`` and ``curve`` (the sizes and mean
         retentions measured).
     """
-    return _estimate(*_searches(bridge, X_old, Y_new), store_size, k, n_repeats, seed)
+    search = _searches(bridge, X_old, Y_new, queries)
+    return _estimate(search, store_size, k, n_repeats, seed)
 
 
-def _estimate(queries, store, ref, store_size, k=10, n_repeats=5, seed=0):
-    h = len(queries)
+def _estimate(search, store_size, k=10, n_repeats=5, seed=0):
+    h = len(search.store)
     rng = np.random.default_rng(seed)
-    full = _retention(queries, store, ref, k)
+    full = _retention(search, k)
     measured = float(full.mean())
-    measured_std = float(full.std(ddof=1) / np.sqrt(h)) if h > 1 else 0.0
+    # The standard error over the queries, counting no more of them than
+    # stored items: given queries all search the one sample of h items.
+    n_eff = min(len(full), h)
+    measured_std = float(full.std(ddof=1) / np.sqrt(n_eff)) if n_eff > 1 else 0.0
     xs, ys = [np.log(h)], [np.log(max(measured, _FLOOR))]
     curve = {h: measured}
     for m in sorted({h // 4, h // 2}):
@@ -566,7 +604,7 @@ def _estimate(queries, store, ref, store_size, k=10, n_repeats=5, seed=0):
             continue
         for _ in range(n_repeats):
             rows = rng.choice(h, m, replace=False)
-            value = float(_retention(queries, store, ref, k, rows).mean())
+            value = float(_retention(search, k, rows).mean())
             xs.append(np.log(m))
             ys.append(np.log(max(value, _FLOOR)))
             curve[m] = curve.get(m, 0.0) + value / n_repeats
@@ -599,15 +637,23 @@ def _estimate(queries, store, ref, store_size, k=10, n_repeats=5, seed=0):
     }
 
 
-def _scores(bridge, X_old, Y_new, store_size):
+def _scores(bridge, X_old, Y_new, store_size, queries=None):
     """The report's block for one search: retention estimate and paired metrics."""
-    queries, store, ref = _searches(bridge, X_old, Y_new)
-    est = _estimate(queries, store, ref, store_size)
-    # the paired metrics: translated side first, its counterpart second
+    own = _searches(bridge, X_old, Y_new)
+    search = own
+    if queries is not None:  # the same translated store, searched by the queries
+        query_side = bridge is not None and bridge.direction == "new-to-old"
+        search = own._replace(
+            queries=bridge.transform(queries) if query_side else queries,
+            ref_queries=queries,
+            own=False,
+        )
+    est = _estimate(search, store_size)
+    # the paired metrics, on the pairs: translated side first, its counterpart
     if bridge is not None and bridge.direction == "old-to-new":
-        A, B = store, queries
+        A, B = own.store, own.queries
     else:
-        A, B = queries, store
+        A, B = own.queries, own.store
     return {
         "retention_at_10": est["estimate"],
         "retention_at_10_std": est["std"],
@@ -616,6 +662,7 @@ def _scores(bridge, X_old, Y_new, store_size):
         "retention_at_10_measured_std": est["measured_std"],
         "measured_store_size": est["measured_store_size"],
         "retention_curve": est["curve"],
+        "retention_queries": "held-out items" if queries is None else len(queries),
         "top1": top_k_accuracy(A, B, k=1),
         "mrr": mrr(A, B),
         "mean_cosine": mean_cosine(A, B),
@@ -636,6 +683,7 @@ def fit_bridge(
     random_state=0,
     pool_old=None,
     pool_new=None,
+    queries=None,
 ):
     """Fit a bridge on the pairs, measure it on held-out pairs, and report.
 
@@ -675,6 +723,14 @@ def fit_bridge(
         their standard deviations worse), and retention against pool items
         would need their re-embedding, which is what the pairs are. Only
         the rows' count is read (a memory-mapped pool is not loaded).
+    queries : array-like of shape (n_queries, d_new) or None, default=None
+        New-model vectors of typical queries (logged queries, say; no
+        old-model counterpart needed): the retention estimate searches the
+        held-out store with them instead of with the held-out items' own
+        new-model vectors (see :func:`estimate_retention`). Give them when
+        the real queries do not look like the stored items: on real text
+        encoders, the items' own vectors overstated the retention of query
+        texts by up to 0.15 (:ref:`migration`).
 
     Returns
     -------
@@ -721,6 +777,7 @@ def fit_bridge(
                 f"side of the pairs; got shape {tuple(shape)}"
             )
         pool_sizes[name] = int(shape[0])
+    queries = _check_queries(queries, Y_new.shape[1])
     if store_size is None:
         store_size = pool_sizes.get("pool_old", 1_000_000)
     store_size = int(store_size)
@@ -734,13 +791,13 @@ def fit_bridge(
         random_state=random_state,
     )
     probe = MigrationBridge(method, **params).fit(X_old[train], Y_new[train])
-    heldout = _scores(probe, X_old[held], Y_new[held], store_size)
+    heldout = _scores(probe, X_old[held], Y_new[held], store_size, queries)
     # the control: the same bridge (method and penalty) on shuffled pairs
     alpha = "gcv" if probe.alpha_ is None else probe.alpha_
     shuffled_bridge = MigrationBridge(probe.method_, alpha=alpha, **params).fit(
         X_old[train], Y_new[train][rng.permutation(len(train))]
     )
-    shuffled = _scores(shuffled_bridge, X_old[held], Y_new[held], store_size)
+    shuffled = _scores(shuffled_bridge, X_old[held], Y_new[held], store_size, queries)
     bridge = MigrationBridge(probe.method_ if method == "auto" else method, **params)
     bridge.fit(X_old, Y_new)
     bridge.cv_scores_ = probe.cv_scores_
@@ -762,6 +819,7 @@ def fit_bridge(
             n_pairs=n,
             store_size=store_size,
             min_retention=min_retention,
+            queries=queries,
         ),
     }
     return bridge, report
@@ -779,7 +837,9 @@ def _looks_parallel(heldout, shuffled):
     )
 
 
-def measure_bridge(bridge, X_old, Y_new, *, store_size=None, min_retention=None):
+def measure_bridge(
+    bridge, X_old, Y_new, *, store_size=None, min_retention=None, queries=None
+):
     """Measure a fitted bridge on pairs it was not fitted on; a report dict.
 
     Parameters
@@ -792,6 +852,8 @@ def measure_bridge(bridge, X_old, Y_new, *, store_size=None, min_retention=None)
         As in :func:`fit_bridge`.
     min_retention : float or None, default=None
         The gate.
+    queries : array-like of shape (n_queries, d_new) or None, default=None
+        As in :func:`fit_bridge`.
 
     Returns
     -------
@@ -809,9 +871,10 @@ def measure_bridge(bridge, X_old, Y_new, *, store_size=None, min_retention=None)
             f"new ones; got {X_old.shape[1]} and {Y_new.shape[1]} columns"
         )
     store_size = 1_000_000 if store_size is None else int(store_size)
-    heldout = _scores(bridge, X_old, Y_new, store_size)
+    queries = _check_queries(queries, bridge.new_width_)
+    heldout = _scores(bridge, X_old, Y_new, store_size, queries)
     perm = np.random.default_rng(0).permutation(len(X_old))
-    shuffled = _scores(bridge, X_old, Y_new[perm], store_size)
+    shuffled = _scores(bridge, X_old, Y_new[perm], store_size, queries)
     report = _verdict(
         bridge,
         X_old,
@@ -821,12 +884,35 @@ def measure_bridge(bridge, X_old, Y_new, *, store_size=None, min_retention=None)
         n_pairs=len(X_old),
         store_size=store_size,
         min_retention=min_retention,
+        queries=queries,
     )
     return {**report, "n_pairs_fitted": bridge.n_pairs_}
 
 
+def _check_queries(queries, width):
+    """The estimate's queries as float64, checked for width; None stays None."""
+    if queries is None:
+        return None
+    queries = np.asarray(queries, dtype=np.float64)
+    if queries.ndim != 2 or queries.shape[1] != width or len(queries) < 1:
+        raise ValueError(
+            f"queries must be a non-empty 2-D array of {width} columns (new-model "
+            f"vectors); got shape {queries.shape}"
+        )
+    return queries
+
+
 def _verdict(
-    bridge, X_old, Y_new, heldout, shuffled, *, n_pairs, store_size, min_retention
+    bridge,
+    X_old,
+    Y_new,
+    heldout,
+    shuffled,
+    *,
+    n_pairs,
+    store_size,
+    min_retention,
+    queries=None,
 ):
     """The report's common part: the naive baseline, parallelism and the gate.
 
@@ -834,7 +920,7 @@ def _verdict(
     """
     naive = None
     if X_old.shape[1] == Y_new.shape[1]:
-        naive = _scores(None, X_old, Y_new, store_size)
+        naive = _scores(None, X_old, Y_new, store_size, queries)
     parallel = _looks_parallel(heldout, shuffled)
     if not parallel:
         warnings.warn(

@@ -329,3 +329,21 @@ def test_pairs_curve_fits_the_method_auto_chose(pairs):
     assert got == pytest.approx(expected[report["method"]])
     others = [v for m, v in expected.items() if m != report["method"]]
     assert all(abs(got - v) > 1e-9 for v in others)  # the methods differ here
+
+
+def test_fit_and_report_estimate_with_given_queries(pairs):
+    tmp_path, _, new = pairs
+    np.save(tmp_path / "queries.npy", new[:120] * 0.5)
+    assert _fit(tmp_path, "--queries", str(tmp_path / "queries.npy")) == 0
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    assert report["heldout"]["retention_queries"] == 120
+    assert main(["migrate", "report", str(tmp_path / "bridge.skops"),
+                 "--old", str(tmp_path / "old.npy"), "--new", str(tmp_path / "new.npy"),
+                 "--queries", str(tmp_path / "queries.npy"),
+                 "--report", str(tmp_path / "R2.json"), "--quiet"]) == 0  # fmt: skip
+    assert (
+        json.loads((tmp_path / "R2.json").read_text())["heldout"]["retention_queries"]
+        == 120
+    )
+    np.save(tmp_path / "narrow.npy", new[:10, :5])
+    assert _fit(tmp_path, "--queries", str(tmp_path / "narrow.npy")) == 2

@@ -346,3 +346,30 @@ def test_fit_bridge_pools_set_the_store_size_and_leave_the_map_alone():
         fit_bridge(old, new, pool_old=pool_new, **kwargs)
     with pytest.raises(ValueError, match="pool_new"):
         fit_bridge(old, new, pool_new=pool_new[:, :5], **kwargs)
+
+
+@pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
+def test_queries_search_the_heldout_store_in_place_of_the_items(direction):
+    from sklatent.migration import measure_bridge
+
+    old, new = spaces(700)
+    bridge = MigrationBridge("affine", direction=direction).fit(old[:400], new[:400])
+    X, Y = old[400:].astype(np.float64), new[400:].astype(np.float64)
+    # queries unlike the items: new-space vectors shrunk towards a far point
+    Q = 0.3 * new[:150].astype(np.float64) + 5.0
+    report = measure_bridge(bridge, X, Y, store_size=5000, queries=Q)
+    if direction == "old-to-new":
+        bridged = retention_at_k(Q, bridge.transform(X), Q, Y)
+    else:
+        bridged = retention_at_k(bridge.transform(Q), X, Q, Y)
+    h = report["heldout"]
+    assert h["retention_at_10_measured"] == pytest.approx(bridged.mean())
+    assert h["retention_queries"] == 150 and h["measured_store_size"] == 300
+    assert h["retention_at_10"] <= h["retention_at_10_measured"]
+    np.testing.assert_allclose(bridge_retention(bridge, X, Y, queries=Q), bridged)
+    plain = measure_bridge(bridge, X, Y, store_size=5000)
+    assert plain["heldout"]["retention_queries"] == "held-out items"
+    # the paired metrics stay on the pairs
+    assert plain["heldout"]["top1"] == h["top1"]
+    with pytest.raises(ValueError, match="queries must be .* 24 columns"):
+        fit_bridge(old, new, queries=old[:10])
