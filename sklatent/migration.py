@@ -622,6 +622,19 @@ def _estimate(search, store_size, k=10, n_repeats=5, seed=0):
     std = float(
         central * np.hypot(measured_std / max(measured, _FLOOR), slope_se * distance)
     )
+    if len(set(xs)) < 2 and distance > 0:
+        # One store size measured: no slope, nothing to extrapolate with (and
+        # 10 of ~20 items is half the store: retention near 0.5 by chance).
+        # Measured with 100 pairs of real text encoders (20 held out), the
+        # flat reading said 0.54-0.62 where 0.03-0.09 was measured.
+        std = central
+        warnings.warn(
+            f"{h} held-out items are too few to extrapolate retention@{k} to a "
+            f"store of {int(store_size):,} (more than {4 * k + 1} are needed): "
+            "the estimate is 0; fit on more pairs",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
     # One standard deviation below the central value: overstating retention
     # is the costlier error (it ships a bridge that should not ship).
     estimate = max(central - std, 0.0)

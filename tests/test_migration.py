@@ -373,3 +373,17 @@ def test_queries_search_the_heldout_store_in_place_of_the_items(direction):
     assert plain["heldout"]["top1"] == h["top1"]
     with pytest.raises(ValueError, match="queries must be .* 24 columns"):
         fit_bridge(old, new, queries=old[:10])
+
+
+def test_too_few_heldout_pairs_to_extrapolate_estimate_zero_and_warn():
+    old, new = spaces(150)  # 30 held out: one store size, no slope
+    with pytest.warns(UserWarning, match="30 held-out items are too few"):
+        _, report = fit_bridge(old, new, method="affine", store_size=10**5)
+    assert report["heldout"]["retention_at_10"] == 0.0
+    assert report["heldout"]["retention_at_10_measured"] > 0.3
+    assert not report["passed"] or report["min_retention"] is None
+    # a store no larger than the held-out items needs no extrapolation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _, small = fit_bridge(old, new, method="affine", store_size=30)
+    assert small["heldout"]["retention_at_10"] > 0
