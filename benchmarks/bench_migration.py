@@ -279,7 +279,18 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", help="write the raw rows as JSON here")
+    parser.add_argument(
+        "--export", help="write the embeddings as .npz (for bench_migration_peers.py)"
+    )
     args = parser.parse_args(argv)
+    if args.export:
+        queries, documents = load()
+        np.savez(
+            args.export,
+            **{f"queries_{n}": Z for n, Z in queries.items()},
+            **{f"documents_{n}": Z for n, Z in documents.items()},
+        )
+        return None
     pair_counts = sorted(
         args.pairs or ([500, 2000] if args.quick else [250, 500, 1000, 2000])
     )
