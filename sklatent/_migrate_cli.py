@@ -104,7 +104,7 @@ def add_parser(commands, positive_int):
     apply.add_argument("bridge")
     apply.add_argument("--input", required=True, help="the store (.npy or parquet)")
     apply.add_argument("--out", required=True, help="the translated store")
-    apply.add_argument("--batch-size", type=positive_int, default=65536)
+    apply.add_argument("--batch-size", type=positive_int, default=16384)
     io_flags(apply)
 
     report = sub.add_parser("report", help="measure a bridge on pairs it has not seen")
