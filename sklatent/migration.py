@@ -268,7 +268,7 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         if not isinstance(self.cv, Integral) or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2; got {self.cv!r}")
 
-    def fit(self, X, y):
+    def fit(self, X, y, queries=None):
         """Fit the bridge on the pairs ``(X[i], y[i])``.
 
         Parameters
@@ -277,6 +277,13 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
             The items embedded by the old model.
         y : array-like of shape (n_pairs, new_width) or (n_pairs,)
             The same items embedded by the new model.
+        queries : array-like of shape (n_queries, new_width) or None, default=None
+            New-model vectors of typical queries (logged ones, say): with
+            ``method="auto"`` each fold's held-out items are searched with
+            them instead of with their own new-model vectors (see
+            :func:`estimate_retention`), so the method is chosen for the
+            queries it will serve. Not row-aligned with the pairs; unused by
+            the other methods.
 
         Returns
         -------
@@ -306,7 +313,8 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
             if self.n_pairs_ < 10 * self.cv:
                 method = "orthogonal"
             else:
-                self.cv_scores_ = self._cross_validate(X, Y)
+                queries = _check_queries(queries, Y.shape[1])
+                self.cv_scores_ = self._cross_validate(X, Y, queries)
                 method = max(self.cv_scores_, key=self.cv_scores_.get)
         self.method_ = method
         self.alpha_ = None
@@ -321,7 +329,7 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 del self.feature_names_in_
         return self
 
-    def _cross_validate(self, X, Y):
+    def _cross_validate(self, X, Y, queries=None):
         folds = KFold(self.cv, shuffle=True, random_state=self.random_state)
         scores = {m: [] for m in METHODS}
         for train, test in folds.split(X):
@@ -331,7 +339,11 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 )
                 bridge.fit(X[train], Y[train])
                 scores[method].append(
-                    float(np.mean(bridge_retention(bridge, X[test], Y[test])))
+                    float(
+                        np.mean(
+                            bridge_retention(bridge, X[test], Y[test], queries=queries)
+                        )
+                    )
                 )
         return {m: float(np.mean(s)) for m, s in scores.items()}
 
@@ -740,7 +752,8 @@ def fit_bridge(
         New-model vectors of typical queries (logged queries, say; no
         old-model counterpart needed): the retention estimate searches the
         held-out store with them instead of with the held-out items' own
-        new-model vectors (see :func:`estimate_retention`). Give them when
+        new-model vectors (see :func:`estimate_retention`), and
+        ``method="auto"`` chooses the method by them. Give them when
         the real queries do not look like the stored items: on real text
         encoders, the items' own vectors overstated the retention of query
         texts by up to 0.15 (:ref:`migration`).
@@ -803,7 +816,9 @@ def fit_bridge(
         target_name=target_name,
         random_state=random_state,
     )
-    probe = MigrationBridge(method, **params).fit(X_old[train], Y_new[train])
+    probe = MigrationBridge(method, **params).fit(
+        X_old[train], Y_new[train], queries=queries
+    )
     heldout = _scores(probe, X_old[held], Y_new[held], store_size, queries)
     # the control: the same bridge (method and penalty) on shuffled pairs
     alpha = "gcv" if probe.alpha_ is None else probe.alpha_

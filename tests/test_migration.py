@@ -387,3 +387,27 @@ def test_too_few_heldout_pairs_to_extrapolate_estimate_zero_and_warn():
         warnings.simplefilter("error", UserWarning)
         _, small = fit_bridge(old, new, method="affine", store_size=30)
     assert small["heldout"]["retention_at_10"] > 0
+
+
+def test_auto_chooses_by_the_given_queries():
+    from sklearn.model_selection import KFold
+
+    old, new = spaces(600)
+    Q = 0.3 * spaces(200, seed=4)[1].astype(np.float64) + 5.0
+    bridge = MigrationBridge(random_state=0, direction="new-to-old")
+    bridge.fit(old, new, queries=Q)
+    plain = MigrationBridge(random_state=0, direction="new-to-old").fit(old, new)
+    assert bridge.cv_scores_ != plain.cv_scores_
+    assert bridge.method_ == max(bridge.cv_scores_, key=bridge.cv_scores_.get)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(old))
+    for method, score in bridge.cv_scores_.items():
+        by_hand = [
+            bridge_retention(
+                MigrationBridge(method, direction="new-to-old").fit(old[a], new[a]),
+                old[b],
+                new[b],
+                queries=Q,
+            ).mean()
+            for a, b in folds
+        ]
+        assert score == pytest.approx(np.mean(by_hand))
