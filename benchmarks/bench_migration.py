@@ -52,8 +52,8 @@ ESTIMATES = (  # (the estimate, the measurement it is for, what they are)
     ("estimate", "retention_docs", "held-out items as queries, against documents"),
     (
         "estimate_queries",
-        "retention",
-        "pairs' query texts as queries, against query texts",
+        "retention_queries_fit",
+        "pairs' query texts as queries (and for auto's choice), against query texts",
     ),
 )
 
@@ -110,7 +110,7 @@ def run_split(queries, documents, pair_counts, split, methods):
                     # query texts (the logged queries a team has)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        _, with_queries = fit_bridge(
+                        bridge_q, with_queries = fit_bridge(
                             documents[old][pairs],
                             documents[new][pairs],
                             method=method,
@@ -120,6 +120,10 @@ def run_split(queries, documents, pair_counts, split, methods):
                             queries=queries[new][pairs],
                         )
                     hq = with_queries["heldout"]
+                    if direction == "old-to-new":  # auto may choose otherwise
+                        Qq, Sq = Q_new, bridge_q.transform(S_old)
+                    else:
+                        Qq, Sq = bridge_q.transform(Q_new), S_old
                     if direction == "old-to-new":
                         Q, S = Q_new, bridge.transform(S_old)
                     else:
@@ -146,6 +150,10 @@ def run_split(queries, documents, pair_counts, split, methods):
                             "central": h["retention_at_10_central"],
                             "std": h["retention_at_10_std"],
                             "estimate_queries": hq["retention_at_10"],
+                            "chosen_queries": with_queries["method"],
+                            "retention_queries_fit": float(
+                                retention_at_k(Qq, Sq, Q_new, S_new).mean()
+                            ),
                             "std_queries": hq["retention_at_10_std"],
                             "heldout_measured": h["retention_at_10_measured"],
                             "heldout_size": h["measured_store_size"],
@@ -225,11 +233,18 @@ def tables(rows, pair_counts, methods):
                     extra = [
                         ",".join(r["chosen"][:5] for r in auto),
                         _cell([r["recall"] for r in auto]),
+                        _cell([r["retention_queries_fit"] for r in auto]),
+                        ",".join(r["chosen_queries"][:5] for r in auto),
                     ]
                 body.append([str(n), *cells, *extra])
             header = ["pairs", *methods]
             if "auto" in methods:
-                header += ["auto chose", "recall@10 (auto)"]
+                header += [
+                    "auto chose",
+                    "recall@10 (auto)",
+                    "auto, queries=",
+                    "it chose",
+                ]
             out.append(f"{side} side, retention@10 on the store\n")
             out.append(_rst(header, body) + "\n")
     for key, against, title in ESTIMATES:
