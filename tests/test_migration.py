@@ -161,7 +161,7 @@ def test_gcv_alpha_matches_ridgecv():
     assert ours == pytest.approx(ref.alpha_)
 
 
-@pytest.mark.parametrize("method", ["orthogonal", "affine", "ridge"])
+@pytest.mark.parametrize("method", ["orthogonal", "rotation", "affine", "ridge"])
 @pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
 def test_bridge_beats_shuffled_and_records_its_provenance(method, direction):
     old, new = spaces(1000)
@@ -188,7 +188,7 @@ def test_bridge_beats_shuffled_and_records_its_provenance(method, direction):
 def test_auto_chooses_the_best_cross_validated_method():
     old, new = spaces(900)
     bridge = MigrationBridge(random_state=0).fit(old, new)
-    assert set(bridge.cv_scores_) == {"orthogonal", "affine", "ridge"}
+    assert set(bridge.cv_scores_) == {"orthogonal", "rotation", "affine", "ridge"}
     assert bridge.method_ == max(bridge.cv_scores_, key=bridge.cv_scores_.get)
 
 
@@ -196,7 +196,7 @@ def test_auto_chooses_the_best_cross_validated_method():
 def test_estimate_brackets_the_retention_measured_on_a_larger_store():
     # fitted on 1,500 pairs (300 held out); the store is 6,500 other items
     old, new = spaces(8000)
-    for method in ["orthogonal", "affine", "ridge"]:
+    for method in ["orthogonal", "rotation", "affine", "ridge"]:
         bridge, report = fit_bridge(
             old[:1500], new[:1500], method=method, store_size=6500
         )
@@ -411,3 +411,16 @@ def test_auto_chooses_by_the_given_queries():
             for a, b in folds
         ]
         assert score == pytest.approx(np.mean(by_hand))
+
+
+def test_rotation_is_the_orthogonal_map_unscaled():
+    old, new = spaces(500)
+    rotation = MigrationBridge("rotation").fit(old, new)
+    scaled = MigrationBridge("orthogonal").fit(old, new)
+    assert rotation.translator_.scaling_ == 1.0 != scaled.translator_.scaling_
+    mean = new.astype(np.float64).mean(0)
+    s = scaled.translator_.scaling_
+    # the same rotation: the scaled map's offsets from the target mean are s times
+    np.testing.assert_allclose(
+        scaled.transform(old) - mean, s * (rotation.transform(old) - mean), atol=1e-4
+    )
