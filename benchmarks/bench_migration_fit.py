@@ -11,7 +11,12 @@ Two figures the migration issue sets targets for:
 - ``apply_bridge`` of an ``n x 384`` float32 ``.npy`` store (memory-mapped,
   batched, written atomically) against a bare ``torch.mm`` of the same shapes
   plus an ``np.save`` of the result (the floor any translation pays); the
-  ratio ``floor / apply`` is the speed relative to it (target at least 0.8).
+  ratio ``floor / apply`` is the speed relative to it (target at least 0.8);
+- the memory ``apply_bridge`` adds, measured in a child process that does
+  nothing else: the growth of its peak resident set (``VmHWM``, which counts
+  the memory-mapped files' pages the kernel may drop at will) and of its
+  anonymous memory (``RssAnon`` sampled every 5 ms: the process's own
+  memory, target under 200 MB whatever the row count).
 
 Each case runs ``--repeats`` times; the median and the spread (min-max) are
 printed, and a JSON line at the end.
@@ -19,14 +24,17 @@ printed, and a JSON line at the end.
     python benchmarks/bench_migration_fit.py  # 1,000 and 3,000 pairs; 200,000 rows
     python benchmarks/bench_migration_fit.py --quick  # 1,000 pairs; 50,000 rows
     python benchmarks/bench_migration_fit.py --pairs 3000 --rows 1000000 --repeats 3
+    python benchmarks/bench_migration_fit.py --skip-fit --rows 1000000 --repeats 3
 """
 
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -95,13 +103,64 @@ def bench_apply(n_rows, repeats, batch_size):
             apply_bridge(bridge, store, out, batch_size=batch_size)
             ours.append(time.perf_counter() - start)
             os.unlink(out)
+        memory = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--memory-child", store, out,
+                 str(batch_size)],
+                capture_output=True, text=True, check=True,
+            ).stdout.splitlines()[-1]
+        )  # fmt: skip
     ratio = statistics.median(floor) / statistics.median(ours)
     return {
         "n_rows": n_rows,
         "apply": _summary(ours),
         "mm_plus_save": _summary(floor),
         "speed_vs_floor": ratio,
+        "memory_mb": memory,
     }
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def memory_child(store, out, batch_size):
+    """In a fresh process: the memory one ``apply_bridge`` adds (MB)."""
+    from sklatent.migration import MigrationBridge, apply_bridge
+
+    old, new = _spaces(2000)
+    bridge = MigrationBridge("affine").fit(old, new)
+    bridge.transform(old[:10])  # anything lazily built, built before measuring
+    del old, new
+    before_anon, before_peak = _status_kb("RssAnon"), _status_kb("VmHWM")
+    peak_anon, done = [before_anon], threading.Event()
+
+    def sample():
+        while not done.wait(0.005):
+            peak_anon[0] = max(peak_anon[0], _status_kb("RssAnon"))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    apply_bridge(bridge, store, out, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    done.set()
+    thread.join()
+    peak_anon[0] = max(peak_anon[0], _status_kb("RssAnon"))
+    os.unlink(out)
+    print(
+        json.dumps(
+            {
+                "anon_growth_mb": (peak_anon[0] - before_anon) / 1024,
+                "peak_rss_growth_mb": (_status_kb("VmHWM") - before_peak) / 1024,
+                "apply_s": seconds,
+            }
+        )
+    )
 
 
 def _line(name, s):
@@ -116,11 +175,15 @@ def main(argv=None):
     parser.add_argument("--pairs", type=int, nargs="+", default=None)
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=65536)
+    parser.add_argument("--batch-size", type=int, default=16384)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-fit", action="store_true")
     parser.add_argument("--skip-apply", action="store_true")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_child:
+        store, out, batch_size = args.memory_child
+        return memory_child(store, out, int(batch_size))
     pairs = args.pairs or ([1000] if args.quick else [1000, 3000])
     rows = args.rows or (50_000 if args.quick else 200_000)
     results = {"fit": [], "apply": None}
@@ -135,6 +198,13 @@ def main(argv=None):
         print(_line(f"apply_bridge {rows} x 384", r["apply"]), flush=True)
         print(_line("torch.mm + np.save", r["mm_plus_save"]), flush=True)
         print(f"speed vs mm + save: {r['speed_vs_floor']:.2f}x", flush=True)
+        m = r["memory_mb"]
+        print(
+            f"apply_bridge in a fresh process: {m['apply_s']:.2f} s, anonymous "
+            f"memory +{m['anon_growth_mb']:.0f} MB, peak RSS (mapped files "
+            f"included) +{m['peak_rss_growth_mb']:.0f} MB",
+            flush=True,
+        )
     print(json.dumps(results))
     return results
 

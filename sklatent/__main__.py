@@ -151,7 +151,11 @@ def main(argv=None):
         The exit status.
     """
     parser, demo = _parser()
-    args, unknown = parser.parse_known_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except _migrate_cli.UsageError as exc:  # one line, as the migrate contract says
+        print(exc, file=sys.stderr)
+        return 2
     if unknown and args.command == "migrate":
         print(
             f"sklatent migrate {args.migrate_command}: error: unrecognized arguments: "

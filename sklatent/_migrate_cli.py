@@ -3,7 +3,8 @@
 The work lives in :mod:`sklatent.migration`; this module parses arguments,
 reads and writes ``.npy`` and parquet files, prints the summary, and maps
 outcomes to exit codes: 0 when the gate passes (or there is none), 1 when it
-fails, 2 for usage and input errors (one line on stderr).
+fails, 2 for usage and input errors (one line on stderr, argparse's own usage
+errors included: :class:`UsageError`).
 """
 
 import json
@@ -23,6 +24,28 @@ class InputError(ValueError):
     """A problem with the command's input: exit status 2, one line."""
 
 
+class UsageError(Exception):
+    """An argparse usage error of ``sklatent migrate``: exit status 2, one line.
+
+    Its text is the whole line to print, ``"sklatent migrate fit: error: ..."``.
+    """
+
+
+def _one_line_errors(parser):
+    """Make ``parser`` raise :class:`UsageError` instead of printing its usage.
+
+    argparse's own ``error`` prints the usage block, then the message, and
+    exits; the command's contract is one line on stderr and exit status 2,
+    which :func:`sklatent.__main__.main` prints and returns.
+    """
+
+    def error(message):
+        raise UsageError(f"{parser.prog}: error: {message} (see {parser.prog} --help)")
+
+    parser.error = error
+    return parser
+
+
 def add_parser(commands, positive_int):
     """Add ``migrate`` and its subcommands to the ``commands`` subparsers."""
     migrate = commands.add_parser(
@@ -33,6 +56,7 @@ def add_parser(commands, positive_int):
         "model from parallel pairs. Exit status: 0 gate passed (or none), 1 gate "
         "failed, 2 usage or input error.",
     )
+    _one_line_errors(migrate)
     sub = migrate.add_subparsers(
         dest="migrate_command", required=True, metavar="SUBCOMMAND"
     )
@@ -50,6 +74,11 @@ def add_parser(commands, positive_int):
 
     def gate_flags(p):
         p.add_argument("--report", help="write the report as JSON here (and a figure)")
+        p.add_argument(
+            "--queries",
+            help="new-model vectors of typical queries (logged ones): the estimate "
+            "searches with them (default: the held-out items themselves)",
+        )
         p.add_argument("--min-retention", type=float, help="fail (exit 1) below this")
         p.add_argument(
             "--store-size",
@@ -75,7 +104,7 @@ def add_parser(commands, positive_int):
     apply.add_argument("bridge")
     apply.add_argument("--input", required=True, help="the store (.npy or parquet)")
     apply.add_argument("--out", required=True, help="the translated store")
-    apply.add_argument("--batch-size", type=positive_int, default=65536)
+    apply.add_argument("--batch-size", type=positive_int, default=16384)
     io_flags(apply)
 
     report = sub.add_parser("report", help="measure a bridge on pairs it has not seen")
@@ -102,6 +131,8 @@ def add_parser(commands, positive_int):
         "--list", action="store_true", help="print the rows of each space"
     )
     io_flags(check)
+    for command in (fit, apply, report, export, check):
+        _one_line_errors(command)
     return migrate
 
 
@@ -296,15 +327,24 @@ def _pairs_curve(X, Y, args, method):
 # --- subcommands -----------------------------------------------------------
 
 
+def _queries(args):
+    """The ``--queries`` vectors (loaded), or None."""
+    if not args.queries:
+        return None
+    return np.asarray(read_vectors(args.queries, args)[0])
+
+
 def _fit(args):
     X, Y = read_pairs(args.old, args.new, args)
     pools = {}
     for name in ("pool_old", "pool_new"):
         if getattr(args, name):
             pools[name], _ = read_vectors(getattr(args, name), args)
+    queries = _queries(args)
     bridge, report = migration.fit_bridge(
         np.asarray(X),
         np.asarray(Y),
+        queries=queries,
         method=args.method,
         direction=args.direction,
         store_size=args.store_size,
@@ -331,7 +371,12 @@ def _report(args):
     bridge = _load_bridge(args.bridge)
     X, Y = read_pairs(args.old, args.new, args)
     report = migration.measure_bridge(
-        bridge, X, Y, store_size=args.store_size, min_retention=args.min_retention
+        bridge,
+        X,
+        Y,
+        store_size=args.store_size,
+        min_retention=args.min_retention,
+        queries=_queries(args),
     )
     if args.report:
         _write_report(report, args.report, args.quiet)

@@ -39,9 +39,12 @@ EXPECTED = {
         (r"product \(mean\): worst ([\d.]+)", 0.85, 1.0),
     ],
     "plot_migration.py": [
-        (r"MRR   ([\d.]+)", 0.6, 1.0),
-        (r"1024 anchors: orthogonal [\d.]+, affine [\d.]+, ridge ([\d.]+)", 0.85, 1.0),
-        (r"1024 anchors: .*relative space ([\d.]+)", 0.0, 0.5),
+        (r"static -> minilm, corpus side, 2000 pairs: retention ([\d.]+)", 0.15, 0.3),
+        (r"static -> minilm, corpus side, 250 pairs: retention ([\d.]+)", 0.08, 0.2),
+        (r"minilm -> static, query side, 2000 pairs: retention ([\d.]+)", 0.08, 0.2),
+        (r"static -> minilm, query side, 2000 pairs: retention ([\d.]+)", 0.12, 0.25),
+        (r"minilm -> static, corpus side, 2000 pairs: .*estimate ([\d.]+)", 0.12, 0.3),
+        (r"static -> minilm: old model alone ([\d.]+)", 0.04, 0.15),
     ],
     "plot_generation.py": [
         (r"translated ([\d.]+) x own \(worst", 0.9, 1.2),
@@ -107,6 +110,8 @@ def test_example_runs(path, tmp_path, data_home):
     assert result.returncode == 0, result.stderr[-4000:]
     assert seconds <= SECONDS_PER_EXAMPLE, f"{path.name} took {seconds:.0f} s"
     out = result.stdout
+    if out.startswith("SKIPPED:"):  # an example whose optional extra is absent
+        pytest.skip(out.splitlines()[0])
     figures = int(re.search(r"open figures: (\d+)", out).group(1))
     assert figures >= 1, f"{path.name} drew no figure"
     for pattern, low, high in EXPECTED[path.name]:

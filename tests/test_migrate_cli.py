@@ -87,9 +87,32 @@ def test_usage_and_input_errors_exit_2_with_one_line(pairs, capsys):
                  "--new", str(tmp_path / "new.npy"), "--out", "b"]) == 2  # fmt: skip
     assert "no such file" in capsys.readouterr().err
     assert main(["migrate", "apply", "nope.skops", "--input", "x", "--out", "y"]) == 2
-    with pytest.raises(SystemExit) as usage:  # argparse: usage and one error line
-        main(["migrate", "fit", "--bogus"])
-    assert usage.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        (["migrate"], "required"),
+        (["migrate", "bogus"], "invalid choice"),
+        (["migrate", "fit", "--bogus"], "required: --old, --new, --out"),
+        (["migrate", "fit", "--old", "a", "--new", "b", "--out", "c",
+          "--method", "magic"], "invalid choice: 'magic'"),
+        (["migrate", "report", "b", "--old", "a", "--new", "c",
+          "--min-retention", "high"], "invalid float value"),
+        (["migrate", "apply", "b", "--input", "x", "--out", "y",
+          "--batch-size", "0"], "positive integer"),
+        (["migrate", "apply", "b", "--input", "x", "--out", "y",
+          "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)  # fmt: skip
+def test_argparse_usage_errors_are_one_line_and_exit_2(argv, reason, capsys):
+    # argparse would print its usage block, then the error, and raise SystemExit
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("sklatent migrate") and "usage:" not in captured.err
+    assert reason in captured.err and "error:" in captured.err
 
 
 def test_apply_npy_and_wrong_width(pairs, capsys):
@@ -143,7 +166,7 @@ def _write_parquet(path, vectors, ids, fixed):
 
 @pytest.mark.parametrize("fixed", [True, False])
 def test_parquet_fit_joined_on_ids_and_apply_keeps_them(tmp_path, fixed):
-    import pyarrow.parquet as pq
+    pq = pytest.importorskip("pyarrow.parquet")  # sklatent[migrate]
 
     old, new = spaces(600)
     ids = [f"doc{i}" for i in range(600)]
@@ -306,3 +329,21 @@ def test_pairs_curve_fits_the_method_auto_chose(pairs):
     assert got == pytest.approx(expected[report["method"]])
     others = [v for m, v in expected.items() if m != report["method"]]
     assert all(abs(got - v) > 1e-9 for v in others)  # the methods differ here
+
+
+def test_fit_and_report_estimate_with_given_queries(pairs):
+    tmp_path, _, new = pairs
+    np.save(tmp_path / "queries.npy", new[:120] * 0.5)
+    assert _fit(tmp_path, "--queries", str(tmp_path / "queries.npy")) == 0
+    report = json.loads((tmp_path / "REPORT.json").read_text())
+    assert report["heldout"]["retention_queries"] == 120
+    assert main(["migrate", "report", str(tmp_path / "bridge.skops"),
+                 "--old", str(tmp_path / "old.npy"), "--new", str(tmp_path / "new.npy"),
+                 "--queries", str(tmp_path / "queries.npy"),
+                 "--report", str(tmp_path / "R2.json"), "--quiet"]) == 0  # fmt: skip
+    assert (
+        json.loads((tmp_path / "R2.json").read_text())["heldout"]["retention_queries"]
+        == 120
+    )
+    np.save(tmp_path / "narrow.npy", new[:10, :5])
+    assert _fit(tmp_path, "--queries", str(tmp_path / "narrow.npy")) == 2

@@ -50,6 +50,90 @@ def test_retention_matches_a_brute_force_float64_reference():
     assert 0.0 < got.mean() < 1.0
 
 
+def _tied(n, d, rng):
+    # rows of +-0.5 in d=4 dimensions: unit norm and every cosine a sum of
+    # +-0.25, exact in any order of summation, so equal scores tie exactly
+    return rng.choice([-0.5, 0.5], size=(n, d))
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_retention_breaks_exact_ties_like_a_stable_sort_at_odd_sizes(exclude_self):
+    rng = np.random.default_rng(3)
+    n_store = 53  # 16 distinct rows among 53: most scores tie
+    store, ref_store = _tied(n_store, 4, rng), _tied(n_store, 4, rng)
+    n_queries = n_store if exclude_self else 37
+    queries = store if exclude_self else _tied(n_queries, 4, rng)
+    ref_queries = ref_store if exclude_self else _tied(n_queries, 4, rng)
+    for k in (1, 7, 10):
+        if exclude_self:
+            ref = _brute_retention(queries, store, ref_queries, ref_store, k)
+        else:  # the brute force above leaves query i's row out; a stable sort here
+            ref = np.array(
+                [
+                    len(
+                        set(np.argsort(-(store @ q), kind="stable")[:k])
+                        & set(np.argsort(-(ref_store @ r), kind="stable")[:k])
+                    )
+                    / k
+                    for q, r in zip(queries, ref_queries, strict=True)
+                ]
+            )
+        for batch_size in (None, 1, 5, 36):
+            got = retention_at_k(
+                queries,
+                store,
+                ref_queries,
+                ref_store,
+                k,
+                exclude_self=exclude_self,
+                batch_size=batch_size,
+            )
+            np.testing.assert_array_equal(got, ref)
+
+
+def test_retention_scores_bounded_blocks_never_the_whole_matrix(monkeypatch):
+    import sklatent.migration as migration
+
+    seen = []
+    real = migration.scores
+
+    def spy(block, candidates):
+        seen.append(block.shape[0])
+        return real(block, candidates)
+
+    monkeypatch.setattr(migration, "scores", spy)
+    rng = np.random.default_rng(0)
+    Q, S = rng.normal(size=(101, 6)), rng.normal(size=(300, 6))
+    R = rng.normal(size=(300, 6))
+    got = retention_at_k(Q, S, Q, R, batch_size=16)
+    assert max(seen) == 16 and sum(seen) == 2 * 101
+    monkeypatch.setattr(migration, "scores", real)
+    np.testing.assert_array_equal(got, retention_at_k(Q, S, Q, R))
+    with pytest.raises(ValueError, match="k must be an integer between 1 and 299"):
+        retention_at_k(S, S, S, R, k=300, exclude_self=True)
+    with pytest.raises(ValueError, match="as many queries"):
+        retention_at_k(Q, S, Q[:5], R)
+
+
+def test_standardise_is_the_translators_standard_normalisation():
+    from sklatent import LatentTranslator
+    from sklatent.migration import _standardise
+
+    old, new = spaces(200)
+    old = np.column_stack([old, np.full(len(old), 5.0) + 1e-15 * old[:, 0]])
+    Z = _standardise(old)
+    translator = LatentTranslator(method="affine", normalize="standard").fit(old, new)
+    live = np.ones(old.shape[1], bool)
+    live[[0, 1, 2, -1]] = False  # constant (up to rounding): the translator drops them
+    np.testing.assert_allclose(
+        Z[:, live],
+        (old[:, live] - translator.x_mean_[live]) / translator.x_scale_[live],
+    )
+    assert np.all(Z[:, ~live] == 0.0)
+    # a dead feature changes nothing in the penalty chosen
+    assert gcv_alpha(old, new) == gcv_alpha(old[:, :-1], new)
+
+
 def test_retention_of_identical_searches_is_one_and_of_unrelated_is_low():
     rng = np.random.default_rng(0)
     Q, S = rng.normal(size=(50, 8)), rng.normal(size=(500, 8))
@@ -77,7 +161,7 @@ def test_gcv_alpha_matches_ridgecv():
     assert ours == pytest.approx(ref.alpha_)
 
 
-@pytest.mark.parametrize("method", ["orthogonal", "affine", "ridge"])
+@pytest.mark.parametrize("method", ["orthogonal", "rotation", "affine", "ridge"])
 @pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
 def test_bridge_beats_shuffled_and_records_its_provenance(method, direction):
     old, new = spaces(1000)
@@ -104,7 +188,7 @@ def test_bridge_beats_shuffled_and_records_its_provenance(method, direction):
 def test_auto_chooses_the_best_cross_validated_method():
     old, new = spaces(900)
     bridge = MigrationBridge(random_state=0).fit(old, new)
-    assert set(bridge.cv_scores_) == {"orthogonal", "affine", "ridge"}
+    assert set(bridge.cv_scores_) == {"orthogonal", "rotation", "affine", "ridge"}
     assert bridge.method_ == max(bridge.cv_scores_, key=bridge.cv_scores_.get)
 
 
@@ -112,7 +196,7 @@ def test_auto_chooses_the_best_cross_validated_method():
 def test_estimate_brackets_the_retention_measured_on_a_larger_store():
     # fitted on 1,500 pairs (300 held out); the store is 6,500 other items
     old, new = spaces(8000)
-    for method in ["orthogonal", "affine", "ridge"]:
+    for method in ["orthogonal", "rotation", "affine", "ridge"]:
         bridge, report = fit_bridge(
             old[:1500], new[:1500], method=method, store_size=6500
         )
@@ -262,3 +346,81 @@ def test_fit_bridge_pools_set_the_store_size_and_leave_the_map_alone():
         fit_bridge(old, new, pool_old=pool_new, **kwargs)
     with pytest.raises(ValueError, match="pool_new"):
         fit_bridge(old, new, pool_new=pool_new[:, :5], **kwargs)
+
+
+@pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
+def test_queries_search_the_heldout_store_in_place_of_the_items(direction):
+    from sklatent.migration import measure_bridge
+
+    old, new = spaces(700)
+    bridge = MigrationBridge("affine", direction=direction).fit(old[:400], new[:400])
+    X, Y = old[400:].astype(np.float64), new[400:].astype(np.float64)
+    # queries unlike the items: new-space vectors shrunk towards a far point
+    Q = 0.3 * new[:150].astype(np.float64) + 5.0
+    report = measure_bridge(bridge, X, Y, store_size=5000, queries=Q)
+    if direction == "old-to-new":
+        bridged = retention_at_k(Q, bridge.transform(X), Q, Y)
+    else:
+        bridged = retention_at_k(bridge.transform(Q), X, Q, Y)
+    h = report["heldout"]
+    assert h["retention_at_10_measured"] == pytest.approx(bridged.mean())
+    assert h["retention_queries"] == 150 and h["measured_store_size"] == 300
+    assert h["retention_at_10"] <= h["retention_at_10_measured"]
+    np.testing.assert_allclose(bridge_retention(bridge, X, Y, queries=Q), bridged)
+    plain = measure_bridge(bridge, X, Y, store_size=5000)
+    assert plain["heldout"]["retention_queries"] == "held-out items"
+    # the paired metrics stay on the pairs
+    assert plain["heldout"]["top1"] == h["top1"]
+    with pytest.raises(ValueError, match="queries must be .* 24 columns"):
+        fit_bridge(old, new, queries=old[:10])
+
+
+def test_too_few_heldout_pairs_to_extrapolate_estimate_zero_and_warn():
+    old, new = spaces(150)  # 30 held out: one store size, no slope
+    with pytest.warns(UserWarning, match="30 held-out items are too few"):
+        _, report = fit_bridge(old, new, method="affine", store_size=10**5)
+    assert report["heldout"]["retention_at_10"] == 0.0
+    assert report["heldout"]["retention_at_10_measured"] > 0.3
+    assert not report["passed"] or report["min_retention"] is None
+    # a store no larger than the held-out items needs no extrapolation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _, small = fit_bridge(old, new, method="affine", store_size=30)
+    assert small["heldout"]["retention_at_10"] > 0
+
+
+def test_auto_chooses_by_the_given_queries():
+    from sklearn.model_selection import KFold
+
+    old, new = spaces(600)
+    Q = 0.3 * spaces(200, seed=4)[1].astype(np.float64) + 5.0
+    bridge = MigrationBridge(random_state=0, direction="new-to-old")
+    bridge.fit(old, new, queries=Q)
+    plain = MigrationBridge(random_state=0, direction="new-to-old").fit(old, new)
+    assert bridge.cv_scores_ != plain.cv_scores_
+    assert bridge.method_ == max(bridge.cv_scores_, key=bridge.cv_scores_.get)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(old))
+    for method, score in bridge.cv_scores_.items():
+        by_hand = [
+            bridge_retention(
+                MigrationBridge(method, direction="new-to-old").fit(old[a], new[a]),
+                old[b],
+                new[b],
+                queries=Q,
+            ).mean()
+            for a, b in folds
+        ]
+        assert score == pytest.approx(np.mean(by_hand))
+
+
+def test_rotation_is_the_orthogonal_map_unscaled():
+    old, new = spaces(500)
+    rotation = MigrationBridge("rotation").fit(old, new)
+    scaled = MigrationBridge("orthogonal").fit(old, new)
+    assert rotation.translator_.scaling_ == 1.0 != scaled.translator_.scaling_
+    mean = new.astype(np.float64).mean(0)
+    s = scaled.translator_.scaling_
+    # the same rotation: the scaled map's offsets from the target mean are s times
+    np.testing.assert_allclose(
+        scaled.transform(old) - mean, s * (rotation.transform(old) - mean), atol=1e-4
+    )
