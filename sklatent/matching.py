@@ -56,11 +56,12 @@ __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
 METHODS = ("auto", "refine", "bootstrap", "sorted", "gromov")
 """Values of ``method`` in :func:`match_spaces`."""
 
-MIN_LIFT = 0.25
-"""A matching is trusted when its criterion :math:`c` closes at least this
-fraction of the gap between the criterion :math:`b` reached from random pairs
-and a perfect matching, :math:`c - b \\geq` ``MIN_LIFT`` :math:`(1 - b)`, or
-when the run from random pairs found the same matching."""
+MIN_LIFT = 0.125
+"""A matching is trusted only when its criterion :math:`c` closes at least
+this fraction of the gap between the criterion :math:`b` reached from random
+pairs and a perfect matching, :math:`c - b \\geq` ``MIN_LIFT`` :math:`(1 -
+b)`, or when the run from random pairs found the same matching; and when it
+is reproduced (:data:`MIN_REPRODUCED`)."""
 
 MIN_REPRODUCED = 0.8
 """A random half of the rows *reproduces* a matching when the same
@@ -649,9 +650,9 @@ def match_spaces(
     To tell, the refinement is also run from random pairs, and the matching
     is trusted when both hold:
 
-    - its criterion :math:`c` closes a quarter of the gap between that
+    - its criterion :math:`c` closes an eighth of the gap between that
       *baseline* :math:`b` and a perfect matching, :math:`c - b \geq
-      \frac{1}{4}(1 - b)` (:data:`MIN_LIFT`), or the run from random pairs
+      \frac{1}{8}(1 - b)` (:data:`MIN_LIFT`), or the run from random pairs
       found the same matching (half of its pairs at least);
     - it is *reproduced at item level*: the same initialisation and
       refinement, run again on a random half of the rows of ``X`` (the seeds
