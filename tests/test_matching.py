@@ -411,3 +411,43 @@ def test_gromov_without_pot_names_the_extra(monkeypatch):
 def test_import_is_lazy_about_pot():
     code = "import sys, sklatent.matching; assert 'ot' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_verbose_prints_each_stage_to_stderr(capsys):
+    X = clustered(200, 8, seed=22)
+    Y, _ = rotated_copy(X, seed=23)
+    quiet = match_spaces(X, Y, random_state=0)
+    assert capsys.readouterr().err == ""
+    loud = match_spaces(X, Y, random_state=0, verbose=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("[match_spaces]") for line in lines)
+    assert any("baseline from random pairs" in line for line in lines)
+    assert any("found again" in line for line in lines)
+    np.testing.assert_array_equal(quiet.x_indices, loud.x_indices)
+
+
+def test_the_first_pairs_race_and_only_the_leader_is_refined_on(monkeypatch):
+    # Several first sets of pairs (two methods, two subsamples): each gets a
+    # few iterations, then only the best is refined on, and it is the one
+    # returned.
+    from sklatent import matching
+
+    X = clustered(600, 10, seed=16)
+    Y, order = rotated_copy(X, seed=17, noise=0.05)
+    inverse = np.argsort(order)
+    seeds = np.column_stack([np.arange(8), inverse[:8]])
+    calls = []
+    refine = matching._Problem.refine
+
+    def recorded(problem, method, x, y, **kwargs):
+        run = refine(problem, method, x, y, **kwargs)
+        calls.append((method, kwargs, len(run.history)))
+        return run
+
+    monkeypatch.setattr(matching._Problem, "refine", recorded)
+    m = match_spaces(X, Y, seeds=seeds, subsample=300, n_init=2, random_state=0)
+    race = calls[:4]
+    assert [method for method, _, _ in race] == ["refine", "bootstrap"] + ["sorted"] * 2
+    assert all(kwargs["max_iter"] == matching.RACE_ITER for _, kwargs, _ in race)
+    assert all(length <= matching.RACE_ITER for _, _, length in race)
+    assert m.converged and precision(m, order, top=400) >= 0.97
