@@ -58,20 +58,22 @@ def mutual_csls_pairs(Q, C, k, *, block_rows):
     best_c = torch.empty(Q.shape[0], dtype=torch.int64, device=Q.device)
     best_score = Q.new_empty(Q.shape[0])
     column_best = Q.new_full((C.shape[0],), -torch.inf)
-    best_q = torch.zeros(C.shape[0], dtype=torch.int64, device=Q.device)
     for start in range(0, Q.shape[0], block_rows):
         stop = min(start + block_rows, Q.shape[0])
         scores = csls_scores(
             Q[start:stop], C, q_neighbourhood[start:stop], c_neighbourhood
         )
         best_score[start:stop], best_c[start:stop] = scores.max(dim=1)
-        block_best, block_row = scores.max(dim=0)
-        better = block_best > column_best
-        column_best = torch.where(better, block_best, column_best)
-        best_q = torch.where(better, block_row + start, best_q)
-    q_indices = torch.nonzero(
-        best_q[best_c] == torch.arange(Q.shape[0], device=Q.device)
-    ).squeeze(1)
+        # A column's best value, not its row: the row i of Q is the best of
+        # its best column exactly when its own best reaches that value.
+        torch.maximum(column_best, scores.amax(dim=0), out=column_best)
+    q_indices = torch.nonzero(best_score >= column_best[best_c]).squeeze(1)
+    c_indices = best_c[q_indices]
+    # Ties (two rows of Q with one best value in a column): keep the first.
+    order = torch.argsort(c_indices, stable=True)
+    first = torch.ones_like(order, dtype=torch.bool)
+    first[1:] = c_indices[order][1:] != c_indices[order][:-1]
+    q_indices = torch.sort(q_indices[order][first]).values
     return q_indices, best_c[q_indices], best_score[q_indices]
 
 
