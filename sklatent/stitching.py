@@ -10,7 +10,8 @@ refitting it. Two routes build the stitched :class:`~sklearn.pipeline.Pipeline`:
   follow it, frozen;
 - :func:`stitch_translated`: a :class:`~sklatent.LatentTranslator` fitted on
   parallel anchors maps B's embeddings into A's space, where A's head (frozen)
-  runs unchanged.
+  runs unchanged; into the output of the head's leading scaler, when it has
+  one, so that the map is fitted in the metric the head reads.
 
 The later steps are wrapped in :class:`sklearn.frozen.FrozenEstimator`, so
 calling ``fit`` on the stitched pipeline (inside a cross-validation, say) never
@@ -24,10 +25,17 @@ path to import it from (and the one older pickles name).
 """
 
 import numpy as np
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend
@@ -258,13 +266,56 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     return Pipeline(steps, verbose=pipeline.verbose)
 
 
-def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
-    """Reuse a model fitted on encoder A's embeddings on encoder B, by translation.
+#: The per-feature affine scalers of scikit-learn that ``stitch_translated``
+#: fits through: each maps every feature on its own, ``x -> x * a + b``.
+_AFFINE_SCALERS = (StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler)
+
+
+def _leading_scaler(head):
+    """``(position, scaler)`` of the head's leading per-feature scaler, or None.
+
+    The scaler is the first step of a Pipeline that is not ``None`` or
+    ``"passthrough"``, when it is one of :data:`_AFFINE_SCALERS` (possibly in
+    a FrozenEstimator; a MinMaxScaler only with ``clip=False``, since clipping
+    is not affine) and at least one step follows it.
+    """
+    if not isinstance(head, Pipeline):
+        return None
+    for position, (_, step) in enumerate(head.steps[:-1]):
+        if step is None or isinstance(step, str):
+            continue
+        inner = step.estimator if isinstance(step, FrozenEstimator) else step
+        if not isinstance(inner, _AFFINE_SCALERS):
+            return None
+        if isinstance(inner, MinMaxScaler) and inner.clip:
+            return None
+        return position, step
+    return None
+
+
+def _scaled(scaler, X):
+    """``scaler.transform(X)``, as a tensor on ``X``'s device for a tensor ``X``."""
+    if not isinstance(X, torch.Tensor):
+        return scaler.transform(X)
+    scaled = scaler.transform(_backend.as_numpy(X))
+    return torch.as_tensor(np.asarray(scaled), dtype=X.dtype, device=X.device)
+
+
+def stitch_translated(
+    head, X_b, X_a, *, translator=None, head_aware=True, **translator_params
+):
+    r"""Reuse a model fitted on encoder A's embeddings on encoder B, by translation.
 
     A translator fitted on parallel anchors (the same items embedded by B and
     by A) maps B's embeddings into A's space, where ``head`` runs unchanged
     (Maiorca et al., 2023). Unlike :func:`stitch_relative`, the head can be any
     model fitted on A's absolute embeddings.
+
+    When the head is a pipeline that begins with a fitted per-feature scaler
+    (a :class:`~sklearn.preprocessing.StandardScaler`, say), the translator
+    is fitted in the head's input metric: it maps B's embeddings straight
+    into the scaled space, on the pairs ``(X_b, scaler.transform(X_a))``, and
+    feeds the steps after the scaler (see Notes).
 
     Parameters
     ----------
@@ -283,6 +334,18 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
         of it is fitted. None builds a
         :class:`~sklatent.LatentTranslator` from ``translator_params``.
 
+    head_aware : bool, default=True
+        Fit the translator in the head's input metric when ``head`` is a
+        :class:`~sklearn.pipeline.Pipeline` whose first step (after any
+        ``"passthrough"``) is a fitted
+        :class:`~sklearn.preprocessing.StandardScaler`,
+        :class:`~sklearn.preprocessing.RobustScaler`,
+        :class:`~sklearn.preprocessing.MaxAbsScaler` or
+        :class:`~sklearn.preprocessing.MinMaxScaler` (with ``clip=False``),
+        possibly wrapped in a :class:`~sklearn.frozen.FrozenEstimator`, and
+        some step follows it. Any other head, or False, translates into A's
+        raw embedding space and feeds the whole head.
+
     **translator_params : dict
         Parameters of the :class:`~sklatent.LatentTranslator`, such as
         ``method="affine"`` or ``device="cuda"``. Not allowed together with
@@ -292,9 +355,12 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     -------
     stitched : Pipeline
         ``Pipeline([("translator", FrozenEstimator(fitted translator)),
-        ("head", FrozenEstimator(head))])``. It predicts from B's embeddings
-        right away, and ``fit`` changes nothing (the translator is frozen too,
-        since the labels a pipeline is fitted with are not target embeddings).
+        ("head", FrozenEstimator(head))])``; when the translator was fitted
+        in a scaler's metric, the ``"head"`` step holds the head's steps
+        after the scaler instead (``head[position + 1:]``, the same fitted
+        objects). It predicts from B's embeddings right away, and ``fit``
+        changes nothing (the translator is frozen too, since the labels a
+        pipeline is fitted with are not target embeddings).
 
     Raises
     ------
@@ -309,6 +375,31 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     stitch_relative : Stitch a pipeline that starts with a RelativeTransformer.
     LatentTranslator : The translator itself.
 
+    Notes
+    -----
+    **Why the head's metric.** A head fitted on standardised inputs reads a
+    feature of A of standard deviation :math:`\sigma` through a factor
+    :math:`1/\sigma`, so a translation error :math:`e` in it reaches the head
+    as :math:`e / \sigma`: errors in A's low-variance features, which a fit
+    in A's raw space barely penalises, are amplified. Fitting the map on the
+    scaled targets weighs every feature as the head does.
+
+    **When it changes the map.** The scalers supported map each feature on
+    its own, :math:`x_j \mapsto a_j x_j + b_j` with :math:`a_j > 0`. A
+    :class:`~sklatent.LatentTranslator` with the default
+    ``normalize="standard"`` standardises the target on the anchors, which
+    undoes any such map. Least squares solves each target feature on its
+    own, on centred pairs or with an intercept, which commutes with it:
+    ``method="linear"``, ``"affine"`` and ``"ridge"`` with
+    ``normalize="center"``, and ``"affine"`` and ``"ridge"`` with None. In
+    all these cases both routes give the same predictions, to rounding. The
+    metric changes the map of a (semi-)orthogonal translator with
+    ``normalize="center"`` or None, which couples the target features (the
+    rotation is fitted between B and the scaled A rather than the raw A),
+    of ``"linear"`` with None (no intercept absorbs the scaler's shift), and
+    of any translator with ``normalize="l2"``, whose row norms the scaling
+    changes.
+
     References
     ----------
     .. [1] V. Maiorca, L. Moschella, A. Norelli, M. Fumero, F. Locatello,
@@ -319,6 +410,8 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> from sklatent.stitching import stitch_translated
     >>> rng = np.random.RandomState(0)
     >>> X_a = rng.normal(size=(200, 8))
@@ -331,6 +424,22 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     ...     head, X_b[anchors], X_a[anchors], normalize="center"
     ... )
     >>> bool((model_b.predict(X_b) == head.predict(X_a)).all())
+    True
+
+    A head fitted on standardised embeddings: the translator maps B into the
+    scaler's output, where a feature of A a hundred times smaller than the
+    others weighs as much as they do.
+
+    >>> X_a[:, 1] /= 100
+    >>> X_b = (X_a / X_a.std(axis=0)) @ rotation  # B: A standardised, rotated
+    >>> scaled_head = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> scaled_head = scaled_head.fit(X_a, y)
+    >>> model_b = stitch_translated(
+    ...     scaled_head, X_b[anchors], X_a[anchors], normalize="center"
+    ... )
+    >>> [name for name, _ in model_b.named_steps["head"].estimator.steps]
+    ['logisticregression']
+    >>> bool(model_b.score(X_b, y) == scaled_head.score(X_a, y))
     True
     """
     _check_step_fitted("head", head, "The head")
@@ -359,5 +468,9 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
             f"translator={translator!r} and {sorted(translator_params)}. Set "
             "them on the translator with set_params instead."
         )
+    scaler = _leading_scaler(head) if head_aware else None
+    if scaler is not None:
+        position, step = scaler
+        X_a, head = _scaled(step, X_a), head[position + 1 :]
     fitted = clone(translator).fit(X_b, X_a)
     return Pipeline([("translator", FrozenEstimator(fitted)), ("head", _frozen(head))])
