@@ -31,6 +31,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     MaxAbsScaler,
     MinMaxScaler,
     RobustScaler,
@@ -293,12 +294,32 @@ def _leading_scaler(head):
     return None
 
 
-def _scaled(scaler, X):
-    """``scaler.transform(X)``, as a tensor on ``X``'s device for a tensor ``X``."""
-    if not isinstance(X, torch.Tensor):
-        return scaler.transform(X)
-    scaled = scaler.transform(_backend.as_numpy(X))
-    return torch.as_tensor(np.asarray(scaled), dtype=X.dtype, device=X.device)
+def _spread(X):
+    """Frobenius norm of the centred rows of ``X``, in float64."""
+    X = np.asarray(_backend.as_numpy(X), dtype=np.float64)
+    return float(np.linalg.norm(X - X.mean(axis=0)))
+
+
+def _multiply(X, factor):
+    """``X * factor``: the rescaling step of a head-aware stitched pipeline."""
+    return X * factor
+
+
+def _head_metric(scaler, X_a):
+    """``(targets, factor)``: the anchors in the head's metric, at A's size.
+
+    The targets are ``scaler.transform(X_a)`` times ``factor``, the one
+    number that gives them the spread of ``X_a`` (the Frobenius norm of the
+    centred anchors); a tensor ``X_a`` gives a tensor on its device.
+    """
+    scaled = scaler.transform(_backend.as_numpy(X_a))
+    spread = _spread(scaled)
+    factor = _spread(X_a) / spread if spread > 0 else 1.0
+    if not np.isfinite(factor) or factor <= 0:
+        factor = 1.0
+    if isinstance(X_a, torch.Tensor):
+        scaled = torch.as_tensor(np.asarray(scaled), dtype=X_a.dtype, device=X_a.device)
+    return scaled * factor, factor
 
 
 def stitch_translated(
@@ -314,8 +335,9 @@ def stitch_translated(
     When the head is a pipeline that begins with a fitted per-feature scaler
     (a :class:`~sklearn.preprocessing.StandardScaler`, say), the translator
     is fitted in the head's input metric: it maps B's embeddings straight
-    into the scaled space, on the pairs ``(X_b, scaler.transform(X_a))``, and
-    feeds the steps after the scaler (see Notes).
+    into the scaled space, on the pairs ``(X_b, c * scaler.transform(X_a))``,
+    and its output, divided by ``c``, feeds the steps after the scaler. The
+    one factor ``c`` keeps the anchors' overall spread in A (see Notes).
 
     Parameters
     ----------
@@ -355,9 +377,11 @@ def stitch_translated(
     -------
     stitched : Pipeline
         ``Pipeline([("translator", FrozenEstimator(fitted translator)),
-        ("head", FrozenEstimator(head))])``; when the translator was fitted
-        in a scaler's metric, the ``"head"`` step holds the head's steps
-        after the scaler instead (``head[position + 1:]``, the same fitted
+        ("head", FrozenEstimator(head))])``. When the translator was fitted
+        in a scaler's metric, the ``"head"`` step holds instead a pipeline of
+        a ``"head_metric"`` step (a
+        :class:`~sklearn.preprocessing.FunctionTransformer` dividing by
+        ``c``) and the head's steps after the scaler (the same fitted
         objects). It predicts from B's embeddings right away, and ``fit``
         changes nothing (the translator is frozen too, since the labels a
         pipeline is fitted with are not target embeddings).
@@ -384,8 +408,20 @@ def stitch_translated(
     in A's raw space barely penalises, are amplified. Fitting the map on the
     scaled targets weighs every feature as the head does.
 
-    **When it changes the map.** The scalers supported map each feature on
-    its own, :math:`x_j \mapsto a_j x_j + b_j` with :math:`a_j > 0`. A
+    **The overall size.** Standardising changes the size of the space as
+    well as its shape: 384 unit-norm features have a spread of about
+    :math:`\sqrt{384}` per row, against about 1 for unit-norm embeddings.
+    An orthogonal map without ``scale=True`` cannot follow such a change
+    (it predicted the largest class only, on the text encoders of
+    :doc:`/text_encoders`), so the scaled targets are multiplied by
+    :math:`c = \lVert X_a - \bar X_a \rVert_F / \lVert S(X_a) -
+    \overline{S(X_a)} \rVert_F` (:math:`S` the scaler, on the anchors) and
+    the translation by :math:`1 / c` before the head: the map learns the
+    head's weighting of A's features, not a change of A's size.
+
+    **When it changes the map.** The scalers supported, times :math:`c`, map
+    each feature on its own, :math:`x_j \mapsto a_j x_j + b_j` with
+    :math:`a_j > 0`. A
     :class:`~sklatent.LatentTranslator` with the default
     ``normalize="standard"`` standardises the target on the anchors, which
     undoes any such map. Least squares solves each target feature on its
@@ -435,11 +471,11 @@ def stitch_translated(
     >>> scaled_head = make_pipeline(StandardScaler(), LogisticRegression())
     >>> scaled_head = scaled_head.fit(X_a, y)
     >>> model_b = stitch_translated(
-    ...     scaled_head, X_b[anchors], X_a[anchors], normalize="center"
+    ...     scaled_head, X_b[anchors], X_a[anchors], normalize="center", scale=True
     ... )
     >>> [name for name, _ in model_b.named_steps["head"].estimator.steps]
-    ['logisticregression']
-    >>> bool(model_b.score(X_b, y) == scaled_head.score(X_a, y))
+    ['head_metric', 'logisticregression']
+    >>> bool((model_b.predict(X_b) == scaled_head.predict(X_a)).all())
     True
     """
     _check_step_fitted("head", head, "The head")
@@ -471,6 +507,11 @@ def stitch_translated(
     scaler = _leading_scaler(head) if head_aware else None
     if scaler is not None:
         position, step = scaler
-        X_a, head = _scaled(step, X_a), head[position + 1 :]
+        X_a, factor = _head_metric(step, X_a)
+        rescale = FunctionTransformer(_multiply, kw_args={"factor": 1.0 / factor})
+        head = Pipeline(
+            [("head_metric", rescale.fit(X_a)), *head.steps[position + 1 :]],
+            verbose=head.verbose,
+        )
     fitted = clone(translator).fit(X_b, X_a)
     return Pipeline([("translator", FrozenEstimator(fitted)), ("head", _frozen(head))])

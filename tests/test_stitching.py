@@ -286,13 +286,16 @@ def test_stitch_translated_errors(encoders):
 # --------------------------------------------------------------------------
 def _scaled_pair(n=600, seed=0):
     """A with one feature 100 times smaller than the others; B = A standardised,
-    rotated, plus a little noise. The label reads that small feature."""
+    rotated, at A's overall size, plus a little noise. The label reads that
+    small feature."""
     rng = np.random.RandomState(seed)
     Z = rng.normal(size=(n, 6))
     y = (Z[:, 0] + Z[:, 5] > 0).astype(int)
-    X_a = Z * np.array([3.0, 2.0, 1.0, 1.0, 1.0, 0.01]) + 5.0
+    scales = np.array([3.0, 2.0, 1.0, 1.0, 1.0, 0.01])
+    X_a = Z * scales + 5.0
     rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
-    X_b = Z @ rotation + 0.05 * rng.normal(size=(n, 6))
+    size = np.sqrt(np.mean(scales**2))
+    X_b = size * Z @ rotation + 0.05 * rng.normal(size=(n, 6))
     rows = rng.choice(n, size=60, replace=False)
     return X_a, X_b, y, rows
 
@@ -319,9 +322,35 @@ def test_head_aware_beats_raw_metric_on_a_small_feature():
     # too large; head-aware: at its own scale.
     scale = head[0].transform(X_a)[:, 5].std()
     seen_raw = head[0].transform(raw[0].transform(X_b))[:, 5].std()
-    seen_aware = aware[0].transform(X_b)[:, 5].std()
+    seen_aware = aware[:-1].transform(X_b)  # translator, then rescale
+    seen_aware = aware.named_steps["head"].estimator[0].transform(seen_aware)
+    seen_aware = seen_aware[:, 5].std()
     assert seen_raw > 10 * scale
     assert seen_aware == pytest.approx(scale, rel=0.1)
+
+
+def test_head_aware_keeps_the_size_of_a():
+    """Standardising small embeddings enlarges them; the map must not have to
+    follow (an orthogonal map cannot): with features of one scale, fitting in
+    the scaler's metric is fitting in A's, and stitching reproduces A."""
+    rng = np.random.RandomState(0)
+    X_a = 0.05 * rng.normal(size=(400, 20)) + 0.3  # a narrow cone, like embeddings
+    y = (X_a[:, 0] - X_a[:, 1] > 0).astype(int)
+    rotation, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    X_b = X_a @ rotation
+    head = _scaled_head(X_a, y)
+    rows = rng.choice(400, size=80, replace=False)
+    model_b = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
+    agree = np.mean(model_b.predict(X_b) == head.predict(X_a))
+    assert agree > 0.97
+    # Without the factor, the rotation maps B into a space 20 times larger
+    # than B, so the head sees shrunken inputs and loses confidence.
+    bare = LatentTranslator(normalize="center").fit(
+        X_b[rows], head[0].transform(X_a[rows])
+    )
+    shrunk = head[-1].predict_proba(bare.transform(X_b)).max(axis=1)
+    sure = model_b.predict_proba(X_b).max(axis=1)
+    assert np.median(shrunk) < 0.6 < np.median(sure) - 0.2
 
 
 def test_head_aware_structure():
@@ -331,13 +360,18 @@ def test_head_aware_structure():
     assert [name for name, _ in model_b.steps] == ["translator", "head"]
     rest = model_b.named_steps["head"].estimator
     assert isinstance(rest, Pipeline)
-    assert [step for _, step in rest.steps] == [head[-1]]
-    assert rest.steps[0][1] is head[-1]  # the same fitted object, not a copy
-    # The translator outputs the scaler's space: on the anchors, close to
-    # the scaled targets (B is a noisy rotation of them).
+    assert [name for name, _ in rest.steps] == ["head_metric", "logisticregression"]
+    assert rest.steps[1][1] is head[-1]  # the same fitted object, not a copy
+    # The translator outputs the scaler's space, times the factor that keeps
+    # A's spread; rescaled, close to the scaled targets on the anchors (B is
+    # a noisy rotation of them).
     translated = model_b[0].transform(X_b[rows])
+    spread = np.linalg.norm(X_a[rows] - X_a[rows].mean(axis=0))
+    assert np.linalg.norm(translated - translated.mean(axis=0)) == pytest.approx(
+        spread, rel=0.05
+    )
     scaled = head[0].transform(X_a[rows])
-    assert np.abs(translated - scaled).max() < 0.5
+    assert np.abs(rest[0].transform(translated) - scaled).max() < 0.5
     # Without head-awareness, the head is whole and the output in A's space.
     plain = stitch_translated(
         head, X_b[rows], X_a[rows], normalize="center", head_aware=False
@@ -427,7 +461,7 @@ def test_head_aware_which_heads():
         head.fit(X_a, y)
         model_b = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
         rest = model_b.named_steps["head"].estimator
-        assert [step for _, step in rest.steps] == [head[-1]], name
+        assert [step for _, step in rest.steps[1:]] == [head[-1]], name
         assert model_b.score(X_b, y) > head.score(X_a, y) - 0.03, name
 
 
