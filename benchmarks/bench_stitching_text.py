@@ -18,8 +18,8 @@ training items:
   anchors;
 - the same translators fitted on the anchors plus the pairs
   :func:`~sklatent.matching.match_spaces` finds between the unpaired pools
-  (every training item, the target encoder's pool shuffled; the anchors are
-  the seeds): ``pools + ...``.
+  (every training item, the first encoder's pool shuffled; the anchors are
+  the seeds; one matching serves both directions): ``pools + ...``.
 
 References: the target encoder's own head (same kind) fitted on all its
 training embeddings, and the translators fitted on *all* training pairs

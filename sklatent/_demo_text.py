@@ -44,8 +44,8 @@ TEXT_METHODS = {
     "pools_orthogonal": (
         "pools+ortho",
         "orthogonal translation fitted on the anchors plus the pairs "
-        "sklatent.matching finds between the unpaired training pools (the "
-        "'apply to' pool shuffled; the anchors are the seeds)",
+        "sklatent.matching finds between the unpaired training pools (one "
+        "of them shuffled; the anchors are the seeds)",
     ),
     "pools_affine": ("pools+affine", "the same pairs, affine translation"),
 }
