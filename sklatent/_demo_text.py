@@ -30,7 +30,11 @@ from .stitching import stitch_relative, stitch_translated
 
 #: Columns of the text demo's table: key -> (header, description).
 TEXT_METHODS = {
-    "own": ("own", "a head fitted on the 'apply to' encoder itself (upper bound)"),
+    "own": (
+        "own",
+        "a head fitted on the 'apply to' encoder itself (the reference;\n    "
+        "a stitched head of a stronger encoder can beat it)",
+    ),
     "relative": ("rel. cosine", "relative stitching: cosine to the anchors"),
     "relative_centred": (
         "rel. centred",
@@ -43,9 +47,9 @@ TEXT_METHODS = {
     "affine": ("transl. affine", "the same, affine least squares"),
     "pools_orthogonal": (
         "pools+ortho",
-        "orthogonal translation fitted on the anchors plus the pairs "
-        "sklatent.matching finds between the unpaired training pools (one "
-        "of them shuffled; the anchors are the seeds)",
+        "orthogonal translation fitted on the anchors plus the pairs that "
+        "sklatent.matching finds\n    between the unpaired training pools "
+        "(one of them shuffled; the anchors are the seeds)",
     ),
     "pools_affine": ("pools+affine", "the same pairs, affine translation"),
 }
@@ -291,8 +295,10 @@ def _print_table(results, out):
     for (a, b), scores in results.accuracy.items():
         print(line([a, b, *(f"{scores[key]:.3f}" for key in TEXT_METHODS)]), file=out)
     print("", file=out)
+    legend = max(len(header) for header, _ in TEXT_METHODS.values())
     for header, description in TEXT_METHODS.values():
-        print(f"  {header:<{widths[2] + 8}} {description}", file=out)
+        description = description.replace("\n    ", "\n" + " " * (legend + 4))
+        print(f"  {header:<{legend}}  {description}", file=out)
     info = results.matching
     print(
         f"\nThe matching paired {info['pairs']} more training items, "
