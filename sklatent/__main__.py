@@ -1,5 +1,8 @@
 """Command line of sklatent: ``python -m sklatent demo`` (also ``sklatent demo``).
 
+``demo --text`` runs :func:`sklatent._demo_text.run_text_demo` instead, on
+two real text encoders.
+
 The experiment, its table and its figure live in :mod:`sklatent._demo`. This
 module only parses the arguments, calls :func:`sklatent._demo.run_demo`, and
 reports bad arguments and unwritable folders as one-line errors with exit
@@ -14,6 +17,7 @@ import warnings
 from . import __version__, _migrate_cli
 from ._backend import resolve_device
 from ._demo import _QUICK_ENCODERS, run_demo
+from ._demo_text import run_text_demo
 from .datasets import ENCODER_NAMES
 
 
@@ -54,8 +58,8 @@ def _parser():
     demo.add_argument(
         "--n-anchors",
         type=_positive_int,
-        default=256,
-        help="number of parallel anchors (default: 256)",
+        default=None,
+        help="number of parallel anchors (default: 256; 300 with --text)",
     )
     demo.add_argument(
         "--seed",
@@ -106,6 +110,19 @@ def _parser():
         help="skip stitched generation (decoders across encoders, relative "
         "autoencoders across seeds) and its table and figure",
     )
+    demo.add_argument(
+        "--text",
+        action="store_true",
+        help="stitch a classifier of docstrings across two real text encoders "
+        "(MiniLM and a static model) instead of the digit encoders; needs "
+        "sklatent[text] unless the embeddings are cached",
+    )
+    demo.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        help="with --text: number of docstrings (default: the whole corpus, "
+        "about 3,600)",
+    )
     _migrate_cli.add_parser(commands, _positive_int)
     return parser, demo
 
@@ -114,8 +131,35 @@ def _run(args):
     """Run the demo with the parsed arguments."""
     # An unusable device is a one-line error before any data is loaded.
     resolve_device(args.device)
+    if args.text:
+        digits_only = [
+            option
+            for option, given in (
+                ("--quick", args.quick),
+                ("--encoders", args.encoders),
+            )
+            if given
+        ]
+        if digits_only:
+            raise ValueError(
+                f"{' and '.join(digits_only)} choose(s) digit encoders, which "
+                "--text does not use: drop them, or drop --text."
+            )
+        run_text_demo(
+            n_anchors=300 if args.n_anchors is None else args.n_anchors,
+            n_samples=args.n_samples,
+            seed=args.seed,
+            output_dir=args.output_dir,
+            data_home=args.data_home,
+            refresh=args.refresh,
+        )
+        return
+    if args.n_samples is not None:
+        raise ValueError(
+            "--n-samples counts docstrings of the text demo: use it with --text."
+        )
     run_demo(
-        n_anchors=args.n_anchors,
+        n_anchors=256 if args.n_anchors is None else args.n_anchors,
         seed=args.seed,
         output_dir=args.output_dir,
         device=args.device,
@@ -174,7 +218,7 @@ def main(argv=None):
             with warnings.catch_warnings():
                 warnings.showwarning = _one_line_warning(demo.prog)
                 _run(args)
-        except ValueError as exc:
+        except (ValueError, ImportError) as exc:
             demo.exit(2, f"{demo.prog}: error: {exc}\n")
         except OSError as exc:
             reason = f"{exc.strerror}: {exc.filename}" if exc.filename else exc

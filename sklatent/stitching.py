@@ -10,7 +10,8 @@ refitting it. Two routes build the stitched :class:`~sklearn.pipeline.Pipeline`:
   follow it, frozen;
 - :func:`stitch_translated`: a :class:`~sklatent.LatentTranslator` fitted on
   parallel anchors maps B's embeddings into A's space, where A's head (frozen)
-  runs unchanged.
+  runs unchanged; into the output of the head's leading scaler, when it has
+  one, so that the map is fitted in the metric the head reads.
 
 The later steps are wrapped in :class:`sklearn.frozen.FrozenEstimator`, so
 calling ``fit`` on the stitched pipeline (inside a cross-validation, say) never
@@ -24,10 +25,18 @@ path to import it from (and the one older pickles name).
 """
 
 import numpy as np
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend
@@ -258,13 +267,77 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     return Pipeline(steps, verbose=pipeline.verbose)
 
 
-def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
-    """Reuse a model fitted on encoder A's embeddings on encoder B, by translation.
+#: The per-feature affine scalers of scikit-learn that ``stitch_translated``
+#: fits through: each maps every feature on its own, ``x -> x * a + b``.
+_AFFINE_SCALERS = (StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler)
+
+
+def _leading_scaler(head):
+    """``(position, scaler)`` of the head's leading per-feature scaler, or None.
+
+    The scaler is the first step of a Pipeline that is not ``None`` or
+    ``"passthrough"``, when it is one of :data:`_AFFINE_SCALERS` (possibly in
+    a FrozenEstimator; a MinMaxScaler only with ``clip=False``, since clipping
+    is not affine) and at least one step follows it.
+    """
+    if not isinstance(head, Pipeline):
+        return None
+    for position, (_, step) in enumerate(head.steps[:-1]):
+        if step is None or isinstance(step, str):
+            continue
+        inner = step.estimator if isinstance(step, FrozenEstimator) else step
+        if not isinstance(inner, _AFFINE_SCALERS):
+            return None
+        if isinstance(inner, MinMaxScaler) and inner.clip:
+            return None
+        return position, step
+    return None
+
+
+def _spread(X):
+    """Frobenius norm of the centred rows of ``X``, in float64."""
+    X = np.asarray(_backend.as_numpy(X), dtype=np.float64)
+    return float(np.linalg.norm(X - X.mean(axis=0)))
+
+
+def _multiply(X, factor):
+    """``X * factor``: the rescaling step of a head-aware stitched pipeline."""
+    return X * factor
+
+
+def _head_metric(scaler, X_a):
+    """``(targets, factor)``: the anchors in the head's metric, at A's size.
+
+    The targets are ``scaler.transform(X_a)`` times ``factor``, the one
+    number that gives them the spread of ``X_a`` (the Frobenius norm of the
+    centred anchors); a tensor ``X_a`` gives a tensor on its device.
+    """
+    scaled = scaler.transform(_backend.as_numpy(X_a))
+    spread = _spread(scaled)
+    factor = _spread(X_a) / spread if spread > 0 else 1.0
+    if not np.isfinite(factor) or factor <= 0:
+        factor = 1.0
+    if isinstance(X_a, torch.Tensor):
+        scaled = torch.as_tensor(np.asarray(scaled), dtype=X_a.dtype, device=X_a.device)
+    return scaled * factor, factor
+
+
+def stitch_translated(
+    head, X_b, X_a, *, translator=None, head_aware=True, **translator_params
+):
+    r"""Reuse a model fitted on encoder A's embeddings on encoder B, by translation.
 
     A translator fitted on parallel anchors (the same items embedded by B and
     by A) maps B's embeddings into A's space, where ``head`` runs unchanged
     (Maiorca et al., 2023). Unlike :func:`stitch_relative`, the head can be any
     model fitted on A's absolute embeddings.
+
+    When the head is a pipeline that begins with a fitted per-feature scaler
+    (a :class:`~sklearn.preprocessing.StandardScaler`, say), the translator
+    is fitted in the head's input metric: it maps B's embeddings straight
+    into the scaled space, on the pairs ``(X_b, c * scaler.transform(X_a))``,
+    and its output, divided by ``c``, feeds the steps after the scaler. The
+    one factor ``c`` keeps the anchors' overall spread in A (see Notes).
 
     Parameters
     ----------
@@ -283,6 +356,18 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
         of it is fitted. None builds a
         :class:`~sklatent.LatentTranslator` from ``translator_params``.
 
+    head_aware : bool, default=True
+        Fit the translator in the head's input metric when ``head`` is a
+        :class:`~sklearn.pipeline.Pipeline` whose first step (after any
+        ``"passthrough"``) is a fitted
+        :class:`~sklearn.preprocessing.StandardScaler`,
+        :class:`~sklearn.preprocessing.RobustScaler`,
+        :class:`~sklearn.preprocessing.MaxAbsScaler` or
+        :class:`~sklearn.preprocessing.MinMaxScaler` (with ``clip=False``),
+        possibly wrapped in a :class:`~sklearn.frozen.FrozenEstimator`, and
+        some step follows it. Any other head, or False, translates into A's
+        raw embedding space and feeds the whole head.
+
     **translator_params : dict
         Parameters of the :class:`~sklatent.LatentTranslator`, such as
         ``method="affine"`` or ``device="cuda"``. Not allowed together with
@@ -292,9 +377,14 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     -------
     stitched : Pipeline
         ``Pipeline([("translator", FrozenEstimator(fitted translator)),
-        ("head", FrozenEstimator(head))])``. It predicts from B's embeddings
-        right away, and ``fit`` changes nothing (the translator is frozen too,
-        since the labels a pipeline is fitted with are not target embeddings).
+        ("head", FrozenEstimator(head))])``. When the translator was fitted
+        in a scaler's metric, the ``"head"`` step holds instead a pipeline of
+        a ``"head_metric"`` step (a
+        :class:`~sklearn.preprocessing.FunctionTransformer` dividing by
+        ``c``) and the head's steps after the scaler (the same fitted
+        objects). It predicts from B's embeddings right away, and ``fit``
+        changes nothing (the translator is frozen too, since the labels a
+        pipeline is fitted with are not target embeddings).
 
     Raises
     ------
@@ -309,6 +399,43 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     stitch_relative : Stitch a pipeline that starts with a RelativeTransformer.
     LatentTranslator : The translator itself.
 
+    Notes
+    -----
+    **Why the head's metric.** A head fitted on standardised inputs reads a
+    feature of A of standard deviation :math:`\sigma` through a factor
+    :math:`1/\sigma`, so a translation error :math:`e` in it reaches the head
+    as :math:`e / \sigma`: errors in A's low-variance features, which a fit
+    in A's raw space barely penalises, are amplified. Fitting the map on the
+    scaled targets weighs every feature as the head does.
+
+    **The overall size.** Standardising changes the size of the space as
+    well as its shape: 384 unit-norm features have a spread of about
+    :math:`\sqrt{384}` per row, against about 1 for unit-norm embeddings.
+    An orthogonal map without ``scale=True`` cannot follow such a change
+    (it predicted the largest class only, on the text encoders of
+    :doc:`/text_encoders`), so the scaled targets are multiplied by
+    :math:`c = \lVert X_a - \bar X_a \rVert_F / \lVert S(X_a) -
+    \overline{S(X_a)} \rVert_F` (:math:`S` the scaler, on the anchors) and
+    the translation by :math:`1 / c` before the head: the map learns the
+    head's weighting of A's features, not a change of A's size.
+
+    **When it changes the map.** The scalers supported, times :math:`c`, map
+    each feature on its own, :math:`x_j \mapsto a_j x_j + b_j` with
+    :math:`a_j > 0`. A
+    :class:`~sklatent.LatentTranslator` with the default
+    ``normalize="standard"`` standardises the target on the anchors, which
+    undoes any such map. Least squares solves each target feature on its
+    own, on centred pairs or with an intercept, which commutes with it:
+    ``method="linear"``, ``"affine"`` and ``"ridge"`` with
+    ``normalize="center"``, and ``"affine"`` and ``"ridge"`` with None. In
+    all these cases both routes give the same predictions, to rounding. The
+    metric changes the map of a (semi-)orthogonal translator with
+    ``normalize="center"`` or None, which couples the target features (the
+    rotation is fitted between B and the scaled A rather than the raw A),
+    of ``"linear"`` with None (no intercept absorbs the scaler's shift), and
+    of any translator with ``normalize="l2"``, whose row norms the scaling
+    changes.
+
     References
     ----------
     .. [1] V. Maiorca, L. Moschella, A. Norelli, M. Fumero, F. Locatello,
@@ -319,6 +446,8 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> from sklatent.stitching import stitch_translated
     >>> rng = np.random.RandomState(0)
     >>> X_a = rng.normal(size=(200, 8))
@@ -331,6 +460,22 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
     ...     head, X_b[anchors], X_a[anchors], normalize="center"
     ... )
     >>> bool((model_b.predict(X_b) == head.predict(X_a)).all())
+    True
+
+    A head fitted on standardised embeddings: the translator maps B into the
+    scaler's output, where a feature of A a hundred times smaller than the
+    others weighs as much as they do.
+
+    >>> X_a[:, 1] /= 100
+    >>> X_b = (X_a / X_a.std(axis=0)) @ rotation  # B: A standardised, rotated
+    >>> scaled_head = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> scaled_head = scaled_head.fit(X_a, y)
+    >>> model_b = stitch_translated(
+    ...     scaled_head, X_b[anchors], X_a[anchors], normalize="center", scale=True
+    ... )
+    >>> [name for name, _ in model_b.named_steps["head"].estimator.steps]
+    ['head_metric', 'logisticregression']
+    >>> bool((model_b.predict(X_b) == scaled_head.predict(X_a)).all())
     True
     """
     _check_step_fitted("head", head, "The head")
@@ -358,6 +503,15 @@ def stitch_translated(head, X_b, X_a, *, translator=None, **translator_params):
             f"Pass either a translator or translator parameters, not both; got "
             f"translator={translator!r} and {sorted(translator_params)}. Set "
             "them on the translator with set_params instead."
+        )
+    scaler = _leading_scaler(head) if head_aware else None
+    if scaler is not None:
+        position, step = scaler
+        X_a, factor = _head_metric(step, X_a)
+        rescale = FunctionTransformer(_multiply, kw_args={"factor": 1.0 / factor})
+        head = Pipeline(
+            [("head_metric", rescale.fit(X_a)), *head.steps[position + 1 :]],
+            verbose=head.verbose,
         )
     fitted = clone(translator).fit(X_b, X_a)
     return Pipeline([("translator", FrozenEstimator(fitted)), ("head", _frozen(head))])

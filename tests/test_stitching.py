@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+)
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
@@ -273,6 +279,209 @@ def test_stitch_translated_errors(encoders):
         stitch_translated(
             head, X_b[:50], X_a[:50], translator=LatentTranslator(), method="affine"
         )
+
+
+# --------------------------------------------------------------------------
+# stitch_translated through the head's scaler
+# --------------------------------------------------------------------------
+def _scaled_pair(n=600, seed=0):
+    """A with one feature 100 times smaller than the others; B = A standardised,
+    rotated, at A's overall size, plus a little noise. The label reads that
+    small feature."""
+    rng = np.random.RandomState(seed)
+    Z = rng.normal(size=(n, 6))
+    y = (Z[:, 0] + Z[:, 5] > 0).astype(int)
+    scales = np.array([3.0, 2.0, 1.0, 1.0, 1.0, 0.01])
+    X_a = Z * scales + 5.0
+    rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    size = np.sqrt(np.mean(scales**2))
+    X_b = size * Z @ rotation + 0.05 * rng.normal(size=(n, 6))
+    rows = rng.choice(n, size=60, replace=False)
+    return X_a, X_b, y, rows
+
+
+def _scaled_head(X_a, y, scaler=None):
+    scaler = StandardScaler() if scaler is None else scaler
+    return make_pipeline(scaler, LogisticRegression()).fit(X_a, y)
+
+
+def test_head_aware_beats_raw_metric_on_a_small_feature():
+    """A rotation fitted in A's raw metric ignores A's small feature, which the
+    scaler then amplifies; fitted in the scaler's metric it does not."""
+    X_a, X_b, y, rows = _scaled_pair()
+    head = _scaled_head(X_a, y)
+    own = head.score(X_a, y)
+    aware = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
+    raw = stitch_translated(
+        head, X_b[rows], X_a[rows], normalize="center", head_aware=False
+    )
+    assert own > 0.95
+    assert aware.score(X_b, y) > own - 0.03
+    assert raw.score(X_b, y) < aware.score(X_b, y) - 0.1
+    # Raw: the small feature arrives at the logistic regression tens of times
+    # too large; head-aware: at its own scale.
+    scale = head[0].transform(X_a)[:, 5].std()
+    seen_raw = head[0].transform(raw[0].transform(X_b))[:, 5].std()
+    seen_aware = aware[:-1].transform(X_b)  # translator, then rescale
+    seen_aware = aware.named_steps["head"].estimator[0].transform(seen_aware)
+    seen_aware = seen_aware[:, 5].std()
+    assert seen_raw > 10 * scale
+    assert seen_aware == pytest.approx(scale, rel=0.1)
+
+
+def test_head_aware_keeps_the_size_of_a():
+    """Standardising small embeddings enlarges them; the map must not have to
+    follow (an orthogonal map cannot): with features of one scale, fitting in
+    the scaler's metric is fitting in A's, and stitching reproduces A."""
+    rng = np.random.RandomState(0)
+    X_a = 0.05 * rng.normal(size=(400, 20)) + 0.3  # a narrow cone, like embeddings
+    y = (X_a[:, 0] - X_a[:, 1] > 0).astype(int)
+    rotation, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    X_b = X_a @ rotation
+    head = _scaled_head(X_a, y)
+    rows = rng.choice(400, size=80, replace=False)
+    model_b = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
+    agree = np.mean(model_b.predict(X_b) == head.predict(X_a))
+    assert agree > 0.97
+    # Without the factor, the rotation maps B into a space 20 times larger
+    # than B, so the head sees shrunken inputs and loses confidence.
+    bare = LatentTranslator(normalize="center").fit(
+        X_b[rows], head[0].transform(X_a[rows])
+    )
+    shrunk = head[-1].predict_proba(bare.transform(X_b)).max(axis=1)
+    sure = model_b.predict_proba(X_b).max(axis=1)
+    assert np.median(shrunk) < 0.6 < np.median(sure) - 0.2
+
+
+def test_head_aware_structure():
+    X_a, X_b, y, rows = _scaled_pair()
+    head = _scaled_head(X_a, y)
+    model_b = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
+    assert [name for name, _ in model_b.steps] == ["translator", "head"]
+    rest = model_b.named_steps["head"].estimator
+    assert isinstance(rest, Pipeline)
+    assert [name for name, _ in rest.steps] == ["head_metric", "logisticregression"]
+    assert rest.steps[1][1] is head[-1]  # the same fitted object, not a copy
+    # The translator outputs the scaler's space, times the factor that keeps
+    # A's spread; rescaled, close to the scaled targets on the anchors (B is
+    # a noisy rotation of them).
+    translated = model_b[0].transform(X_b[rows])
+    spread = np.linalg.norm(X_a[rows] - X_a[rows].mean(axis=0))
+    assert np.linalg.norm(translated - translated.mean(axis=0)) == pytest.approx(
+        spread, rel=0.05
+    )
+    scaled = head[0].transform(X_a[rows])
+    assert np.abs(rest[0].transform(translated) - scaled).max() < 0.5
+    # Without head-awareness, the head is whole and the output in A's space.
+    plain = stitch_translated(
+        head, X_b[rows], X_a[rows], normalize="center", head_aware=False
+    )
+    assert plain.named_steps["head"].estimator is head
+
+
+@pytest.mark.parametrize(
+    "normalize, method",
+    [
+        ("standard", "orthogonal"),
+        ("standard", "affine"),
+        ("standard", "linear"),
+        ("standard", "ridge"),
+        ("center", "linear"),
+        ("center", "affine"),
+        ("center", "ridge"),
+        (None, "affine"),
+        (None, "ridge"),
+    ],
+)
+@pytest.mark.parametrize(
+    "scaler",
+    [StandardScaler(), RobustScaler(), MaxAbsScaler(), MinMaxScaler((-2, 3))],
+    ids=lambda scaler: type(scaler).__name__,
+)
+def test_head_aware_agrees_when_the_map_commutes(normalize, method, scaler):
+    """Where the translator's fit commutes with a per-feature affine map, both
+    routes predict the same (see the Notes of stitch_translated)."""
+    X_a, X_b, y, rows = _scaled_pair()
+    head = _scaled_head(X_a, y, clone(scaler))
+    params = {"normalize": normalize, "method": method}
+    aware = stitch_translated(head, X_b[rows], X_a[rows], **params)
+    plain = stitch_translated(head, X_b[rows], X_a[rows], head_aware=False, **params)
+    assert aware.named_steps["head"].estimator is not head  # the scaler route
+    np.testing.assert_allclose(
+        aware.predict_proba(X_b), plain.predict_proba(X_b), rtol=1e-6, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    "normalize, method",
+    [("center", "orthogonal"), (None, "orthogonal"), ("l2", "orthogonal")]
+    + [(None, "linear"), ("l2", "affine")],
+)
+def test_head_aware_identity_scaler_agrees(normalize, method):
+    """A scaler that changes nothing gives the same map either way."""
+    X_a, X_b, y, rows = _scaled_pair()
+    head = _scaled_head(X_a, y, StandardScaler(with_mean=False, with_std=False))
+    params = {"normalize": normalize, "method": method}
+    aware = stitch_translated(head, X_b[rows], X_a[rows], **params)
+    plain = stitch_translated(head, X_b[rows], X_a[rows], head_aware=False, **params)
+    assert aware.named_steps["head"].estimator is not head
+    np.testing.assert_allclose(
+        aware[0].transform(X_b), plain[0].transform(X_b), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        aware.predict_proba(X_b), plain.predict_proba(X_b), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_head_aware_which_heads():
+    """Only a leading per-feature affine scaler followed by a step is used."""
+    X_a, X_b, y, rows = _scaled_pair()
+    kept = {
+        "no pipeline": LogisticRegression().fit(X_a, y),
+        "PCA first": make_pipeline(PCA(4), LogisticRegression()).fit(X_a, y),
+        "clipping": _scaled_head(X_a, y, MinMaxScaler(clip=True)),
+        "scaler alone": make_pipeline(StandardScaler()).fit(X_a),
+        "scaler second": make_pipeline(
+            PCA(6), StandardScaler(), LogisticRegression()
+        ).fit(X_a, y),
+    }
+    for name, head in kept.items():
+        model_b = stitch_translated(head, X_b[rows], X_a[rows])
+        assert model_b.named_steps["head"].estimator is head, name
+    scaler = StandardScaler().fit(X_a)
+    wrapped = {
+        "passthrough first": Pipeline(
+            [("skip", "passthrough"), ("scale", scaler), ("lr", LogisticRegression())]
+        ),
+        "frozen scaler": Pipeline(
+            [("scale", FrozenEstimator(scaler)), ("lr", LogisticRegression())]
+        ),
+    }
+    for name, head in wrapped.items():
+        head.fit(X_a, y)
+        model_b = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
+        rest = model_b.named_steps["head"].estimator
+        assert [step for _, step in rest.steps[1:]] == [head[-1]], name
+        assert model_b.score(X_b, y) > head.score(X_a, y) - 0.03, name
+
+
+def test_head_aware_tensors():
+    X_a, X_b, y, rows = _scaled_pair()
+    head = _scaled_head(X_a, y)
+    numpy_model = stitch_translated(head, X_b[rows], X_a[rows], normalize="center")
+    tensor_model = stitch_translated(
+        head,
+        torch.from_numpy(X_b[rows]),
+        torch.from_numpy(X_a[rows]),
+        normalize="center",
+    )
+    np.testing.assert_allclose(
+        tensor_model[0].transform(torch.from_numpy(X_b)).numpy(),
+        numpy_model[0].transform(X_b),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_array_equal(tensor_model.predict(X_b), numpy_model.predict(X_b))
 
 
 # --------------------------------------------------------------------------
