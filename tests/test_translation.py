@@ -561,7 +561,7 @@ def test_anchor_row_indices_choose_the_pairs():
 
 
 def test_a_refit_replaces_the_folded_map_used_by_transform():
-    """transform folds the map once per fit; a refit or partial_fit must not reuse it."""
+    """transform folds the map once per fit; a refit or partial_fit replaces it."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 5))
     Y = X @ rng.standard_normal((5, 3)) + 1.0
