@@ -294,3 +294,24 @@ def test_power_of_two_scaling_is_exact_from_subnormal_to_huge():
     assert scaled.abs().max() == 0.5
     np.testing.assert_array_equal(scale_exactly(scaled, power).numpy(), z.numpy())
     assert binary_exponent(torch.randn(10, 3)) == 0  # ordinary data is left alone
+
+
+@pytest.mark.parametrize("method", ["orthogonal", "affine"])
+def test_float32_pairs_far_from_the_origin_at_extreme_magnitude(method):
+    """float32, anisotropic, offset, one dead dimension, scaled beyond 2**64.
+
+    The fit on (cX, cY) maps cX to c times what a float64 fit on (X, Y) gives,
+    to float32 resolution; the dead dimension is translated to its mean.
+    """
+    rng = np.random.default_rng(3)
+    n, d = 400, 8
+    X = rng.standard_normal((n, d)) * np.geomspace(1e-2, 10, d) + 100.0
+    X[:, 3] = 5.0 + 1e-30 * rng.standard_normal(n)  # dead
+    Y = X @ rng.standard_normal((d, d)) + 50.0
+    reference = LatentTranslator(method=method).fit(X, Y).transform(X)
+    scale = np.float32(2.0**80)
+    X32, Y32 = (Z.astype(np.float32) * scale for Z in (X, Y))
+    translated = LatentTranslator(method=method).fit(X32, Y32).transform(X32)
+    assert translated.dtype == np.float32
+    error = np.abs(translated.astype(np.float64) / 2.0**80 - reference).max()
+    assert error <= 1e-4 * np.abs(reference).max()
