@@ -234,10 +234,7 @@ def run_demo(
 def _check_options(*, encoders, n_anchors, seed, device):
     """The list of encoders; raise ValueError on any option out of range."""
     resolve_device(device)  # fail early on an unavailable device
-    if not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
-        raise ValueError(
-            f"seed={seed!r} must be an int between 0 and {_MAX_SEED} (a 32-bit seed)."
-        )
+    check_seed(seed)
     encoders = list(ENCODER_NAMES if encoders is None else encoders)
     repeated = sorted({name for name in encoders if encoders.count(name) > 1})
     if repeated:
@@ -253,6 +250,14 @@ def _check_options(*, encoders, n_anchors, seed, device):
             "training images the anchors are drawn from."
         )
     return encoders
+
+
+def check_seed(seed):
+    """Raise a ValueError unless ``seed`` is an int scikit-learn and numpy accept."""
+    if not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
+        raise ValueError(
+            f"seed={seed!r} must be an int between 0 and {_MAX_SEED} (a 32-bit seed)."
+        )
 
 
 def _check_output_dir(output_dir):

@@ -21,10 +21,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
-from ._demo import _check_output_dir, _Progress
+from ._demo import METHODS, _check_output_dir, _Progress, check_seed
 from ._relative import RelativeTransformer
 from .anchors import AnchorWarning
-from .datasets import _MAX_SEED, load_text_embeddings
+from .datasets import load_text_embeddings
 from .matching import MatchingWarning, match_spaces
 from .stitching import stitch_relative, stitch_translated
 
@@ -35,15 +35,7 @@ TEXT_METHODS = {
         "a head fitted on the 'apply to' encoder itself (the reference;\n    "
         "a stitched head of a stronger encoder can beat it)",
     ),
-    "relative": ("rel. cosine", "relative stitching: cosine to the anchors"),
-    "relative_centred": (
-        "rel. centred",
-        "relative stitching: cosine after subtracting the anchors' mean",
-    ),
-    "orthogonal": (
-        "transl. ortho",
-        "translation 'apply to' -> 'fit on' space, orthogonal (Procrustes)",
-    ),
+    **{key: METHODS[key] for key in ("relative", "relative_centred", "orthogonal")},
     "affine": ("transl. affine", "the same, affine least squares"),
     "pools_orthogonal": (
         "pools+ortho",
@@ -196,10 +188,7 @@ def run_text_demo(
         If ``output_dir`` cannot be created or written.
     """
     output_dir = _check_output_dir(output_dir)
-    if not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
-        raise ValueError(
-            f"seed={seed!r} must be an int between 0 and {_MAX_SEED} (a 32-bit seed)."
-        )
+    check_seed(seed)
     out = sys.stdout if out is None else out
     progress = _Progress(sys.stderr, enabled=verbose)
     start = time.perf_counter()
