@@ -646,13 +646,13 @@ def _write_generation_csv(path, results):
             writer.writerow([encoder, "relative_ae_seed1", "relative", value])
 
 
-def _print_table(results, out):
-    """Print the accuracy table with its legend."""
-    accuracy, encoders, data = results.accuracy, results.encoders, results.data
-    dims = {name: data.embeddings[name].shape[1] for name in encoders}
-    n_test, n_anchors = len(data.test_indices), results.n_anchors
-    headers = ["fit on", "apply to"] + [header for header, _ in METHODS.values()]
-    name_width = max(len("apply to"), *(len(name) for name in encoders))
+def table_layout(headers, names):
+    """``(widths, line)`` of a stitching table: two name columns, then scores.
+
+    ``line(cells)`` joins one row's cells, names left-aligned and scores
+    right-aligned in their columns.
+    """
+    name_width = max(len(headers[1]), *(len(name) for name in names))
     widths = [name_width, name_width] + [max(6, len(h)) for h in headers[2:]]
 
     def line(cells):
@@ -661,6 +661,16 @@ def _print_table(results, out):
             for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
+    return widths, line
+
+
+def _print_table(results, out):
+    """Print the accuracy table with its legend."""
+    accuracy, encoders, data = results.accuracy, results.encoders, results.data
+    dims = {name: data.embeddings[name].shape[1] for name in encoders}
+    n_test, n_anchors = len(data.test_indices), results.n_anchors
+    headers = ["fit on", "apply to"] + [header for header, _ in METHODS.values()]
+    widths, line = table_layout(headers, encoders)
     padded = False
     print(
         f"\nZero-shot stitching on the digits test set ({n_test} images, 10 "

@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
-from ._demo import METHODS, _check_output_dir, _Progress, check_seed
+from ._demo import METHODS, _check_output_dir, _Progress, check_seed, table_layout
 from ._relative import RelativeTransformer
 from .anchors import AnchorWarning
 from .datasets import load_text_embeddings
@@ -261,15 +261,7 @@ def _write_csv(path, accuracy):
 def _print_table(results, out):
     """Print the accuracy table with its legend."""
     headers = ["fit on", "apply to"] + [header for header, _ in TEXT_METHODS.values()]
-    name_width = max(len("apply to"), *(len(name) for name in results.encoders))
-    widths = [name_width, name_width] + [max(6, len(h)) for h in headers[2:]]
-
-    def line(cells):
-        return "  ".join(
-            cell.ljust(width) if i < 2 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
+    widths, line = table_layout(headers, results.encoders)
     dims = ", ".join(f"{name} {width}-d" for name, width in results.dims.items())
     print(
         f"\nZero-shot stitching across real text encoders ({dims}): accuracy "
