@@ -7,6 +7,7 @@ as ``sklatent.stitching.EncoderTransformer``, the path to import it from.
 """
 
 import contextlib
+import sys
 from numbers import Integral
 
 import numpy as np
@@ -120,6 +121,10 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
         Set False to pass raw inputs unchanged, such as a list of strings for
         a text encoder; each batch is then a slice of the input.
 
+    verbose : bool, default=False
+        Show the progress of ``transform`` on stderr, one line rewritten after
+        each batch (``encoded 512/1000 inputs``).
+
     Attributes
     ----------
     n_features_in_ : int
@@ -180,16 +185,25 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
         "device": [str],
         "dtype": [str, None],
         "validate": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
-        self, encoder, *, batch_size=256, device="cpu", dtype="float32", validate=True
+        self,
+        encoder,
+        *,
+        batch_size=256,
+        device="cpu",
+        dtype="float32",
+        validate=True,
+        verbose=False,
     ):
         self.encoder = encoder
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
         self.validate = validate
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -246,6 +260,14 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
                     )
                 result = self.encoder(batch)
                 chunks.append(self._to_output(result, rows, as_tensor, X))
+                if self.verbose:
+                    end = "\n" if rows.stop == n_samples else ""
+                    print(
+                        f"\rencoded {rows.stop}/{n_samples} inputs",
+                        end=end,
+                        file=sys.stderr,
+                        flush=True,
+                    )
         if as_tensor:
             return torch.cat(chunks)
         return np.concatenate(chunks)

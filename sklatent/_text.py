@@ -24,6 +24,8 @@ from collections import Counter
 
 import numpy as np
 
+from ._extras import require
+
 #: Bumped whenever the corpus recipe or the encoding changes, so that a cached
 #: file of an older recipe is never read.
 _RECIPE_VERSION = 1
@@ -249,18 +251,10 @@ def versions():
 
 # --- The encoders -----------------------------------------------------------------
 
-_EXTRA = 'pip install "sklatent[text]"'
-
 
 def _require(module_name):
     """Import ``module_name``, or say which extra installs it."""
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(
-            f"The text encoders need the package {module_name!r}, which is not "
-            f"installed: {_EXTRA} installs both encoders with their weights."
-        ) from exc
+    return require(module_name, extra="text", needed_by="The text encoders")
 
 
 @contextlib.contextmanager
@@ -324,6 +318,20 @@ _ENCODERS = {
         "pooled and normalised; no attention), from tokenlearn-static-model",
     ),
 }
+
+
+def load(name):
+    """Load encoder ``name`` now (it stays loaded), so a missing extra fails here.
+
+    Raises
+    ------
+    ImportError
+        If the ``sklatent[text]`` extra is not installed.
+    """
+    if name == "minilm":
+        _minilm()
+    else:
+        _require("static_model")
 
 
 def encode(name, texts, *, batch_size=64, verbose=False):

@@ -11,6 +11,7 @@ This module holds the public loaders; the networks and their training live in
 ``sklatent._zoo``, the cache folder and its files in ``sklatent._cache``.
 """
 
+import functools
 import numbers
 import time
 
@@ -20,7 +21,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-from . import _text
+from . import _text, _vision
 from ._cache import (
     _expect,
     _load_or_train,
@@ -29,6 +30,7 @@ from ._cache import (
     _save_atomic,
     get_data_home,
 )
+from ._encoder import EncoderTransformer
 from ._zoo import (
     _AUTOENCODER_DROPOUT,
     _AUTOENCODER_EPOCHS,
@@ -54,6 +56,7 @@ __all__ = [
     "load_digits_decoders",
     "load_digits_embeddings",
     "load_digits_relative_autoencoders",
+    "load_encoder",
     "load_text_embeddings",
     "TEXT_ENCODER_NAMES",
 ]
@@ -776,3 +779,115 @@ def _describe(names, embeddings, n_train, n_test):
     ]
     lines += [f"- {name}: {embeddings[name].shape[1]} dimensions" for name in names]
     return "\n".join(lines)
+
+
+def _image_encoder(name):
+    return EncoderTransformer(
+        _vision.image_encoder(name), batch_size=32, validate=False
+    )
+
+
+def _text_encoder(name):
+    _text.load(name)
+    return EncoderTransformer(
+        functools.partial(_text.encode, name), batch_size=64, validate=False
+    )
+
+
+#: The pretrained encoders of :func:`load_encoder`: each name and a function of
+#: no argument that returns the encoder as an :class:`EncoderTransformer` with
+#: its default batch size, raising an ImportError naming the extra to install
+#: when its packages are missing. One entry per encoder.
+_PRETRAINED = {
+    "efficientnet-lite0": functools.partial(_image_encoder, "efficientnet-lite0"),
+    "efficientnet-lite2": functools.partial(_image_encoder, "efficientnet-lite2"),
+    "minilm": functools.partial(_text_encoder, "minilm"),
+    "static": functools.partial(_text_encoder, "static"),
+}
+
+
+def load_encoder(name, *, batch_size=None, device="cpu", verbose=False):
+    """Load a pretrained encoder as a scikit-learn step that takes raw inputs.
+
+    The encoder's weights install with it from the package registry, so
+    nothing is downloaded. The returned
+    :class:`~sklatent.stitching.EncoderTransformer` needs no fitting: its
+    ``transform`` takes raw inputs (images or texts) and returns float32
+    embeddings, one row per input, so a pipeline can start from raw inputs.
+
+    Parameters
+    ----------
+    name : str
+        The encoder:
+
+        - ``"efficientnet-lite0"``, ``"efficientnet-lite2"``: EfficientNet-Lite0
+          and Lite2 trained on ImageNet (the ``sklatent[vision]`` extra), 1280
+          dimensions, the average over positions of the last feature map.
+          Inputs are RGB images: a uint8 array of shape (n, height, width, 3),
+          or a list of uint8 arrays of shape (height, width, 3) of any sizes.
+          Each image is resized to the network's resolution (224 and 260
+          pixels a side; bilinear, antialiased, the whole image without
+          cropping) and its pixels mapped to ``(pixel - 127) / 128``.
+        - ``"minilm"``: all-MiniLM-L6-v2, 384 dimensions, and ``"static"``, a
+          static token-embedding model, 64 dimensions (the ``sklatent[text]``
+          extra; the encoders of :func:`load_text_embeddings`). Inputs are a
+          list (or a 1-D array) of strings; embeddings have unit norm.
+    batch_size : int, default=None
+        Inputs encoded at once; None uses the encoder's default (32 images,
+        64 texts).
+    device : str, default="cpu"
+        Where the image encoders run (``"cpu"``, ``"cuda"``, ``"auto"``, ...);
+        the text encoders run on the CPU.
+    verbose : bool, default=False
+        Show the progress of ``transform`` on stderr.
+
+    Returns
+    -------
+    encoder : :class:`~sklatent.stitching.EncoderTransformer`
+        The encoder, ready to ``transform``; ``set_params`` changes its batch
+        size, device and verbosity.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown.
+    ImportError
+        If the extra that installs the encoder is missing; the message names
+        the ``pip install`` command.
+
+    See Also
+    --------
+    sklatent.stitching.EncoderTransformer : The step returned.
+    load_text_embeddings : Cached parallel embeddings of real text.
+
+    Notes
+    -----
+    The image encoders are torch modules: the transformer holds a copy of the
+    weights (about 20 MB), pickles with it and loads where
+    ``efficientnet-lite-pytorch`` is installed. The text encoders are loaded
+    once per process and pickle by name. Encoding times on one CPU thread are
+    in :doc:`/modalities`.
+
+    References
+    ----------
+    .. [1] M. Tan and Q. V. Le. "EfficientNet: Rethinking model scaling for
+       convolutional neural networks." ICML 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklatent.datasets import load_encoder
+    >>> encoder = load_encoder("efficientnet-lite0")
+    >>> images = np.zeros((2, 96, 128, 3), dtype=np.uint8)
+    >>> encoder.transform(images).shape
+    (2, 1280)
+    """
+    builder = _PRETRAINED.get(name) if isinstance(name, str) else None
+    if builder is None:
+        raise ValueError(
+            f"Unknown encoder {name!r}; valid names are {list(_PRETRAINED)}."
+        )
+    encoder = builder()
+    if batch_size is not None:
+        encoder.set_params(batch_size=batch_size)
+    return encoder.set_params(device=device, verbose=verbose)

@@ -549,6 +549,15 @@ def test_encoder_inference_mode_and_batches():
     assert seen == [(4, True), (4, True), (2, True)]
 
 
+def test_encoder_verbose_shows_progress_per_batch(capsys):
+    X = np.arange(30.0).reshape(10, 3)
+    EncoderTransformer(np.tanh, batch_size=4, verbose=True).fit_transform(X)
+    err = capsys.readouterr().err
+    assert err == ("\rencoded 4/10 inputs\rencoded 8/10 inputs\rencoded 10/10 inputs\n")
+    EncoderTransformer(np.tanh).fit_transform(X)
+    assert capsys.readouterr().err == ""
+
+
 def test_encoder_batch_size_does_not_change_results():
     torch.manual_seed(0)
     module = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))

@@ -1,5 +1,6 @@
 """The text corpus and load_text_embeddings (the encoders need ``sklatent[text]``)."""
 
+import pickle
 import sys
 from collections import Counter
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from sklatent import _text
-from sklatent.datasets import TEXT_ENCODER_NAMES, load_text_embeddings
+from sklatent.datasets import TEXT_ENCODER_NAMES, load_encoder, load_text_embeddings
 from sklatent.metrics import top_k_accuracy
 
 
@@ -146,3 +147,29 @@ def test_both_encoders_are_parallel_and_retrieve(static, minilm, tmp_path):
     assert _recall_at_10(data, "minilm") > _recall_at_10(data, "static")
     again = _text.encode("minilm", list(data.queries[:20]))
     np.testing.assert_allclose(again, data.query_embeddings["minilm"][:20], atol=1e-5)
+
+
+def test_load_encoder_static_is_the_dataset_encoder(static):
+    texts = ["a photo of a cat", "Compute the matrix norm.", "a dog"]
+    encoder = load_encoder("static", batch_size=2)
+    np.testing.assert_array_equal(
+        encoder.transform(texts), _text.encode("static", texts)
+    )
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(encoder)).transform(texts[:1]),
+        _text.encode("static", texts[:1]),
+    )
+
+
+def test_load_encoder_names_the_text_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "static_model", None)  # import fails
+    with pytest.raises(ImportError, match=r'pip install "sklatent\[text\]"'):
+        load_encoder("static")
+
+
+@pytest.mark.slow
+def test_load_encoder_minilm_is_the_dataset_encoder(minilm):
+    texts = ["a photo of a cat", "Compute the matrix norm."]
+    np.testing.assert_allclose(
+        load_encoder("minilm").transform(texts), _text.encode("minilm", texts), 1e-5
+    )
