@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from scipy.stats import ortho_group
 
 from sklatent import _kernels
-from sklatent._kernels import solvers
+from sklatent._kernels import solvers, spectral
 from sklatent._kernels.similarity import CANCELLATION
 
 
@@ -365,3 +365,92 @@ def test_cross_moments_merge_equals_whole():
     assert_allclose(gram(merged), gram(whole), atol=1e-10)
     cross = lambda m: (m.factor.T @ m.projected).numpy()  # noqa: E731
     assert_allclose(cross(merged), cross(whole), atol=1e-10)
+
+
+# Spectral bases --------------------------------------------------------------
+
+
+def _dense_knn_graph(X, k, weights):
+    """The kNN graph of the rows by brute force, as a dense float64 matrix."""
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    cosines = U @ U.T
+    np.fill_diagonal(cosines, -np.inf)
+    columns = np.argsort(-cosines, axis=1, kind="stable")[:, :k]
+    near = np.take_along_axis(cosines, columns, axis=1)
+    values = {
+        "heat": np.exp(-(2 - 2 * near) / np.mean(2 - 2 * near)),
+        "cosine": np.maximum(near, np.finfo(np.float64).tiny),
+        "binary": np.ones_like(near),
+    }[weights]
+    W = np.zeros((len(X), len(X)))
+    np.put_along_axis(W, columns, values, axis=1)
+    return np.maximum(W, W.T)
+
+
+def _blobs(n, d, seed, spread=1.0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((6, d)) * spread
+    return centres[rng.integers(6, size=n)] + rng.standard_normal((n, d)) + 3
+
+
+@pytest.mark.parametrize("weights", ["heat", "cosine", "binary"])
+@pytest.mark.parametrize("block_rows", [7, 1000])
+def test_knn_graph_matches_brute_force(weights, block_rows):
+    X = _blobs(60, 5, seed=0)
+    W = spectral.knn_graph(
+        torch.as_tensor(X), 4, weights=weights, block_rows=block_rows
+    )
+    assert W.shape == (60, 60) and W.dtype == np.float64
+    assert_allclose(W.toarray(), _dense_knn_graph(X, 4, weights), atol=1e-12)
+
+
+def test_knn_graph_takes_at_most_the_other_rows():
+    X = torch.as_tensor(_blobs(5, 3, seed=1))
+    W = spectral.knn_graph(X, 10, weights="binary", block_rows=2).toarray()
+    assert_allclose(W, 1 - np.eye(5))
+
+
+def _dense_laplacian(W):
+    degrees = W.sum(axis=1)
+    scaling = 1 / np.sqrt(degrees)
+    return np.eye(len(W)) - scaling[:, None] * W * scaling[None, :]
+
+
+@pytest.mark.parametrize("n", [30, 400])
+def test_spectral_basis_matches_the_dense_laplacian(n):
+    # 400 rows take the Lanczos route (sparse), 30 the dense one.
+    X = _blobs(n, 6, seed=2, spread=1.5)
+    values, vectors = spectral.spectral_basis(torch.as_tensor(X), 8, block_rows=64)
+    L = _dense_laplacian(_dense_knn_graph(X, 10, "heat"))
+    reference = np.linalg.eigvalsh(L)[:8]
+    assert values.dtype == vectors.dtype == torch.float64
+    assert vectors.shape == (n, 8)
+    assert_allclose(values.numpy(), reference, atol=1e-8)
+    Phi = vectors.numpy()
+    assert_allclose(Phi.T @ Phi, np.eye(8), atol=1e-8)
+    assert_allclose(L @ Phi, Phi * values.numpy(), atol=1e-6)
+
+
+def test_spectral_basis_of_float32_rows_far_from_the_origin():
+    # Cosine graphs are scale invariant: rows near 1e4 in float32 give the
+    # float64 basis of the same rows (up to sign), in float32.
+    X = _blobs(300, 6, seed=3, spread=1.5) * 1e4
+    v64, P64 = spectral.spectral_basis(torch.as_tensor(X), 6, block_rows=64)
+    v32, P32 = spectral.spectral_basis(
+        torch.as_tensor(X, dtype=torch.float32), 6, block_rows=64
+    )
+    assert v32.dtype == P32.dtype == torch.float32
+    assert_allclose(v32.numpy(), v64.numpy(), atol=1e-5)
+    overlap = np.abs(P64.numpy().T @ P32.numpy().astype(np.float64))
+    assert_allclose(np.diag(overlap)[1:], 1, atol=1e-4)
+
+
+def test_spectral_basis_follows_a_shuffle_of_the_rows():
+    # The basis of shuffled rows is the shuffled basis, up to sign: what lets
+    # a functional map compare two spaces.
+    X = _blobs(300, 6, seed=4, spread=1.5)
+    order = np.random.default_rng(0).permutation(300)
+    _, P = spectral.spectral_basis(torch.as_tensor(X), 6, block_rows=64)
+    _, Q = spectral.spectral_basis(torch.as_tensor(X[order]), 6, block_rows=64)
+    overlap = np.abs(P.numpy()[order].T @ Q.numpy())
+    assert_allclose(overlap, np.eye(6), atol=1e-6)

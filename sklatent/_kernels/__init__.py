@@ -11,7 +11,9 @@ nothing here knows scikit-learn or numpy. One module a job:
 - :mod:`.relative`: the relative projection built on the similarities;
 - :mod:`.moments`: float64 moments, exact merges, the constant-feature rule;
 - :mod:`.powers`: exact power-of-two scaling of data of extreme magnitude;
-- :mod:`.solvers`: Procrustes and least squares.
+- :mod:`.solvers`: Procrustes and least squares;
+- :mod:`.spectral`: kNN graphs and the spectral bases of their Laplacians;
+- :mod:`.matching`, :mod:`.retrieval`: mutual CSLS pairs, retrieval blocks.
 """
 
 from .csls import csls_scores, neighbourhood_similarity

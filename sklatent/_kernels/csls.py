@@ -20,6 +20,8 @@ without parallel data." ICLR 2018.
 
 import torch
 
+from .similarity import nearest_rows
+
 
 def neighbourhood_similarity(Q, C, k, *, block_rows):
     """Mean cosine of each row of ``Q`` to its ``k`` most similar rows of ``C``.
@@ -40,12 +42,7 @@ def neighbourhood_similarity(Q, C, k, *, block_rows):
     torch.Tensor of shape (n,)
         :math:`r_C(q)` for each row of ``Q``.
     """
-    k = min(k, C.shape[0])
-    result = Q.new_empty(Q.shape[0])
-    for start in range(0, Q.shape[0], max(1, block_rows)):
-        block = Q[start : start + block_rows] @ C.T
-        result[start : start + block.shape[0]] = block.topk(k, dim=1).values.mean(1)
-    return result
+    return nearest_rows(Q, C, k, block_rows=block_rows)[0].mean(1)
 
 
 def csls_scores(Q, C, q_neighbourhood, c_neighbourhood):

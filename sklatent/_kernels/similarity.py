@@ -307,3 +307,48 @@ def largest_safe_value(name, dtype, n_features):
         return largest / (4 * max(1, n_features))
     # Cosine: |x . a / |a|| <= |x| <= sqrt(d) max |x|; L-infinity: 2 max |x|.
     return largest / (4 * math.sqrt(max(1, n_features)))
+
+
+def nearest_rows(Q, C, k, *, block_rows, score=None, exclude_self=False):
+    """The ``k`` largest scores of each row of ``Q`` against the rows of ``C``.
+
+    Blocks of ``block_rows`` rows of ``Q`` are scored against all of ``C`` at
+    once, so memory stays bounded by ``block_rows`` times ``len(C)``; only the
+    ``k`` best of each row are kept.
+
+    Parameters
+    ----------
+    Q : torch.Tensor of shape (n, d)
+    C : torch.Tensor of shape (m, d)
+        On ``Q``'s device.
+    k : int
+        Neighbours kept per row; ``min(k, m)`` (one fewer with
+        ``exclude_self``) are returned.
+    block_rows : int
+        Rows of ``Q`` compared with all of ``C`` at once.
+    score : callable, default=None
+        ``score(block, C)`` gives the (rows, m) scores, larger meaning nearer:
+        a similarity of :data:`SIMILARITIES`, or the product of rows (the
+        cosine for unit rows) when None.
+    exclude_self : bool, default=False
+        ``Q`` and ``C`` are the same rows: row ``i`` is not its own neighbour.
+
+    Returns
+    -------
+    values : torch.Tensor of shape (n, k)
+        The scores, in decreasing order along each row.
+    indices : torch.Tensor of shape (n, k), int64
+        Their rows of ``C``.
+    """
+    k = min(k, C.shape[0] - int(exclude_self))
+    values = Q.new_empty((Q.shape[0], k))
+    indices = torch.empty((Q.shape[0], k), dtype=torch.int64, device=Q.device)
+    block_rows = max(1, block_rows)
+    for start in range(0, Q.shape[0], block_rows):
+        stop = min(start + block_rows, Q.shape[0])
+        block = Q[start:stop] @ C.T if score is None else score(Q[start:stop], C)
+        if exclude_self:
+            local = torch.arange(stop - start, device=Q.device)
+            block[local, local + start] = -torch.inf
+        values[start:stop], indices[start:stop] = block.topk(k, dim=1)
+    return values, indices

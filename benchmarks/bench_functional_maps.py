@@ -1,0 +1,61 @@
+"""Latent functional maps: the spectral basis at scale.
+
+``basis``: time of :func:`sklatent._kernels.spectral.spectral_basis` (50
+eigenpairs of the normalised Laplacian of the 10-NN heat-kernel graph) on n x
+384 float32 rows, the graph (blocked top-k) and the eigensolver timed apart.
+The rows are generated: 50 Gaussian clusters whose centres lie ``spread``
+standard deviations apart (0.3: clustered, as sentence embeddings; 0.1:
+nearly noise, the eigensolver's hard case, eigenvalues packed together).
+
+    python benchmarks/bench_functional_maps.py --only basis
+    python benchmarks/bench_functional_maps.py --only basis --sizes 5000,20000
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+
+def _rows(n, d, spread, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, d)) * spread
+    rows = centres[rng.integers(50, size=n)] + rng.standard_normal((n, d))
+    return rows.astype(np.float32)
+
+
+def basis_table(sizes, d=384, n_components=50):
+    import torch
+
+    from sklatent._backend import batch_rows
+    from sklatent._kernels import spectral
+
+    print(f"spectral basis: {n_components} eigenpairs, 10-NN heat graph, d={d}")
+    print(f"{'n':>7} {'spread':>6} {'graph s':>8} {'eigsh s':>8} {'total s':>8}")
+    for n in sizes:
+        for spread in (0.3, 0.1):
+            X = torch.as_tensor(_rows(n, d, spread))
+            block = batch_rows(n, None, row_bytes=4 * n)
+            start = time.perf_counter()
+            spectral.knn_graph(X, 10, block_rows=block)
+            graph = time.perf_counter() - start
+            start = time.perf_counter()
+            spectral.spectral_basis(X, n_components, block_rows=block)
+            total = time.perf_counter() - start
+            print(
+                f"{n:>7} {spread:>6} {graph:>8.1f} {total - graph:>8.1f} {total:>8.1f}"
+            )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="basis", help="comma-separated sections")
+    parser.add_argument("--sizes", default="5000,10000,20000")
+    args = parser.parse_args()
+    sections = set(args.only.split(","))
+    if "basis" in sections:
+        basis_table([int(n) for n in args.sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
