@@ -7,6 +7,7 @@ truncated, empty, foreign or damaged file is reported by name with a
 :class:`RuntimeWarning` and rebuilt, never passed on.
 """
 
+import hashlib
 import logging
 import os
 import sys
@@ -99,6 +100,19 @@ def _save_atomic(path, **arrays):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def fingerprint(header, parts):
+    """A short hash (16 hex digits) of ``header`` and a sequence of byte strings.
+
+    It names a cached file after exactly what was encoded, so that other
+    inputs, another encoder or another recipe (all in ``header`` or
+    ``parts``) never read a stale file.
+    """
+    digest = hashlib.sha256(header.encode())
+    for part in parts:
+        digest.update(b"\0" + bytes(part))
+    return digest.hexdigest()[:16]
 
 
 def _read_cached(path, check, *, refresh=False):

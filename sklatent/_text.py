@@ -14,7 +14,6 @@ public loader in ``sklatent.datasets``.
 
 import contextlib
 import functools
-import hashlib
 import importlib
 import inspect
 import os
@@ -24,6 +23,7 @@ from collections import Counter
 
 import numpy as np
 
+from ._cache import fingerprint as _fingerprint
 from ._extras import require
 
 #: Bumped whenever the corpus recipe or the encoding changes, so that a cached
@@ -236,10 +236,7 @@ def select(items, n_samples, random_state):
 
 def fingerprint(name, texts):
     """A short hash of an encoder's name, the recipe and the texts it encodes."""
-    digest = hashlib.sha256(f"v{_RECIPE_VERSION}\0{name}".encode())
-    for text in texts:
-        digest.update(b"\0" + text.encode())
-    return digest.hexdigest()[:16]
+    return _fingerprint(f"v{_RECIPE_VERSION}\0{name}", (t.encode() for t in texts))
 
 
 def versions():

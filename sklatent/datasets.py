@@ -28,6 +28,7 @@ from ._cache import (
     _read_cached,
     _report,
     _save_atomic,
+    fingerprint,
     get_data_home,
 )
 from ._encoder import EncoderTransformer
@@ -57,6 +58,7 @@ __all__ = [
     "load_digits_embeddings",
     "load_digits_relative_autoencoders",
     "load_encoder",
+    "load_image_embeddings",
     "load_text_embeddings",
     "TEXT_ENCODER_NAMES",
 ]
@@ -66,6 +68,10 @@ ENCODER_NAMES = tuple(_ENCODERS)
 
 #: Names of the sentence encoders that :func:`load_text_embeddings` can use.
 TEXT_ENCODER_NAMES = tuple(_text._ENCODERS)
+
+#: The image datasets of :func:`load_image_embeddings`, with their default
+#: ``n_samples`` (None: all) and ``test_size``.
+_IMAGE_DATASETS = {"fashion_mnist": (3000, 1000), "emoji": (None, 300)}
 
 #: The largest seed scikit-learn and numpy accept (seeds are 32-bit).
 _MAX_SEED = 2**32 - 1
@@ -891,3 +897,278 @@ def load_encoder(name, *, batch_size=None, device="cpu", verbose=False):
     if batch_size is not None:
         encoder.set_params(batch_size=batch_size)
     return encoder.set_params(device=device, verbose=verbose)
+
+
+def load_image_embeddings(
+    dataset,
+    *,
+    encoders=None,
+    n_samples="default",
+    test_size="default",
+    rendering="plain",
+    random_state=0,
+    data_home=None,
+    refresh=False,
+    verbose=False,
+):
+    """Load parallel embeddings of real images (and their captions) by real encoders.
+
+    Two image datasets that install as Debian packages, so nothing is
+    downloaded:
+
+    - ``"fashion_mnist"``: Fashion-MNIST (Xiao et al., 2017), 70,000 28 x 28
+      grayscale photographs of clothes in 10 classes; a subset of
+      ``n_samples`` images by default, so that a cold cache builds in
+      minutes on a CPU;
+    - ``"emoji"``: the 1,372 single-character emoji of the Noto color emoji
+      font, rendered with Pillow, each with its Unicode name as caption
+      (such as ``"grinning face"``) and its Unicode emoji group as category
+      (8 groups, such as ``"Food & Drink"``): image-caption pairs for
+      communication between images and text.
+
+    The image encoders (``"efficientnet-lite0"``, ``"efficientnet-lite2"``)
+    embed the images; the text encoders (``"minilm"``, ``"static"``) embed
+    the captions. Row ``i`` of every embedding is the same item: the
+    embeddings are *parallel*, across encoders and across modalities.
+    Embeddings are cached in :func:`get_data_home` and computed only once.
+
+    Parameters
+    ----------
+    dataset : {"fashion_mnist", "emoji"}
+        The images.
+    encoders : str or list of str, default=None
+        Names of the encoders of :func:`load_encoder`: the image encoders
+        embed ``images``, the text encoders ``captions``. None loads both
+        image encoders.
+    n_samples : int or None, default="default"
+        Number of items, drawn without replacement by ``random_state`` and
+        kept in the dataset's order; None keeps every item. By default 3,000
+        for ``"fashion_mnist"`` and every item (1,372) for ``"emoji"``.
+    test_size : float or int, default="default"
+        Fraction (float) or number (int) of the items held out at random, as
+        in :func:`sklearn.model_selection.train_test_split`. By
+        default 1,000 for ``"fashion_mnist"`` and 300 for ``"emoji"``.
+    rendering : {"plain", "altered"}, default="plain"
+        How the emoji are drawn: ``"plain"`` centred at the font's size on
+        white; ``"altered"`` smaller (scaled by 0.5 to 0.8), at a random
+        position, with their hue rotated, on a background of a random colour
+        (drawn by ``random_state``): the same items, row for row, drawn
+        otherwise, as queries unlike the anchors. ``"fashion_mnist"`` takes
+        ``"plain"`` only.
+    random_state : int, default=0
+        Seeds the subset, the split and the altered rendering. Embeddings are
+        cached per value.
+    data_home : str or path-like, default=None
+        Cache folder; see :func:`get_data_home` for the default.
+    refresh : bool, default=False
+        Encode again and overwrite the cache even if cached embeddings exist.
+    verbose : bool, default=False
+        Show the encoders' progress and print one line per encoder to
+        stderr; when False the lines go to the ``logging`` logger
+        ``"sklatent.datasets"`` at INFO level instead.
+
+    Returns
+    -------
+    :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        embeddings : dict of str to ndarray of shape (n_samples, n_dims)
+            Each encoder's embeddings (of the images or of the captions),
+            float32, row-aligned across encoders.
+        images : ndarray of shape (n_samples, height, width, 3), dtype uint8
+            The RGB images (Fashion-MNIST's gray levels repeated in the three
+            channels, 28 x 28; emoji 136 x 136).
+        captions : ndarray of shape (n_samples,), dtype object
+            The caption of each image: the emoji's name, or the Fashion-MNIST
+            class name in lower case (such as ``"ankle boot"``).
+        target : ndarray of shape (n_samples,), dtype int
+            The class (Fashion-MNIST) or emoji group of each image, as an
+            index into ``target_names``.
+        target_names : list of str
+            The classes or groups.
+        ids : ndarray of shape (n_samples,), dtype object
+            Each item's identity: the emoji character, or the image's row
+            among the 70,000 of Fashion-MNIST (training images first).
+        train_indices, test_indices : ndarray of int
+            Rows to fit on (anchors, heads) and rows held out.
+        encoder_names : list of str
+            Names of the loaded encoders, in the order asked for.
+        DESCR : str
+            Description of the dataset.
+
+    Raises
+    ------
+    ValueError
+        If ``dataset``, an encoder name or ``rendering`` is unknown,
+        ``n_samples`` is not None or an int between 1 and the size of the
+        dataset, or ``random_state`` is not an int between 0 and 2**32 - 1.
+    ImportError
+        If an encoder must encode and its extra (``sklatent[vision]``,
+        ``sklatent[text]``) is not installed.
+    FileNotFoundError
+        If the images' Debian package is not installed; the message says
+        ``apt-get install`` and the package.
+
+    See Also
+    --------
+    load_encoder : The encoders, for new images and texts.
+    load_text_embeddings : Parallel embeddings of real text.
+
+    Notes
+    -----
+    Embeddings are cached under a fingerprint of the exact pixels (or
+    captions) encoded, the recipe version and the encoder, so another
+    subset, rendering or font version is encoded afresh, never read from a
+    stale file. The images themselves are read (and the emoji rendered, about
+    a second) at each call. Encoding times, the cold and warm times of the
+    default datasets and what the embeddings support are in
+    :doc:`/modalities`.
+
+    References
+    ----------
+    .. [1] H. Xiao, K. Rasul and R. Vollgraf. "Fashion-MNIST: a novel image
+       dataset for benchmarking machine learning algorithms." arXiv:1708.07747,
+       2017.
+
+    Examples
+    --------
+    >>> from sklatent.datasets import load_image_embeddings
+    >>> data = load_image_embeddings(
+    ...     "emoji", encoders=["efficientnet-lite0", "static"], n_samples=20,
+    ...     test_size=5)
+    >>> data.embeddings["efficientnet-lite0"].shape, data.embeddings["static"].shape
+    ((20, 1280), (20, 64))
+    >>> data.images.shape
+    (20, 136, 136, 3)
+    """
+    if dataset not in _IMAGE_DATASETS:
+        raise ValueError(
+            f"Unknown dataset {dataset!r}; valid datasets are {list(_IMAGE_DATASETS)}."
+        )
+    if rendering not in ("plain", "altered") or (
+        dataset != "emoji" and rendering != "plain"
+    ):
+        raise ValueError(
+            f"rendering={rendering!r} is not available for {dataset!r}: use "
+            "'plain'" + (" or 'altered'." if dataset == "emoji" else ".")
+        )
+    names = _encoder_names(
+        list(_vision._ENCODERS) if encoders is None else encoders,
+        tuple(_vision._ENCODERS) + TEXT_ENCODER_NAMES,
+    )
+    _check_seed(random_state)
+    default_samples, default_test = _IMAGE_DATASETS[dataset]
+    n_samples = default_samples if n_samples == "default" else n_samples
+    test_size = default_test if test_size == "default" else test_size
+    images, captions, target, target_names, ids, describe = _image_items(
+        dataset, n_samples, rendering, random_state
+    )
+    train_indices, test_indices = train_test_split(
+        np.arange(len(target)), test_size=test_size, random_state=random_state
+    )
+    home = get_data_home(data_home)
+    embeddings = {}
+    for name in names:
+        is_image = name in _vision._ENCODERS
+        inputs = images if is_image else list(captions)
+        parts = (
+            [image.tobytes() for image in images]
+            if is_image
+            else [caption.encode() for caption in captions]
+        )
+        key = fingerprint(f"v{_vision._RECIPE_VERSION}\0{name}", parts)
+        path = home / (
+            f"images_v{_vision._RECIPE_VERSION}_{dataset}_{name}_n{len(target)}"
+            f"_{key}.npz"
+        )
+        width = _vision.WIDTH if is_image else _text._ENCODERS[name][0]
+        expected = {"embedding": ((len(target), width), np.float32)}
+        cached = _read_cached(path, _expect(expected), refresh=refresh)
+        if cached is not None:
+            embeddings[name] = cached["embedding"]
+            _report(f"loaded {name} from {path}", verbose)
+            continue
+        start = time.perf_counter()
+        encoder = load_encoder(name, verbose=verbose)
+        embeddings[name] = np.ascontiguousarray(
+            encoder.transform(inputs), dtype=np.float32
+        )
+        _save_atomic(path, embedding=embeddings[name])
+        _report(
+            f"encoding {len(target)} {'images' if is_image else 'captions'} "
+            f"with {name} ... done in {time.perf_counter() - start:.1f} s",
+            verbose,
+        )
+    return Bunch(
+        embeddings=embeddings,
+        images=images,
+        captions=captions,
+        target=target,
+        target_names=target_names,
+        ids=ids,
+        train_indices=train_indices,
+        test_indices=test_indices,
+        encoder_names=names,
+        DESCR=describe
+        + f" Recipe version {_vision._RECIPE_VERSION}. Encoders: "
+        + ", ".join(names)
+        + ".",
+    )
+
+
+def _image_items(dataset, n_samples, rendering, random_state):
+    """``(images, captions, target, target_names, ids, description)`` of a subset."""
+    if dataset == "fashion_mnist":
+        gray, labels = _vision.fashion_mnist()
+        n_total = len(labels)
+    else:
+        items = _vision.emoji()
+        n_total = len(items)
+    if n_samples is not None and (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, numbers.Integral)
+        or not 1 <= n_samples <= n_total
+    ):
+        raise ValueError(
+            f"n_samples={n_samples!r} must be None or an int between 1 and the "
+            f"{n_total} items of {dataset!r}."
+        )
+    rows = (
+        np.arange(n_total)
+        if n_samples is None
+        else np.sort(
+            np.random.RandomState(random_state).choice(n_total, n_samples, False)
+        )
+    )
+    if dataset == "fashion_mnist":
+        target_names = list(_vision.FASHION_CLASSES)
+        target = labels[rows]
+        images = np.repeat(gray[rows][..., None], 3, axis=-1)
+        captions = np.array([target_names[t].lower() for t in target], dtype=object)
+        describe = (
+            f"Fashion-MNIST, {len(rows)} of its 70,000 28 x 28 grayscale images "
+            "(as RGB), 10 classes of clothes; captions are the class names."
+        )
+        return images, captions, target, target_names, rows.astype(object), describe
+    chosen = [items[i] for i in rows]
+    characters = [item[0] for item in chosen]
+    target_names = list(dict.fromkeys(group for _, group, _ in items))
+    target = np.array([target_names.index(g) for _, g, _ in chosen], dtype=np.int64)
+    images = _vision.render_emoji(
+        characters, rendering=rendering, random_state=random_state
+    )
+    captions = np.array([item[2] for item in chosen], dtype=object)
+    describe = (
+        f"Noto color emoji, {len(rows)} single-character emoji rendered "
+        f"{rendering} at {_vision.EMOJI_SIDE} x {_vision.EMOJI_SIDE} pixels; "
+        f"captions are their Unicode names, categories their {len(target_names)} "
+        "Unicode emoji groups."
+    )
+    return (
+        images,
+        captions,
+        target,
+        target_names,
+        np.array(characters, object),
+        describe,
+    )
