@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from scipy.stats import ortho_group
 
 from sklatent import _kernels
-from sklatent._kernels import solvers, spectral
+from sklatent._kernels import functional_map, solvers, spectral
 from sklatent._kernels.similarity import CANCELLATION
 
 
@@ -454,3 +454,127 @@ def test_spectral_basis_follows_a_shuffle_of_the_rows():
     _, Q = spectral.spectral_basis(torch.as_tensor(X[order]), 6, block_rows=64)
     overlap = np.abs(P.numpy()[order].T @ Q.numpy())
     assert_allclose(overlap, np.eye(6), atol=1e-6)
+
+
+# Functional maps -------------------------------------------------------------
+
+
+def _shuffled_rotation(n, d, seed, noise=0.0):
+    """Rows, and a rotated copy with row j = row order[j] (plus noise)."""
+    X = _blobs(n, d, seed=seed, spread=1.5)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    Y = X[order] @ ortho_group.rvs(d, random_state=seed)
+    return X, Y + noise * rng.standard_normal(Y.shape), order
+
+
+def _bases(X, Y, k):
+    return [
+        spectral.spectral_basis(torch.as_tensor(Z), k, block_rows=128) for Z in (X, Y)
+    ]
+
+
+def _seed_descriptors(X, Y, order, seeds):
+    inverse = np.argsort(order)
+    return (
+        _kernels.cosine_similarity(torch.as_tensor(X), torch.as_tensor(X[seeds])),
+        _kernels.cosine_similarity(
+            torch.as_tensor(Y), torch.as_tensor(Y[inverse[seeds]])
+        ),
+    )
+
+
+def test_multiplication_operators_match_the_dense_product():
+    rng = np.random.default_rng(0)
+    basis = torch.as_tensor(np.linalg.qr(rng.standard_normal((40, 5)))[0])
+    F = torch.as_tensor(rng.standard_normal((40, 3)))
+    S = functional_map.multiplication_operators(basis, F, block_rows=7)
+    for i in range(3):
+        dense = basis.T @ torch.diag(F[:, i]) @ basis
+        assert_allclose(S[i].numpy(), dense.numpy(), atol=1e-12)
+
+
+def test_functional_map_solve_minimises_its_energy():
+    # The closed form against the energy minimised as one least-squares
+    # problem, built term by term with dense operators.
+    rng = np.random.default_rng(1)
+    n, k, q, alpha, beta = 30, 4, 3, 0.3, 0.2
+    Px = np.linalg.qr(rng.standard_normal((n, k)))[0]
+    Py = np.linalg.qr(rng.standard_normal((n + 5, k)))[0]
+    vx, vy = np.sort(rng.uniform(0, 2, k)), np.sort(rng.uniform(0, 2, k))
+    Fx, Fy = rng.standard_normal((n, q)), rng.standard_normal((n + 5, q))
+    C = functional_map.solve_functional_map(
+        *map(torch.as_tensor, (vx, Px, vy, Py, Fx, Fy)),
+        laplacian_weight=alpha,
+        commutativity_weight=beta,
+        block_rows=8,
+    ).numpy()
+    Fx, Fy = Fx / np.linalg.norm(Fx, axis=0), Fy / np.linalg.norm(Fy, axis=0)
+    A, B = Px.T @ Fx, Py.T @ Fy
+    scale = max(vx.max(), vy.max())
+    blocks, targets = [np.kron(np.eye(k), A.T) / np.sqrt(q)], [B.ravel() / np.sqrt(q)]
+    gaps = (vy[:, None] - vx[None, :]) / scale
+    blocks.append(np.sqrt(alpha) * np.diag(gaps.ravel()))
+    targets.append(np.zeros(k * k))
+    for i in range(q):
+        Sx = Px.T @ np.diag(Fx[:, i] * np.sqrt(n)) @ Px
+        Sy = Py.T @ np.diag(Fy[:, i] * np.sqrt(n + 5)) @ Py
+        blocks.append(
+            np.sqrt(beta / q) * (np.kron(Sy, np.eye(k)) - np.kron(np.eye(k), Sx))
+        )
+        targets.append(np.zeros(k * k))
+    expected = np.linalg.lstsq(np.vstack(blocks), np.concatenate(targets), rcond=None)
+    assert_allclose(C.ravel(), expected[0], atol=1e-8)
+
+
+def test_functional_map_is_a_mean_over_descriptors():
+    # Repeating every descriptor changes nothing: more descriptors refine the
+    # map, they never outweigh the regularisers.
+    X, Y, order = _shuffled_rotation(200, 6, seed=5, noise=0.1)
+    (vx, Px), (vy, Py) = _bases(X, Y, 10)
+    Fx, Fy = _seed_descriptors(X, Y, order, np.arange(5))
+    once = functional_map.solve_functional_map(vx, Px, vy, Py, Fx, Fy, block_rows=64)
+    thrice = functional_map.solve_functional_map(
+        vx, Px, vy, Py, Fx.repeat(1, 3), Fy.repeat(1, 3), block_rows=64
+    )
+    assert_allclose(thrice.numpy(), once.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_shuffled_rotation_is_recovered_from_five_seeds(seed):
+    X, Y, order = _shuffled_rotation(400, 8, seed=seed)
+    (vx, Px), (vy, Py) = _bases(X, Y, 30)
+    seeds = np.random.default_rng(seed).choice(400, 5, replace=False)
+    Fx, Fy = _seed_descriptors(X, Y, order, seeds)
+    C = functional_map.solve_functional_map(
+        vx[:10], Px[:, :10], vy[:10], Py[:, :10], Fx, Fy, block_rows=64
+    )
+    # Same graph, same spectrum: C is near a signed permutation of equal
+    # eigenvalues, so near orthogonal.
+    assert_allclose((C.T @ C).numpy(), np.eye(10), atol=0.1)
+    C = functional_map.zoomout(Px, Py, C, block_rows=64)
+    assert C.shape == (30, 30)
+    rows_x = functional_map.point_map(Px, Py, C, block_rows=64).numpy()
+    assert np.mean(rows_x == order) == 1.0
+    x, y = functional_map.mutual_point_pairs(Px, Py, C, block_rows=64)
+    assert len(x) == 400 and np.all(order[y.numpy()] == x.numpy())
+
+
+def test_more_seeds_never_hurt_the_point_map():
+    # Seeds are nested; every count does at least as well as 5 (the terms
+    # are means over descriptors, and commutativity ties near-collinear
+    # descriptors down).
+    X, Y, order = _shuffled_rotation(400, 8, seed=3, noise=0.15)
+    (vx, Px), (vy, Py) = _bases(X, Y, 30)
+    seeds = np.random.default_rng(0).permutation(400)
+    accuracy = {}
+    for q in (5, 10, 20, 50, 100):
+        Fx, Fy = _seed_descriptors(X, Y, order, seeds[:q])
+        C = functional_map.solve_functional_map(
+            vx[:20], Px[:, :20], vy[:20], Py[:, :20], Fx, Fy, block_rows=64
+        )
+        C = functional_map.zoomout(Px, Py, C, block_rows=64)
+        rows_x = functional_map.point_map(Px, Py, C, block_rows=64).numpy()
+        accuracy[q] = np.mean(rows_x == order)
+    assert min(accuracy.values()) >= accuracy[5] - 0.02, accuracy
+    assert accuracy[5] > 0.75, accuracy
