@@ -5,7 +5,7 @@ through their similarities to parallel anchors; latent space translation maps
 one encoder's embeddings into another's space.
 """
 
-from . import _encoder
+from . import _encoder, _zeroshot
 from ._relative import RelativeTransformer
 from ._translation import LatentTranslator
 from .anchors import AnchorWarning
@@ -19,10 +19,12 @@ ESTIMATORS = (
     LatentTranslator,
     _encoder.EncoderTransformer,
     _MigrationBridge,
+    _zeroshot.ZeroShotClassifier,
 )
 """Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``.
 
-:class:`~sklatent.stitching.EncoderTransformer` is imported from
+:class:`~sklatent.stitching.EncoderTransformer` and
+:class:`~sklatent.stitching.ZeroShotClassifier` are imported from
 :mod:`sklatent.stitching`; its encoder, when it is a function, must be trusted
 by name as well. :class:`~sklatent.migration.MigrationBridge` is imported from
 :mod:`sklatent.migration`."""

@@ -42,8 +42,14 @@ from sklearn.utils.validation import check_is_fitted
 from . import _backend
 from ._encoder import EncoderTransformer, _n_rows
 from ._relative import RelativeTransformer
+from ._zeroshot import ZeroShotClassifier
 
-__all__ = ["EncoderTransformer", "stitch_relative", "stitch_translated"]
+__all__ = [
+    "EncoderTransformer",
+    "ZeroShotClassifier",
+    "stitch_relative",
+    "stitch_translated",
+]
 
 
 def _frozen(estimator):

@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklatent import ESTIMATORS, LatentTranslator, RelativeTransformer
 from sklatent.migration import MigrationBridge
-from sklatent.stitching import EncoderTransformer
+from sklatent.stitching import EncoderTransformer, ZeroShotClassifier
 
 
 def _relative_instances():
@@ -63,6 +63,15 @@ def _bridge_instances():
     ]
 
 
+def _zeroshot_instances():
+    # The checks' y is one column of "captions"; without class embeddings each
+    # row of it is a class.
+    return [
+        ZeroShotClassifier(n_anchors=5, top_k=3, random_state=0),
+        ZeroShotClassifier(top_k=None, power=1.0, center=False),
+    ]
+
+
 def test_every_estimator_class_is_checked():
     checked = {
         type(e)
@@ -70,6 +79,7 @@ def test_every_estimator_class_is_checked():
         + _translator_instances()
         + _encoder_instances()
         + _bridge_instances()
+        + _zeroshot_instances()
     }
     assert checked == set(ESTIMATORS)
 
@@ -82,7 +92,8 @@ def _expected_failed_checks(estimator):
     _relative_instances()
     + _translator_instances()
     + _encoder_instances()
-    + _bridge_instances(),
+    + _bridge_instances()
+    + _zeroshot_instances(),
     expected_failed_checks=_expected_failed_checks,
     xfail_strict=True,
 )
