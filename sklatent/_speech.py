@@ -24,6 +24,8 @@ import torch
 from scipy.signal import resample_poly
 from torch import nn
 
+from ._zoo import _one_torch_thread, _seed, _train_classifier
+
 #: Sampling rate of every waveform, in Hz, and the length of a recording in samples.
 SAMPLE_RATE = 16_000
 N_SAMPLES = SAMPLE_RATE
@@ -184,37 +186,44 @@ def synthesise(word, voice, *, speed=175, pitch=50):
 def renditions(voices, n_renditions, random_state):
     """Each word spoken ``n_renditions`` times by each voice, at drawn speeds, pitches.
 
+    Nothing is synthesised: :func:`waveforms` makes the recordings of rows.
+
     Returns
     -------
     dict
-        ``waveforms`` (n, N_SAMPLES) float32, and per row ``word`` and ``voice``
-        (indices into ``WORDS`` and ``voices``), ``speed`` and ``pitch``; rows
-        ordered by voice, then word, then rendition.
+        Per row, ``word`` and ``voice`` (indices into ``WORDS`` and ``voices``),
+        ``speed`` and ``pitch``; rows ordered by voice, then word, then
+        rendition.
     """
     rng = np.random.RandomState(random_state)
     n = len(voices) * len(WORDS) * n_renditions
     voice, word, _ = np.unravel_index(
         np.arange(n), (len(voices), len(WORDS), n_renditions)
     )
-    speed = rng.randint(SPEEDS[0], SPEEDS[1] + 1, size=n)
-    pitch = rng.randint(PITCHES[0], PITCHES[1] + 1, size=n)
+    return {
+        "word": word,
+        "voice": voice,
+        "speed": rng.randint(SPEEDS[0], SPEEDS[1] + 1, size=n),
+        "pitch": rng.randint(PITCHES[0], PITCHES[1] + 1, size=n),
+    }
+
+
+def waveforms(rows, voices):
+    """The recordings of ``rows`` (from :func:`renditions`): (n, N_SAMPLES) float32."""
 
     def one(row):
         return synthesise(
-            WORDS[word[row]], voices[voice[row]], speed=speed[row], pitch=pitch[row]
+            WORDS[rows["word"][row]],
+            voices[rows["voice"][row]],
+            speed=rows["speed"][row],
+            pitch=rows["pitch"][row],
         )
 
     # Each recording is its own espeak-ng process: one thread per core keeps
     # them all busy.
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        waveforms = np.stack(list(pool.map(one, range(n))))
-    return {
-        "waveforms": waveforms,
-        "word": word,
-        "voice": voice,
-        "speed": speed,
-        "pitch": pitch,
-    }
+        recordings = list(pool.map(one, range(len(rows["word"]))))
+    return np.stack(recordings) if recordings else np.zeros((0, N_SAMPLES), np.float32)
 
 
 # --- Features ---------------------------------------------------------------------
@@ -278,3 +287,143 @@ class LogMel(nn.Module):
         )
         power = spectrum.real**2 + spectrum.imag**2
         return torch.log(self.filterbank @ power + self.epsilon)
+
+
+def log_mels(rows, voices, *, chunk=256):
+    """The log-mel features of the recordings of ``rows``: (n, 40, 101) float32.
+
+    Recordings are synthesised ``chunk`` at a time and dropped once featurised,
+    so the waveforms of the whole dataset never sit in memory together.
+    """
+    module = LogMel()
+    n = len(rows["word"])
+    chunks = []
+    with _one_torch_thread(), torch.no_grad():
+        for start in range(0, max(n, 1), chunk):
+            part = {key: values[start : start + chunk] for key, values in rows.items()}
+            chunks.append(module(torch.from_numpy(waveforms(part, voices))))
+    return torch.cat(chunks)
+
+
+# --- The encoders -----------------------------------------------------------------
+
+# Bump whenever anything here changes the recordings, the features or the
+# encoders, so that stale caches are not read.
+_RECIPE_VERSION = "1"
+_N_MELS = 40
+# Build modules in float32 on the CPU whatever the caller's torch defaults are.
+_FACTORY = {"dtype": torch.float32, "device": "cpu"}
+
+
+class _MeanMax(nn.Module):
+    """(n, channels, frames) -> (n, 2 * channels): the mean and the max over time."""
+
+    def forward(self, x):
+        return torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
+
+
+class _Statistics(nn.Module):
+    """(n, bands, frames) -> (n, 4 * bands): per band the mean, the standard
+    deviation, the mean absolute frame-to-frame change and the max over time."""
+
+    def forward(self, x):
+        change = (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=2)
+        return torch.cat([x.mean(dim=2), x.std(dim=2), change, x.amax(dim=2)], dim=1)
+
+
+def _cnn():
+    return nn.Sequential(
+        nn.BatchNorm1d(_N_MELS, **_FACTORY),
+        nn.Conv1d(_N_MELS, 48, 5, stride=2, padding=2, **_FACTORY),
+        nn.ReLU(),
+        nn.Conv1d(48, 64, 5, stride=2, padding=2, **_FACTORY),
+        nn.ReLU(),
+        nn.Conv1d(64, 96, 3, padding=1, **_FACTORY),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool1d(1),
+        nn.Flatten(),
+        nn.Linear(96, 64, **_FACTORY),
+    )
+
+
+def _statistics():
+    return nn.Sequential(
+        _Statistics(),
+        nn.BatchNorm1d(4 * _N_MELS, **_FACTORY),
+        nn.Linear(4 * _N_MELS, 256, **_FACTORY),
+        nn.ReLU(),
+        nn.Linear(256, 48, **_FACTORY),
+        nn.Tanh(),
+    )
+
+
+def _frames():
+    return nn.Sequential(
+        nn.BatchNorm1d(_N_MELS, **_FACTORY),
+        nn.Conv1d(_N_MELS, 64, 3, padding=1, **_FACTORY),
+        nn.ReLU(),
+        nn.Conv1d(64, 64, 1, **_FACTORY),
+        nn.ReLU(),
+        _MeanMax(),
+        nn.Linear(128, 32, **_FACTORY),
+    )
+
+
+#: name -> (own seed, embedding dimension, builder, epochs, description)
+ENCODERS = {
+    "speech-cnn": (
+        0,
+        64,
+        _cnn,
+        8,
+        "1-D CNN on the log-mels: three convolutions over time (strides 2, 2, "
+        "1), ReLU, max over time, linear to 64",
+    ),
+    "speech-stats": (
+        1,
+        48,
+        _statistics,
+        20,
+        "MLP on pooled statistics (per mel band: mean, standard deviation, "
+        "mean absolute change, max over time) 160-256-48, tanh",
+    ),
+    "speech-frames": (
+        2,
+        32,
+        _frames,
+        10,
+        "frame encoder (a width-3 convolution, then a per-frame layer), mean "
+        "and max over time, linear to 32",
+    ),
+}
+
+
+def build_encoder(name):
+    """An untrained encoder ``name``: log-mels (n, 40, frames) -> (n, dim)."""
+    return ENCODERS[name][2]()
+
+
+def train_encoder(name, features, target, train, test, random_state):
+    """Train encoder ``name`` with a linear head on the rows ``train``.
+
+    Returns ``(encoder, embedding, accuracy)``: the trained encoder in eval
+    mode, the float32 embedding of all ``features`` and the accuracy of the
+    network's own head on the rows ``test``.
+    """
+    own_seed, dim, build, epochs, _ = ENCODERS[name]
+    return _train_classifier(
+        build,
+        dim,
+        len(WORDS),
+        features,
+        target,
+        train,
+        test,
+        seed=_seed(random_state, own_seed),
+        epochs=epochs,
+    )
+
+
+def waveform_encoder(encoder):
+    """``encoder`` behind the log-mel features: 16 kHz waveforms -> embeddings."""
+    return nn.Sequential(LogMel(), encoder).eval()

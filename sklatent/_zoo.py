@@ -156,6 +156,29 @@ def _train(build, inputs, targets, loss, *, seed, epochs):
     return model.eval()
 
 
+def _train_classifier(build, dim, n_classes, inputs, target, train, test, **options):
+    """Train ``build()`` with a linear head to ``n_classes`` on the rows ``train``.
+
+    ``inputs`` is a float32 tensor, ``target`` a numpy array of class indices;
+    ``options`` are the ``seed`` and ``epochs`` of :func:`_train`. Returns
+    ``(encoder, embedding, accuracy)``: the encoder in eval mode, the float32
+    numpy embedding of all ``inputs`` and the accuracy of the network's own
+    head on the rows ``test``.
+    """
+    model = _train(
+        lambda: nn.Sequential(build(), nn.Linear(dim, n_classes, **_FACTORY)),
+        inputs[train],
+        torch.from_numpy(target[train].astype(np.int64)),
+        nn.functional.cross_entropy,
+        **options,
+    )
+    encoder, head = model
+    with _one_torch_thread(), torch.no_grad():
+        embedding = encoder(inputs)
+        predicted = head(embedding[test]).argmax(dim=1).numpy()
+    return encoder, embedding.numpy(), float(np.mean(predicted == target[test]))
+
+
 def _train_encoder(name, images, target, train, test, random_state):
     """Train encoder ``name`` with a linear head on the rows ``train``.
 
@@ -163,20 +186,18 @@ def _train_encoder(name, images, target, train, test, random_state):
     and the accuracy of the network's own head on the rows ``test``.
     """
     own_seed, dim, build = _ENCODERS[name]
-    pixels = torch.from_numpy(images.astype(np.float32))
-    model = _train(
-        lambda: nn.Sequential(build(), nn.Linear(dim, _N_CLASSES, **_FACTORY)),
-        pixels[train],
-        torch.from_numpy(target[train].astype(np.int64)),
-        nn.functional.cross_entropy,
+    _, embedding, accuracy = _train_classifier(
+        build,
+        dim,
+        _N_CLASSES,
+        torch.from_numpy(images.astype(np.float32)),
+        target,
+        train,
+        test,
         seed=_seed(random_state, own_seed),
         epochs=_EPOCHS,
     )
-    encoder, head = model
-    with _one_torch_thread(), torch.no_grad():
-        embedding = encoder(pixels)
-        predicted = head(embedding[test]).argmax(dim=1).numpy()
-    return embedding.numpy(), float(np.mean(predicted == target[test]))
+    return embedding, accuracy
 
 
 def _train_decoder(name, embedding, images, train, random_state):

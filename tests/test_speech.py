@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sklatent import _speech
+from sklatent import _speech, datasets
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_renditions_cover_voices_and_words_at_drawn_speeds_and_pitches(espeak):
     voices = ["en-us+m1", "en+f3"]
     data = _speech.renditions(voices, 2, random_state=0)
     n = len(voices) * len(_speech.WORDS) * 2
-    assert data["waveforms"].shape == (n, _speech.N_SAMPLES)
+    assert set(data) == {"word", "voice", "speed", "pitch"}
     np.testing.assert_array_equal(data["voice"], np.repeat([0, 1], n // 2))
     np.testing.assert_array_equal(data["word"][:4], [0, 0, 1, 1])
     assert data["speed"].min() >= _speech.SPEEDS[0]
@@ -69,7 +69,10 @@ def test_renditions_cover_voices_and_words_at_drawn_speeds_and_pitches(espeak):
     expected = _speech.synthesise(
         "two", "en+f3", speed=data["speed"][row], pitch=data["pitch"][row]
     )
-    np.testing.assert_array_equal(data["waveforms"][row], expected)
+    rows = {key: values[row - 1 : row + 1] for key, values in data.items()}
+    recordings = _speech.waveforms(rows, voices)
+    assert recordings.shape == (2, _speech.N_SAMPLES)
+    np.testing.assert_array_equal(recordings[1], expected)
 
 
 def test_mel_filters_are_triangles_covering_the_band():
@@ -127,3 +130,154 @@ def test_log_mel_in_float32_matches_a_float64_reference():
     actual = module(torch.from_numpy(waveforms)).numpy()
     assert actual.dtype == np.float32 and actual.shape == expected.shape
     np.testing.assert_allclose(actual, expected, atol=2e-3)
+
+
+# --------------------------------------------------------------------------
+# The encoders and load_speech_embeddings
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(_speech.ENCODERS))
+def test_each_encoder_embeds_log_mels_and_waveforms(name):
+    _, width, _, _, _ = _speech.ENCODERS[name]
+    encoder = _speech.build_encoder(name).eval()
+    features = torch.randn(3, 40, 101)
+    assert encoder(features).shape == (3, width)
+    waveforms = torch.from_numpy(np.random.RandomState(0).uniform(-1, 1, (2, 16000)))
+    embedding = _speech.waveform_encoder(encoder)(waveforms.float())
+    assert embedding.shape == (2, width) and embedding.dtype == torch.float32
+
+
+def test_split_holds_out_whole_voices_of_every_accent():
+    rows, train, test = datasets._speech_split(0.3, 0)
+    n = len(_speech.VOICES) * len(_speech.WORDS)
+    assert len(rows["word"]) == n
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(n))
+    train_voices, test_voices = set(rows["voice"][train]), set(rows["voice"][test])
+    assert not train_voices & test_voices
+    assert len(test_voices) == round(0.3 * len(_speech.VOICES))
+    accents = {_speech.VOICES[v].split("+")[0] for v in test_voices}
+    assert accents == set(_speech.ACCENTS)
+    again, _, test_again = datasets._speech_split(0.3, 0)
+    np.testing.assert_array_equal(test_again, test)
+    np.testing.assert_array_equal(again["speed"], rows["speed"])
+    assert not np.array_equal(datasets._speech_split(0.3, 1)[2], test)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"encoders": "wav2vec"}, r"Unknown encoder name\(s\) \['wav2vec'\]"),
+        ({"test_size": 0.0}, r"test_size=0.0 must be a float strictly between"),
+        ({"test_size": 1}, r"test_size=1 must be a float strictly between"),
+        ({"test_size": True}, r"test_size=True must be a float"),
+        ({"random_state": -1}, r"random_state must be an int between 0"),
+    ],
+)
+def test_invalid_arguments(kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        datasets.load_speech_embeddings(data_home=tmp_path, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_loader_without_espeak_names_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ImportError, match=r"`apt-get install espeak-ng`"):
+        datasets.load_speech_embeddings(encoders="speech-stats", data_home=tmp_path)
+
+
+@pytest.fixture
+def fake_speech(monkeypatch):
+    """Small stand-ins for the features and the training; returns the calls."""
+    calls = []
+
+    def log_mels(rows, voices):
+        calls.append("features")
+        return torch.zeros((len(rows["word"]), 40, 8))
+
+    def train_encoder(name, features, target, train, test, random_state):
+        calls.append(name)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(random_state)
+            encoder = _speech.build_encoder(name).eval()
+        rng = np.random.default_rng(random_state)
+        width = _speech.ENCODERS[name][1]
+        return encoder, rng.standard_normal((len(features), width), np.float32), 1.0
+
+    monkeypatch.setattr(_speech, "log_mels", log_mels)
+    monkeypatch.setattr(_speech, "train_encoder", train_encoder)
+    return calls
+
+
+def test_bunch_cache_and_load_encoder(fake_speech, tmp_path, monkeypatch):
+    data = datasets.load_speech_embeddings(data_home=tmp_path)
+    assert fake_speech == ["features", *_speech.ENCODERS]  # features made once
+    n = len(_speech.VOICES) * len(_speech.WORDS)
+    assert {k: v.shape for k, v in data.embeddings.items()} == {
+        "speech-cnn": (n, 64),
+        "speech-stats": (n, 48),
+        "speech-frames": (n, 32),
+    }
+    assert data.words == list(_speech.WORDS) and data.target.shape == (n,)
+    assert data.voices.shape == data.speeds.shape == data.pitches.shape == (n,)
+    assert data.voices[0] == _speech.VOICES[0]
+    assert not set(data.voices[data.train_indices]) & set(
+        data.voices[data.test_indices]
+    )
+    assert "160 voices" in data.DESCR and "speech-frames: frame encoder" in data.DESCR
+    again = datasets.load_speech_embeddings(
+        encoders=["speech-stats", "speech-cnn"], data_home=tmp_path
+    )
+    assert len(fake_speech) == 4 and again.encoder_names == [
+        "speech-stats",
+        "speech-cnn",
+    ]
+    np.testing.assert_array_equal(
+        again.embeddings["speech-cnn"], data.embeddings["speech-cnn"]
+    )
+    # load_encoder reads the encoder cached under the default parameters.
+    monkeypatch.setenv("SKLATENT_DATA_HOME", str(tmp_path))
+    encoder = datasets.load_encoder("speech-stats", batch_size=2)
+    assert len(fake_speech) == 4 and encoder.n_features_in_ == _speech.N_SAMPLES
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        expected = _speech.build_encoder("speech-stats").eval()
+    waveforms = np.random.RandomState(0).uniform(-0.5, 0.5, (3, 16000))
+    with torch.no_grad():
+        reference = expected(_speech.LogMel()(torch.from_numpy(waveforms).float()))
+    np.testing.assert_allclose(encoder.transform(waveforms), reference, atol=1e-5)
+    with pytest.raises(ValueError, match="X has 8000 features, but EncoderTransformer"):
+        encoder.transform(waveforms[:, :8000])
+
+
+def test_damaged_file_is_named_and_rebuilt(fake_speech, tmp_path):
+    datasets.load_speech_embeddings(encoders="speech-frames", data_home=tmp_path)
+    (path,) = tmp_path.glob("speech_*speech-frames*.npz")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(RuntimeWarning, match=r"cannot be read.*It is rebuilt now"):
+        datasets.load_speech_embeddings(encoders="speech-frames", data_home=tmp_path)
+    assert fake_speech == ["features", "speech-frames"] * 2
+
+
+@pytest.mark.slow
+def test_a_small_real_build_hears_new_voices(espeak, tmp_path, monkeypatch, capsys):
+    voices = tuple(f"{a}+{v}" for a in ("en-us", "en") for v in _speech.VARIANTS)
+    monkeypatch.setattr(_speech, "VOICES", voices)
+    data = datasets.load_speech_embeddings(
+        encoders=["speech-stats"], data_home=tmp_path, verbose=True
+    )
+    assert "accuracy on held-out voices" in capsys.readouterr().err
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data.embeddings["speech-stats"], data.target
+    train, test = data.train_indices, data.test_indices
+    head = LogisticRegression(max_iter=1000).fit(X[train], y[train])
+    assert head.score(X[test], y[test]) > 0.8  # chance is 1 / 40
+    monkeypatch.setenv("SKLATENT_DATA_HOME", str(tmp_path))
+    encoder = datasets.load_encoder("speech-stats")
+    rows = {
+        key: values[test[:4]]
+        for key, values in datasets._speech_split(0.3, 0)[0].items()
+    }
+    embedded = encoder.transform(_speech.waveforms(rows, voices))
+    np.testing.assert_allclose(embedded, X[test[:4]], atol=1e-4)
