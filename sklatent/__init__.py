@@ -8,11 +8,9 @@ one encoder's embeddings into another's space.
 from . import _encoder, _zeroshot
 from ._relative import RelativeTransformer
 from ._translation import LatentTranslator
+from ._version import __version__
 from .anchors import AnchorWarning
-
-__version__ = "0.1.0.dev0"
-
-from .migration import MigrationBridge as _MigrationBridge  # noqa: E402
+from .migration import MigrationBridge as _MigrationBridge
 
 ESTIMATORS = (
     RelativeTransformer,

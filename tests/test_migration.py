@@ -92,7 +92,7 @@ def test_retention_breaks_exact_ties_like_a_stable_sort_at_odd_sizes(exclude_sel
 
 
 def test_retention_scores_bounded_blocks_never_the_whole_matrix(monkeypatch):
-    import sklatent.migration as migration
+    import sklatent.metrics._retrieval as migration
 
     seen = []
     real = migration.scores
@@ -117,7 +117,7 @@ def test_retention_scores_bounded_blocks_never_the_whole_matrix(monkeypatch):
 
 def test_standardise_is_the_translators_standard_normalisation():
     from sklatent import LatentTranslator
-    from sklatent.migration import _standardise
+    from sklatent._translation_solve import standardise as _standardise
 
     old, new = spaces(200)
     old = np.column_stack([old, np.full(len(old), 5.0) + 1e-15 * old[:, 0]])
@@ -287,7 +287,8 @@ def test_gcv_alpha_coarse_to_fine_matches_ridgecv_on_the_full_default_grid():
     # the default 33 penalties and for an unsorted grid
     from sklearn.linear_model import RidgeCV
 
-    from sklatent.migration import _ALPHAS, _standardise
+    from sklatent._translation_solve import RIDGE_ALPHAS as _ALPHAS
+    from sklatent._translation_solve import standardise as _standardise
 
     for seed, noise in ((0, 0.0), (1, 3.0)):
         old, new = spaces(200, seed=seed)
@@ -303,7 +304,8 @@ def test_gcv_alpha_coarse_to_fine_matches_ridgecv_on_the_full_default_grid():
 @pytest.mark.parametrize("direction", ["old-to-new", "new-to-old"])
 def test_scores_translate_once_and_match_the_direct_measures(direction):
     from sklatent.metrics import mrr, top_k_accuracy
-    from sklatent.migration import _scores, estimate_retention
+    from sklatent.migration import estimate_retention
+    from sklatent.migration._fitting import _scores
 
     old, new = spaces(500)
     bridge = MigrationBridge("affine", direction=direction).fit(old[:300], new[:300])

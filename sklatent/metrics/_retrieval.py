@@ -368,6 +368,41 @@ def top_k_accuracy(
     return float(np.mean(ranks <= k))
 
 
+def count_shared_neighbours(
+    searches, n, k, *, exclude_self, batch_size, row_bytes, device=None
+):
+    """How many of their ``k`` best candidates two searches share, query by query.
+
+    The one top-k-overlap loop of sklatent (neighbourhood agreement here,
+    retention in :mod:`sklatent.migration`). Each search is a pair
+    ``(block, candidates)``: ``block(rows)`` returns the query rows ``rows``
+    (a slice) as a tensor, ``candidates`` comes from
+    :func:`~sklatent._kernels.retrieval.prepare_candidates`. Queries are
+    scored a block of rows at a time (at most ``_MAX_QUERY_ROWS``, sized by
+    ``row_bytes`` per query row when ``batch_size`` is None) against every
+    candidate; each search keeps its ``k`` best, ties to the lower row. With
+    ``exclude_self``, query ``i`` is candidate ``i`` and never counts.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        The shared count for each of the ``n`` queries (int64).
+    """
+    shared = np.empty(n, dtype=np.int64)
+    for batch in _backend.row_batches(
+        n, batch_size, row_bytes=row_bytes, device=device, max_rows=_MAX_QUERY_ROWS
+    ):
+        masks = []
+        for block, candidates in searches:
+            S = scores(block(batch), candidates)
+            if exclude_self:
+                local = torch.arange(S.shape[0], device=S.device)
+                S[local, local + batch.start] = -torch.inf
+            masks.append(top_k_mask(S, k))
+        shared[batch] = (masks[0] & masks[1]).sum(1).cpu().numpy()
+    return shared
+
+
 def _shared_neighbours(X, Y, k, *, space, metric, batch_size, device, function):
     """For each item, how many of its ``k`` nearest neighbours the two sets share.
 
@@ -395,21 +430,23 @@ def _shared_neighbours(X, Y, k, *, space, metric, batch_size, device, function):
         candidates_x = prepare_candidates(
             rows(X, whole, scale=scales[0], device=device, dtype=dtype), metric
         )
-    shared = np.empty(n, dtype=np.int64)
     row_bytes = n * (2 * dtype.itemsize + 12) + (X.shape[1] + Y.shape[1]) * 8
-    for batch in _backend.row_batches(
-        n, batch_size, row_bytes=row_bytes, device=device, max_rows=_MAX_QUERY_ROWS
-    ):
-        masks = []
-        sides = ((X, scales[0], candidates_x), (Y, scales[1], candidates_y))
-        for Z, scale, candidates in sides:
-            block = rows(Z, batch, scale=scale, device=device, dtype=dtype)
-            S = scores(block, candidates)
-            if own:
-                local = torch.arange(S.shape[0], device=S.device)
-                S[local, local + batch.start] = -torch.inf
-            masks.append(top_k_mask(S, k))
-        shared[batch] = (masks[0] & masks[1]).sum(1).cpu().numpy()
+    searches = [
+        (partial(rows, Z, scale=scale, device=device, dtype=dtype), candidates)
+        for Z, scale, candidates in (
+            (X, scales[0], candidates_x),
+            (Y, scales[1], candidates_y),
+        )
+    ]
+    shared = count_shared_neighbours(
+        searches,
+        n,
+        k,
+        exclude_self=own,
+        batch_size=batch_size,
+        row_bytes=row_bytes,
+        device=device,
+    )
     return shared, k
 
 
