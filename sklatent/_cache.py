@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._files import atomic_path
 from ._sklearn_compat import user_stacklevel
 
 _logger = logging.getLogger("sklatent.datasets")
@@ -92,14 +92,8 @@ def _report(message, verbose):
 
 def _save_atomic(path, **arrays):
     """Write ``arrays`` to ``path`` as .npz so readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path, suffix=".tmp") as tmp, open(tmp, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def fingerprint(header, parts):

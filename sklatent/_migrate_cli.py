@@ -1,7 +1,7 @@
 """``sklatent migrate fit|apply|report|export-faiss|check``: the command line.
 
-The work lives in :mod:`sklatent.migration`; this module parses arguments,
-reads and writes ``.npy`` and parquet files, prints the summary, and maps
+The work lives in :mod:`sklatent.migration` (stores included); this module
+parses arguments, calls it, prints the summary, and maps
 outcomes to exit codes: 0 when the gate passes (or there is none), 1 when it
 fails, 2 for usage and input errors (one line on stderr, argparse's own usage
 errors included: :class:`UsageError`).
@@ -10,18 +10,14 @@ errors included: :class:`UsageError`).
 import json
 import os
 import sys
-import tempfile
 import warnings
 
 import numpy as np
 
 from . import migration
+from ._files import write_bytes_atomic
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
-
-
-class InputError(ValueError):
-    """A problem with the command's input: exit status 2, one line."""
 
 
 class UsageError(Exception):
@@ -139,111 +135,16 @@ def add_parser(commands, positive_int):
 # --- input and output ------------------------------------------------------
 
 
-def _is_parquet(path):
-    return os.fspath(path).endswith((".parquet", ".pq"))
+def _columns(args):
+    return dict(id_column=args.id_column, embedding_column=args.embedding_column)
 
 
-def read_vectors(path, args):
-    """Return ``(vectors, ids)``: a memory-mapped ``.npy`` (ids None) or parquet."""
-    if not os.path.exists(path):
-        raise InputError(f"no such file: {path}")
-    if _is_parquet(path):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InputError(
-                "parquet needs pyarrow: pip install 'sklatent[migrate]'"
-            ) from None
-        table = pq.read_table(path)
-        names = table.column_names
-        if args.embedding_column not in names:
-            raise InputError(
-                f"{path} has no column {args.embedding_column!r} "
-                f"(columns: {', '.join(names)})"
-            )
-        column = table.column(args.embedding_column).combine_chunks()
-        try:
-            width = len(column[0]) if len(column) else 0
-            flat = column.flatten().to_numpy(zero_copy_only=False)
-            X = flat.astype(np.float32, copy=False).reshape(len(column), width)
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise InputError(
-                f"column {args.embedding_column!r} of {path} is not "
-                "lists of floats of one "
-                f"length ({exc})"
-            ) from None
-        ids = (
-            table.column(args.id_column).to_pylist()
-            if args.id_column in names
-            else None
-        )
-        return X, ids
-    try:
-        X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"cannot read {path} as .npy or parquet: {exc}") from None
-    if X.ndim != 2:
-        raise InputError(f"{path} holds an array of shape {X.shape}; expected 2-D")
-    return X, None
+def _write_json(result, path):
+    write_bytes_atomic(path, (json.dumps(result, indent=2) + "\n").encode())
 
 
-def read_pairs(old_path, new_path, args):
-    """The pairs, row by row, or joined on the id column for parquet."""
-    X, old_ids = read_vectors(old_path, args)
-    Y, new_ids = read_vectors(new_path, args)
-    if old_ids is not None and new_ids is not None:
-        position = {key: i for i, key in enumerate(new_ids)}
-        rows = [(i, position[key]) for i, key in enumerate(old_ids) if key in position]
-        if not rows:
-            raise InputError(f"{old_path} and {new_path} share no {args.id_column!r}")
-        a, b = np.array(rows).T
-        X, Y = np.asarray(X)[a], np.asarray(Y)[b]
-    elif len(X) != len(Y):
-        raise InputError(
-            f"{old_path} has {len(X)} rows and {new_path} {len(Y)}; row "
-            "i of each must be "
-            "the same item"
-        )
-    return X, Y
-
-
-def _load_bridge(path):
-    try:
-        import skops.io as sio
-    except ImportError:
-        raise InputError(
-            "bridges are skops files: pip install 'sklatent[skops]'"
-        ) from None
-    import sklatent
-
-    if not os.path.exists(path):
-        raise InputError(f"no such bridge: {path}")
-    try:
-        bridge = sio.load(path, trusted=sklatent.ESTIMATORS)
-    except Exception as exc:  # skops raises many kinds on a foreign file
-        raise InputError(f"{path} is not a sklatent bridge: {exc}") from None
-    if not isinstance(bridge, migration.MigrationBridge):
-        raise InputError(
-            f"{path} holds a {type(bridge).__name__}, not a MigrationBridge"
-        )
-    return bridge
-
-
-def _atomic_write_bytes(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sklatent-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_report(report, path, quiet):
-    _atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
+def _write_report(report, path):
+    _write_json(report, path)
     if "heldout" in report:
         _figure(report, os.path.splitext(path)[0] + ".png")
 
@@ -303,27 +204,6 @@ def _summary(report):
     return "\n".join(lines)
 
 
-def _pairs_curve(X, Y, args, method):
-    """Held-out measured retention for fits on growing numbers of pairs.
-
-    Each fit uses ``method``, the one ``fit`` chose (ridge's penalty chosen
-    afresh by GCV at each size).
-    """
-    n = len(X)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(n)
-    held, train = order[: n // 5], order[n // 5 :]
-    curve = {}
-    for m in sorted({max(30, len(train) // d) for d in (8, 4, 2, 1)}):
-        if m > len(train):
-            continue
-        b = migration.MigrationBridge(method, direction=args.direction).fit(
-            X[train[:m]], Y[train[:m]]
-        )
-        curve[str(m)] = float(migration.bridge_retention(b, X[held], Y[held]).mean())
-    return curve
-
-
 # --- subcommands -----------------------------------------------------------
 
 
@@ -331,15 +211,17 @@ def _queries(args):
     """The ``--queries`` vectors (loaded), or None."""
     if not args.queries:
         return None
-    return np.asarray(read_vectors(args.queries, args)[0])
+    return np.asarray(migration.read_vectors(args.queries, **_columns(args))[0])
 
 
 def _fit(args):
-    X, Y = read_pairs(args.old, args.new, args)
+    X, Y = migration.read_pairs(args.old, args.new, **_columns(args))
     pools = {}
     for name in ("pool_old", "pool_new"):
         if getattr(args, name):
-            pools[name], _ = read_vectors(getattr(args, name), args)
+            pools[name], _ = migration.read_vectors(
+                getattr(args, name), **_columns(args)
+            )
     queries = _queries(args)
     bridge, report = migration.fit_bridge(
         np.asarray(X),
@@ -354,22 +236,24 @@ def _fit(args):
         random_state=args.seed,
         **pools,
     )
-    import skops.io as sio
-
-    _atomic_write_bytes(args.out, sio.dumps(bridge))
+    migration.save_bridge(bridge, args.out)
     if args.report:
-        report["pairs_curve"] = _pairs_curve(
-            np.asarray(X, np.float64), np.asarray(Y), args, report["method"]
+        report["pairs_curve"] = migration.pairs_curve(
+            X,
+            Y,
+            method=report["method"],
+            direction=args.direction,
+            random_state=args.seed,
         )
-        _write_report(report, args.report, args.quiet)
+        _write_report(report, args.report)
     if not args.quiet:
         print(_summary(report), file=sys.stderr)
     return EXIT_OK if report["passed"] else EXIT_GATE
 
 
 def _report(args):
-    bridge = _load_bridge(args.bridge)
-    X, Y = read_pairs(args.old, args.new, args)
+    bridge = migration.load_bridge(args.bridge)
+    X, Y = migration.read_pairs(args.old, args.new, **_columns(args))
     report = migration.measure_bridge(
         bridge,
         X,
@@ -379,7 +263,7 @@ def _report(args):
         queries=_queries(args),
     )
     if args.report:
-        _write_report(report, args.report, args.quiet)
+        _write_report(report, args.report)
     if not args.quiet:
         print(_summary(report), file=sys.stderr)
     return EXIT_OK if report["passed"] else EXIT_GATE
@@ -397,130 +281,37 @@ def _progress(total, quiet):
 
 
 def _apply(args):
-    bridge = _load_bridge(args.bridge)
-    if _is_parquet(args.input) or _is_parquet(args.out):
-        return _apply_parquet(bridge, args)
-    X, _ = read_vectors(args.input, args)
-    if X.shape[1] != bridge.n_features_in_:
-        raise InputError(
-            f"{args.input} has {X.shape[1]} columns; the bridge takes "
-            f"{bridge.n_features_in_}"
-        )
-    update, close = _progress(len(X), args.quiet)
+    bridge = migration.load_bridge(args.bridge)
+    update, close = _progress(migration.count_rows(args.input), args.quiet)
     try:
         migration.apply_bridge(
-            bridge, X, args.out, batch_size=args.batch_size, progress=update
+            bridge,
+            args.input,
+            args.out,
+            batch_size=args.batch_size,
+            progress=update,
+            embedding_column=args.embedding_column,
         )
-    finally:
-        close()
-    return EXIT_OK
-
-
-def _apply_parquet(bridge, args):
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError(
-            "parquet needs pyarrow: pip install 'sklatent[migrate]'"
-        ) from None
-    if not (_is_parquet(args.input) and _is_parquet(args.out)):
-        raise InputError(
-            "parquet in, parquet out: give both --input and --out as .parquet"
-        )
-    source = pq.ParquetFile(args.input)
-    names = source.schema_arrow.names
-    if args.embedding_column not in names:
-        raise InputError(f"{args.input} has no column {args.embedding_column!r}")
-    update, close = _progress(source.metadata.num_rows, args.quiet)
-    folder = os.path.dirname(os.path.abspath(args.out))
-    fd, tmp = tempfile.mkstemp(suffix=".parquet", prefix=".sklatent-", dir=folder)
-    os.close(fd)
-    writer = None
-    try:
-        for batch in source.iter_batches(batch_size=args.batch_size):
-            column = batch.column(args.embedding_column)
-            width = len(column[0]) if len(column) else bridge.n_features_in_
-            X = (
-                column.flatten()
-                .to_numpy(zero_copy_only=False)
-                .reshape(len(column), width)
-            )
-            if width != bridge.n_features_in_:
-                raise InputError(
-                    f"{args.input} has {width}-d embeddings; the bridge takes "
-                    f"{bridge.n_features_in_}"
-                )
-            Z = np.asarray(bridge.transform(X), dtype=np.float32)
-            out_width = Z.shape[1]
-            embedded = pa.FixedSizeListArray.from_arrays(pa.array(Z.ravel()), out_width)
-            i = batch.schema.get_field_index(args.embedding_column)
-            table = pa.Table.from_batches([batch]).set_column(
-                i, args.embedding_column, embedded
-            )
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-            if update is not None:
-                update(len(batch))
-        if writer is None:
-            raise InputError(f"{args.input} has no rows")
-        writer.close()
-        writer = None
-        os.replace(tmp, args.out)
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     finally:
         close()
     return EXIT_OK
 
 
 def _export_faiss(args):
-    try:
-        import faiss
-    except ImportError:
-        raise InputError(
-            "export-faiss needs faiss: pip install 'sklatent[faiss]'"
-        ) from None
-    bridge = _load_bridge(args.bridge)
-    if not bridge.is_linear:
-        raise InputError(
-            f"a {bridge.method_} bridge is not linear; FAISS cannot apply it"
-        )
-    weight, offset = bridge.affine_map()
-    d_in, d_out = weight.shape
-    lt = faiss.LinearTransform(d_in, d_out, True)
-    # faiss computes A x + b with A of shape (d_out, d_in), row-major
-    faiss.copy_array_to_vector(np.ascontiguousarray(weight.T, np.float32).ravel(), lt.A)
-    faiss.copy_array_to_vector(np.ascontiguousarray(offset, np.float32), lt.b)
-    lt.is_trained = True
-    folder = os.path.dirname(os.path.abspath(args.out))
-    fd, tmp = tempfile.mkstemp(prefix=".sklatent-", dir=folder)
-    os.close(fd)
-    try:
-        faiss.write_VectorTransform(lt, tmp)
-        os.replace(tmp, args.out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    migration.export_faiss(migration.load_bridge(args.bridge), args.out)
     return EXIT_OK
 
 
 def _check(args):
-    bridge = _load_bridge(args.bridge)
-    X, Y = read_pairs(args.old, args.new, args)
-    store, ids = read_vectors(args.input, args)
+    bridge = migration.load_bridge(args.bridge)
+    X, Y = migration.read_pairs(args.old, args.new, **_columns(args))
+    store, ids = migration.read_vectors(args.input, **_columns(args))
     result = migration.check_store(bridge, X, Y, store)
     if ids is not None:
         result["source_ids"] = [ids[i] for i in result["source_rows"]]
         result["target_ids"] = [ids[i] for i in result["target_rows"]]
     if args.report:
-        _atomic_write_bytes(args.report, (json.dumps(result, indent=2) + "\n").encode())
+        _write_json(result, args.report)
     if not args.quiet:
         print(
             f"{result['source_fraction']:.3f} of {result['n_rows']} "
@@ -556,7 +347,7 @@ def run(args, parser):
         with warnings.catch_warnings():
             warnings.showwarning = show
             return COMMANDS[args.migrate_command](args)
-    except (InputError, ValueError) as exc:
+    except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -13,16 +13,30 @@ found in the store re-embedded by the new model. :func:`fit_bridge` holds out
 part of the pairs, measures retention on them, estimates it at the size of
 the real store (see :func:`estimate_retention` for what the estimate is and
 its limits), compares with a bridge fitted on shuffled pairs, and returns a
-report. :func:`apply_bridge` translates a whole ``.npy`` store in bounded
-memory, atomically; :func:`check_store` says which rows of a store look like
-either space.
+report; :func:`pairs_curve` shows how retention grows with the pairs.
+:func:`read_vectors` and :func:`read_pairs` read ``.npy`` and parquet stores,
+:func:`apply_bridge` translates a whole store in bounded memory, atomically,
+:func:`export_faiss` writes the bridge as a FAISS transform, and
+:func:`check_store` says which rows of a store look like either space. Bridges
+are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
+``sklatent migrate`` is the command line over these functions.
 """
 
 from .._translation_solve import gcv_alpha
 from ._bridge import DIRECTIONS, METHODS, MigrationBridge
-from ._fitting import fit_bridge, measure_bridge
+from ._fitting import fit_bridge, measure_bridge, pairs_curve
 from ._retention import bridge_retention, estimate_retention, retention_at_k
-from ._stores import apply_bridge, check_store
+from ._stores import (
+    apply_bridge,
+    check_store,
+    count_rows,
+    export_faiss,
+    is_parquet,
+    load_bridge,
+    read_pairs,
+    read_vectors,
+    save_bridge,
+)
 
 __all__ = [
     "DIRECTIONS",
@@ -31,9 +45,17 @@ __all__ = [
     "apply_bridge",
     "bridge_retention",
     "check_store",
+    "count_rows",
     "estimate_retention",
+    "export_faiss",
     "fit_bridge",
     "gcv_alpha",
+    "is_parquet",
+    "load_bridge",
     "measure_bridge",
+    "pairs_curve",
+    "read_pairs",
+    "read_vectors",
     "retention_at_k",
+    "save_bridge",
 ]

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._sklearn_compat import user_stacklevel
 from ..metrics import mean_cosine, mrr, top_k_accuracy
 from ._bridge import MigrationBridge
-from ._retention import check_queries, estimate_search, make_search
+from ._retention import bridge_retention, check_queries, estimate_search, make_search
 
 
 def _scores(bridge, X_old, Y_new, store_size, queries=None):
@@ -157,8 +157,7 @@ def fit_bridge(
         store_size = pool_sizes.get("pool_old", 1_000_000)
     store_size = int(store_size)
     rng = np.random.default_rng(random_state)
-    order = rng.permutation(n)
-    held, train = order[:n_held], order[n_held:]
+    held, train = _split(n, n_held, rng)
     params = dict(
         direction=direction,
         source_name=source_name,
@@ -200,6 +199,45 @@ def fit_bridge(
         ),
     }
     return bridge, report
+
+
+def _split(n, n_held, rng):
+    """``(held, train)``: a random ``n_held`` of ``n`` rows held out, the rest."""
+    order = rng.permutation(n)
+    return order[:n_held], order[n_held:]
+
+
+def pairs_curve(
+    X_old, Y_new, *, method, direction="old-to-new", holdout=0.2, random_state=0
+):
+    """Held-out retention of bridges fitted on growing numbers of the pairs.
+
+    The pairs are split as :func:`fit_bridge` splits them (the same
+    ``holdout`` and ``random_state``); bridges of ``method`` are fitted on
+    1/8, 1/4, 1/2 and all of the training part (at least 30 pairs; ridge's
+    penalty chosen afresh at each size) and measured on the held-out pairs
+    (:func:`bridge_retention`, leave-self-out).
+
+    Returns
+    -------
+    dict
+        Pairs used (as a string, for JSON) -> mean held-out retention@10.
+    """
+    X_old = np.asarray(X_old, dtype=np.float64)
+    Y_new = np.asarray(Y_new, dtype=np.float64)
+    n = len(X_old)
+    held, train = _split(
+        n, int(round(holdout * n)), np.random.default_rng(random_state)
+    )
+    curve = {}
+    for m in sorted({max(30, len(train) // d) for d in (8, 4, 2, 1)}):
+        if m > len(train):
+            continue
+        bridge = MigrationBridge(method, direction=direction).fit(
+            X_old[train[:m]], Y_new[train[:m]]
+        )
+        curve[str(m)] = float(bridge_retention(bridge, X_old[held], Y_new[held]).mean())
+    return curve
 
 
 def _looks_parallel(heldout, shuffled):

@@ -1,36 +1,209 @@
-"""Stores of embeddings: translating them through a bridge, and checking them."""
+"""Stores of embeddings: reading them, translating them through a bridge, checking them.
+
+A store is a ``.npy`` file (memory-mapped: any size) or a parquet file with an
+id column and a column of fixed-length float lists; :func:`read_vectors` reads
+either, :func:`read_pairs` pairs two of them (by id for parquet),
+:func:`apply_bridge` writes a translated store in bounded memory,
+:func:`export_faiss` writes the bridge as a FAISS transform, and
+:func:`check_store` says which rows look like which space. Every function takes
+explicit arguments; a problem with the input is a one-line :class:`ValueError`
+(an unreadable file an :class:`OSError`). Every file is written atomically
+(:mod:`sklatent._files`).
+"""
 
 import os
-import tempfile
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._files import atomic_path, write_bytes_atomic
+from .._translation import LatentTranslator
+from ._bridge import MigrationBridge
 
-def apply_bridge(bridge, store, out, *, batch_size=16384, progress=None):
-    """Translate a whole ``.npy`` store in bounded memory, written atomically.
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
-    The store is memory-mapped and translated ``batch_size`` rows at a time
-    into a temporary ``.npy`` file next to ``out``, which replaces ``out``
-    only when every row is written: an interrupted run leaves nothing at
-    ``out``.
+
+def is_parquet(path):
+    """Whether ``path`` names a parquet file (by its suffix)."""
+    return os.fspath(path).endswith(PARQUET_SUFFIXES)
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ValueError(
+            "parquet needs pyarrow: pip install 'sklatent[migrate]'"
+        ) from None
+    return pa, pq
+
+
+def _list_column(column, where, name):
+    """A parquet column of float lists as an (n, width) float32 array."""
+    try:
+        width = len(column[0]) if len(column) else 0
+        flat = column.flatten().to_numpy(zero_copy_only=False)
+        return flat.astype(np.float32, copy=False).reshape(len(column), width)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"column {name!r} of {where} is not lists of floats of one length ({exc})"
+        ) from None
+
+
+def read_vectors(path, *, id_column="id", embedding_column="embedding"):
+    """Read a store: ``(vectors, ids)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy`` file (memory-mapped, ids None) or a parquet file.
+    id_column, embedding_column : str, default="id", "embedding"
+        The parquet columns of the ids and of the vectors (float lists of one
+        length). A parquet file without ``id_column`` has ids None.
+
+    Returns
+    -------
+    vectors : ndarray of shape (n, d)
+        float32 for parquet; the file's own dtype for ``.npy``.
+    ids : list or None
+        The parquet ids, row by row.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"no such file: {path}")
+    if is_parquet(path):
+        _, pq = _pyarrow()
+        table = pq.read_table(path)
+        names = table.column_names
+        if embedding_column not in names:
+            raise ValueError(
+                f"{path} has no column {embedding_column!r} "
+                f"(columns: {', '.join(names)})"
+            )
+        X = _list_column(
+            table.column(embedding_column).combine_chunks(), path, embedding_column
+        )
+        ids = table.column(id_column).to_pylist() if id_column in names else None
+        return X, ids
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"cannot read {path} as .npy or parquet: {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(f"{path} holds an array of shape {X.shape}; expected 2-D")
+    return X, None
+
+
+def count_rows(path):
+    """The number of rows of a ``.npy`` or parquet store, without reading it."""
+    if is_parquet(path):
+        _, pq = _pyarrow()
+        if not os.path.exists(path):
+            raise ValueError(f"no such file: {os.fspath(path)}")
+        return pq.ParquetFile(path).metadata.num_rows
+    return len(read_vectors(path)[0])
+
+
+def read_pairs(old_path, new_path, *, id_column="id", embedding_column="embedding"):
+    """The pairs of two stores: row by row, or joined on the id column for parquet.
+
+    Parameters
+    ----------
+    old_path, new_path : str or path-like
+        The same items embedded by the old and the new model.
+    id_column, embedding_column : str, default="id", "embedding"
+        As in :func:`read_vectors`.
+
+    Returns
+    -------
+    X_old, Y_new : ndarray
+        Row ``i`` of each is the same item.
+    """
+    columns = dict(id_column=id_column, embedding_column=embedding_column)
+    X, old_ids = read_vectors(old_path, **columns)
+    Y, new_ids = read_vectors(new_path, **columns)
+    if old_ids is not None and new_ids is not None:
+        position = {key: i for i, key in enumerate(new_ids)}
+        rows = [(i, position[key]) for i, key in enumerate(old_ids) if key in position]
+        if not rows:
+            raise ValueError(f"{old_path} and {new_path} share no {id_column!r}")
+        a, b = np.array(rows).T
+        X, Y = np.asarray(X)[a], np.asarray(Y)[b]
+    elif len(X) != len(Y):
+        raise ValueError(
+            f"{old_path} has {len(X)} rows and {new_path} {len(Y)}; row i of each "
+            "must be the same item"
+        )
+    return X, Y
+
+
+def load_bridge(path):
+    """Load a :class:`MigrationBridge` saved with skops (no pickle, trusted types only).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save_bridge` (``sklatent migrate fit``).
+
+    Returns
+    -------
+    MigrationBridge
+    """
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise ValueError(
+            "bridges are skops files: pip install 'sklatent[skops]'"
+        ) from None
+    if not os.path.exists(path):
+        raise ValueError(f"no such bridge: {path}")
+    try:
+        bridge = sio.load(path, trusted=[MigrationBridge, LatentTranslator])
+    except Exception as exc:  # skops raises many kinds on a foreign file
+        raise ValueError(f"{path} is not a sklatent bridge: {exc}") from None
+    if not isinstance(bridge, MigrationBridge):
+        raise ValueError(
+            f"{path} holds a {type(bridge).__name__}, not a MigrationBridge"
+        )
+    return bridge
+
+
+def save_bridge(bridge, path):
+    """Save a fitted bridge with skops, atomically."""
+    import skops.io as sio
+
+    write_bytes_atomic(path, sio.dumps(bridge))
+
+
+def apply_bridge(
+    bridge, store, out, *, batch_size=16384, progress=None, embedding_column="embedding"
+):
+    """Translate a whole store in bounded memory, written atomically.
+
+    A ``.npy`` store is memory-mapped and translated ``batch_size`` rows at a
+    time into a temporary ``.npy`` file next to ``out``; a parquet store is
+    read and written a row group of ``batch_size`` rows at a time, every
+    other column kept. The temporary file replaces ``out`` only when every
+    row is written: an interrupted run leaves nothing at ``out``.
 
     Parameters
     ----------
     bridge : MigrationBridge
         Fitted.
     store : str, path or ndarray
-        A ``.npy`` file (or an array): ``n`` rows of ``bridge.n_features_in_``
-        columns.
+        A ``.npy`` or parquet file (or an array): ``n`` rows of
+        ``bridge.n_features_in_`` columns.
     out : str or path
-        Where the translated ``.npy`` goes.
+        Where the translated store goes: ``.npy``, or parquet for a parquet
+        store.
     batch_size : int, default=16384
         Rows per batch. The process's own (anonymous) memory grows by a few
-        batches: +112 MB for 1,000,000 x 384 float32 at the default, +224 MB
-        at 65,536 rows, in the time of 0.46x a bare ``torch.mm`` plus
-        ``np.save`` (``benchmarks/bench_migration_fit.py``).
+        batches (figures in :ref:`migration`).
     progress : callable or None, default=None
         Called with the number of rows done after each batch.
+    embedding_column : str, default="embedding"
+        The parquet column of the vectors.
 
     Returns
     -------
@@ -38,22 +211,23 @@ def apply_bridge(bridge, store, out, *, batch_size=16384, progress=None):
         The shape written.
     """
     check_is_fitted(bridge, "translator_")
-    X = (
-        np.load(store, mmap_mode="r")
-        if isinstance(store, (str, os.PathLike))
-        else store
-    )
-    if X.ndim != 2 or X.shape[1] != bridge.n_features_in_:
-        raise ValueError(
-            f"the store has shape {X.shape}; the bridge takes "
-            f"{bridge.n_features_in_} columns"
+    parquet = [
+        isinstance(path, (str, os.PathLike)) and is_parquet(path)
+        for path in (store, out)
+    ]
+    if any(parquet):
+        if not all(parquet):
+            raise ValueError(
+                "parquet in, parquet out: give both the store and the output "
+                "as .parquet"
+            )
+        return _apply_parquet(
+            bridge, store, out, batch_size, progress, embedding_column
         )
+    X = read_vectors(store)[0] if isinstance(store, (str, os.PathLike)) else store
+    _check_width(bridge, X.shape, store)
     width = bridge.new_width_ if bridge.direction == "old-to-new" else bridge.old_width_
-    out = os.fspath(out)
-    folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(suffix=".npy", prefix=".sklatent-", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=".npy") as tmp:
         Z = np.lib.format.open_memmap(
             tmp, mode="w+", dtype=np.float32, shape=(len(X), width)
         )
@@ -64,11 +238,88 @@ def apply_bridge(bridge, store, out, *, batch_size=16384, progress=None):
                 progress(stop - start)
         Z.flush()
         del Z
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
     return (len(X), width)
+
+
+def _check_width(bridge, shape, where):
+    if len(shape) != 2 or shape[1] != bridge.n_features_in_:
+        where = (
+            os.fspath(where) if isinstance(where, (str, os.PathLike)) else "the store"
+        )
+        raise ValueError(
+            f"{where} has shape {tuple(shape)}; the bridge takes "
+            f"{bridge.n_features_in_} columns"
+        )
+
+
+def _apply_parquet(bridge, store, out, batch_size, progress, embedding_column):
+    pa, pq = _pyarrow()
+    if not os.path.exists(store):
+        raise ValueError(f"no such file: {os.fspath(store)}")
+    source = pq.ParquetFile(store)
+    if embedding_column not in source.schema_arrow.names:
+        raise ValueError(f"{os.fspath(store)} has no column {embedding_column!r}")
+    n = width = 0
+    with atomic_path(out, suffix=".parquet") as tmp:
+        writer = None
+        try:
+            for batch in source.iter_batches(batch_size=batch_size):
+                X = _list_column(
+                    batch.column(embedding_column), store, embedding_column
+                )
+                _check_width(bridge, X.shape, store)
+                Z = np.asarray(bridge.transform(X), dtype=np.float32)
+                width = Z.shape[1]
+                embedded = pa.FixedSizeListArray.from_arrays(pa.array(Z.ravel()), width)
+                i = batch.schema.get_field_index(embedding_column)
+                table = pa.Table.from_batches([batch]).set_column(
+                    i, embedding_column, embedded
+                )
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                n += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+            if writer is None:
+                raise ValueError(f"{os.fspath(store)} has no rows")
+        finally:
+            if writer is not None:
+                writer.close()
+    return (n, width)
+
+
+def export_faiss(bridge, out):
+    """Write the bridge as a ``faiss.LinearTransform`` (``A x + b``), atomically.
+
+    Parameters
+    ----------
+    bridge : MigrationBridge
+        Fitted, with an affine map.
+    out : str or path-like
+        The transform's file (``faiss.read_VectorTransform`` reads it).
+    """
+    try:
+        import faiss
+    except ImportError:
+        raise ValueError(
+            "export-faiss needs faiss: pip install 'sklatent[faiss]'"
+        ) from None
+    if not bridge.is_linear:
+        raise ValueError(
+            f"a {bridge.method_} bridge is not linear; FAISS cannot apply it"
+        )
+    weight, offset = bridge.affine_map()
+    d_in, d_out = weight.shape
+    transform = faiss.LinearTransform(d_in, d_out, True)
+    # faiss computes A x + b with A of shape (d_out, d_in), row-major
+    faiss.copy_array_to_vector(
+        np.ascontiguousarray(weight.T, np.float32).ravel(), transform.A
+    )
+    faiss.copy_array_to_vector(np.ascontiguousarray(offset, np.float32), transform.b)
+    transform.is_trained = True
+    with atomic_path(out) as tmp:
+        faiss.write_VectorTransform(transform, tmp)
 
 
 def check_store(bridge, X_old, Y_new, store, *, random_state=0):
