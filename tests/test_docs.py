@@ -90,7 +90,7 @@ def test_api_page_lists_every_public_name(html):
             assert page.exists(), f"no generated page for {name}"
     encoder = _text(html / "generated" / "sklatent.stitching.EncoderTransformer.html")
     assert "Wrap an encoder (a torch module or any callable)" in encoder
-    assert "sklatent._encoder" in api and "sklatent._demo" in api
+    assert "sklatent._encoder" in api and "sklatent._cli.demo" in api
 
 
 @pytest.mark.slow

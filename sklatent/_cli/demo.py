@@ -30,11 +30,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
-from ._backend import resolve_device
-from ._relative import RelativeTransformer
-from ._translation import LatentTranslator
-from .anchors import random_anchors
-from .datasets import (
+from .._backend import resolve_device
+from .._progress import StageLog
+from .._relative import RelativeTransformer
+from .._translation import LatentTranslator
+from ..anchors import random_anchors
+from ..datasets import (
     _MAX_SEED,
     ENCODER_NAMES,
     _digits,
@@ -42,8 +43,8 @@ from .datasets import (
     load_digits_embeddings,
     load_digits_relative_autoencoders,
 )
-from .matching import match_spaces
-from .stitching import stitch_relative, stitch_translated
+from ..matching import match_spaces
+from ..stitching import stitch_relative, stitch_translated
 
 #: Columns of the demo's table: key -> (header, description).
 METHODS = {
@@ -98,7 +99,7 @@ _INVERSE_ALPHA = 0.1
 # The split of every digits loader: fraction of the images held out.
 _TEST_SIZE = 0.3
 
-_QUICK_ENCODERS = ("mlp_small", "mlp_wide")
+QUICK_ENCODERS = ("mlp_small", "mlp_wide")
 _FIGURE_NAME = "sklatent_demo.png"
 _TABLE_NAME = "sklatent_demo.csv"
 _GENERATION_FIGURE_NAME = "sklatent_generation.png"
@@ -121,20 +122,6 @@ def _pad_to(X, width):
     if X.shape[1] >= width:
         return X[:, :width]
     return np.pad(X, ((0, 0), (0, width - X.shape[1])))
-
-
-class _Progress:
-    """Progress lines with elapsed time, on stderr."""
-
-    def __init__(self, stream, enabled=True):
-        self.stream = stream
-        self.enabled = enabled
-        self.start = time.perf_counter()
-
-    def __call__(self, message):
-        if self.enabled:
-            elapsed = time.perf_counter() - self.start
-            print(f"[{elapsed:6.1f} s] {message}", file=self.stream, flush=True)
 
 
 def run_demo(
@@ -212,10 +199,10 @@ def run_demo(
     OSError
         If ``output_dir`` cannot be created or written.
     """
-    output_dir = _check_output_dir(output_dir)
-    progress = _Progress(sys.stderr, enabled=verbose)
+    output_dir = check_output_dir(output_dir)
+    progress = StageLog(verbose)
     results = run_experiment(
-        encoders=_QUICK_ENCODERS if encoders is None and quick else encoders,
+        encoders=QUICK_ENCODERS if encoders is None and quick else encoders,
         n_anchors=n_anchors,
         seed=seed,
         device=device,
@@ -260,7 +247,7 @@ def check_seed(seed):
         )
 
 
-def _check_output_dir(output_dir):
+def check_output_dir(output_dir):
     """``output_dir`` as a Path, if it is, or can become, a writable folder.
 
     Nothing is created: the report creates the folder once there is something

@@ -4,46 +4,27 @@ The work lives in :mod:`sklatent.migration` (stores included); this module
 parses arguments, calls it, prints the summary, and maps
 outcomes to exit codes: 0 when the gate passes (or there is none), 1 when it
 fails, 2 for usage and input errors (one line on stderr, argparse's own usage
-errors included: :class:`UsageError`).
+errors included: the contract of :func:`sklatent._cli.entrypoint.run_command`).
 """
 
 import json
 import os
 import sys
-import warnings
 
 import numpy as np
 
-from . import migration
-from ._files import write_bytes_atomic
+from .. import migration
+from .._files import write_bytes_atomic
+from .._progress import progress_bar
 
-EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_GATE = 0, 1
 
 
-class UsageError(Exception):
-    """An argparse usage error of ``sklatent migrate``: exit status 2, one line.
+def add_parser(commands, positive_int, one_line_errors):
+    """Add ``migrate`` and its subcommands to the ``commands`` subparsers.
 
-    Its text is the whole line to print, ``"sklatent migrate fit: error: ..."``.
+    ``one_line_errors(parser)`` makes a parser's usage errors one line.
     """
-
-
-def _one_line_errors(parser):
-    """Make ``parser`` raise :class:`UsageError` instead of printing its usage.
-
-    argparse's own ``error`` prints the usage block, then the message, and
-    exits; the command's contract is one line on stderr and exit status 2,
-    which :func:`sklatent.__main__.main` prints and returns.
-    """
-
-    def error(message):
-        raise UsageError(f"{parser.prog}: error: {message} (see {parser.prog} --help)")
-
-    parser.error = error
-    return parser
-
-
-def add_parser(commands, positive_int):
-    """Add ``migrate`` and its subcommands to the ``commands`` subparsers."""
     migrate = commands.add_parser(
         "migrate",
         help="bridge a store embedded by an old model to a new model",
@@ -52,7 +33,7 @@ def add_parser(commands, positive_int):
         "model from parallel pairs. Exit status: 0 gate passed (or none), 1 gate "
         "failed, 2 usage or input error.",
     )
-    _one_line_errors(migrate)
+    one_line_errors(migrate)
     sub = migrate.add_subparsers(
         dest="migrate_command", required=True, metavar="SUBCOMMAND"
     )
@@ -128,7 +109,7 @@ def add_parser(commands, positive_int):
     )
     io_flags(check)
     for command in (fit, apply, report, export, check):
-        _one_line_errors(command)
+        one_line_errors(command)
     return migrate
 
 
@@ -269,20 +250,11 @@ def _report(args):
     return EXIT_OK if report["passed"] else EXIT_GATE
 
 
-def _progress(total, quiet):
-    if quiet or not sys.stderr.isatty():
-        return None, lambda: None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None, lambda: None
-    bar = tqdm(total=total, unit="rows", file=sys.stderr)
-    return bar.update, bar.close
-
-
 def _apply(args):
     bridge = migration.load_bridge(args.bridge)
-    update, close = _progress(migration.count_rows(args.input), args.quiet)
+    update, close = progress_bar(
+        migration.count_rows(args.input), enabled=not args.quiet
+    )
     try:
         migration.apply_bridge(
             bridge,
@@ -334,23 +306,3 @@ COMMANDS = {
     "export-faiss": _export_faiss,
     "check": _check,
 }
-
-
-def run(args, parser):
-    """Run a parsed ``migrate`` command; return the exit status."""
-    prog = f"sklatent migrate {args.migrate_command}"
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prog}: warning: {message}", file=sys.stderr)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = show
-            return COMMANDS[args.migrate_command](args)
-    except ValueError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        reason = f"{exc.strerror}: {exc.filename}" if exc.filename else exc
-        print(f"{prog}: error: {reason}", file=sys.stderr)
-        return EXIT_USAGE

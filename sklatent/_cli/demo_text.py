@@ -21,12 +21,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch
 
-from ._demo import METHODS, _check_output_dir, _Progress, check_seed, table_layout
-from ._relative import RelativeTransformer
-from .anchors import AnchorWarning
-from .datasets import load_text_embeddings
-from .matching import MatchingWarning, match_spaces
-from .stitching import stitch_relative, stitch_translated
+from .._progress import StageLog
+from .._relative import RelativeTransformer
+from ..anchors import AnchorWarning
+from ..datasets import load_text_embeddings
+from ..matching import MatchingWarning, match_spaces
+from ..stitching import stitch_relative, stitch_translated
+from .demo import METHODS, check_output_dir, check_seed, table_layout
 
 #: Columns of the text demo's table: key -> (header, description).
 TEXT_METHODS = {
@@ -187,10 +188,10 @@ def run_text_demo(
     OSError
         If ``output_dir`` cannot be created or written.
     """
-    output_dir = _check_output_dir(output_dir)
+    output_dir = check_output_dir(output_dir)
     check_seed(seed)
     out = sys.stdout if out is None else out
-    progress = _Progress(sys.stderr, enabled=verbose)
+    progress = StageLog(verbose)
     start = time.perf_counter()
     progress("loading the text embeddings (encoded on first use)")
     data = load_text_embeddings(
