@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _backend, _dask, _kernels, _validation
 from ._base import TorchTransformer, check_magnitude
 from ._kernels.inverse import anchor_pseudo_inverse, inverse_relative_projection
+from ._options import RELATIVE_OPTIONS
 from ._sklearn_compat import (
     Interval,
     StrOptions,
@@ -219,12 +220,7 @@ class RelativeTransformer(TorchTransformer):
             Interval(Real, 0, 1, closed="right"),
         ],
         "anchors": [StrOptions(set(STRATEGIES)), "array-like"],
-        "similarity": [StrOptions(set(_kernels.SIMILARITIES)), callable, list, tuple],
-        "aggregation": [StrOptions({"concat", "sum", "mean"})],
-        "center": ["boolean"],
-        "normalize": [StrOptions({"l2", "standard", "layer"}), None],
-        "top_k": [Interval(Integral, 1, None, closed="left"), None],
-        "top_k_power": [Interval(Real, 0, None, closed="neither"), None],
+        **RELATIVE_OPTIONS,
         "device": [str],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],

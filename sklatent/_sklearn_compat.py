@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import (
     Interval,
     Options,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.validation import _check_feature_names_in, validate_data
@@ -32,6 +33,7 @@ __all__ = [
     "_fit_context",
     "user_stacklevel",
     "validate_data",
+    "validate_parameter_constraints",
     "validate_params",
 ]
 

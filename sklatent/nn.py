@@ -9,12 +9,11 @@ space whose anchors it embeds itself (Moschella et al., 2023).
 This module imports :mod:`torch.nn`; ``import sklatent`` does not import it.
 """
 
-from numbers import Integral, Real
-
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend, _kernels
+from ._options import check_relative_options
 
 __all__ = ["RelativeProjection"]
 
@@ -132,27 +131,15 @@ class RelativeProjection(torch.nn.Module):
     ):
         super().__init__()
         functions = [f for _, f in _kernels.resolve_similarities(similarity)]
-        if top_k is not None and (
-            isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1
-        ):
-            raise ValueError(
-                f"top_k={top_k!r} must be None (keep every entry) or an integer "
-                ">= 1 (the number of entries kept per row)."
-            )
-        if top_k_power is not None and not (
-            isinstance(top_k_power, Real) and 0 < top_k_power < float("inf")
-        ):
-            raise ValueError(
-                f"top_k_power={top_k_power!r} must be None or a finite number > 0."
-            )
-        if aggregation not in ("concat", "sum", "mean"):
-            raise ValueError(
-                f"aggregation={aggregation!r}; use 'concat', 'sum' or 'mean'."
-            )
-        if normalize not in (None, "l2", "standard", "layer"):
-            raise ValueError(
-                f"normalize={normalize!r}; use None, 'l2', 'standard' or 'layer'."
-            )
+        check_relative_options(
+            "RelativeProjection",
+            similarity=similarity,
+            aggregation=aggregation,
+            center=center,
+            normalize=normalize,
+            top_k=top_k,
+            top_k_power=top_k_power,
+        )
         self.similarity = similarity
         self.functions = functions
         self.aggregation = aggregation if len(functions) > 1 else "concat"

@@ -426,3 +426,31 @@ def test_rotation_is_the_orthogonal_map_unscaled():
     np.testing.assert_allclose(
         scaled.transform(old) - mean, s * (rotation.transform(old) - mean), atol=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"method": "magic"}, "'method' parameter of MigrationBridge"),
+        ({"alpha": -1.0}, "'alpha' parameter of MigrationBridge"),
+        ({"direction": "sideways"}, "'direction' parameter of MigrationBridge"),
+        ({"cv": 1}, "'cv' parameter of MigrationBridge"),
+    ],
+)
+def test_bridge_parameters_are_declared_constraints(params, match):
+    old, new = spaces(60)
+    with pytest.raises(ValueError, match=match):
+        MigrationBridge(**params).fit(old, new)
+
+
+def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
+    from sklatent._files import atomic_path, write_bytes_atomic
+
+    target = tmp_path / "out.bin"
+    write_bytes_atomic(target, b"old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(target) as tmp:
+        with open(tmp, "wb") as file:
+            file.write(b"partial")
+        raise RuntimeError("boom")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]

@@ -209,3 +209,15 @@ def test_module_moves_to_cuda():
     result = project(torch.from_numpy(X).cuda())
     assert result.device.type == "cuda"
     np.testing.assert_allclose(result.cpu().numpy(), rel.transform(X), atol=1e-9)
+
+
+def test_options_are_declared_once_for_the_module_and_the_estimator():
+    from sklatent import RelativeTransformer
+    from sklatent._options import RELATIVE_OPTIONS
+
+    for name, rule in RELATIVE_OPTIONS.items():
+        assert RelativeTransformer._parameter_constraints[name] is rule
+    with pytest.raises(ValueError, match=r"top_k_power=inf; use None or a finite"):
+        RelativeProjection(top_k_power=float("inf"))
+    with pytest.raises(ValueError, match=r"center='yes'; use True or False"):
+        RelativeProjection(center="yes")
