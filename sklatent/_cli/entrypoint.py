@@ -13,8 +13,8 @@ import argparse
 import sys
 import warnings
 
-from .. import __version__
 from .._backend import resolve_device
+from .._version import __version__
 from ..datasets import ENCODER_NAMES
 from . import migrate
 from .demo import QUICK_ENCODERS, run_demo

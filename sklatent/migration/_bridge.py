@@ -56,9 +56,9 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         The map: ``"orthogonal"`` is a scaled rotation between the centred
         spaces; ``"rotation"`` the same rotation unscaled (the translated
         vectors keep their spread about the target's mean, where the scale,
-        fitted by least squares, shrinks them towards it: on real text
-        encoders, translating query texts, that shrinking cost two thirds
-        of the retention); ``"affine"`` least squares with an intercept;
+        fitted by least squares, shrinks them towards it, which costs
+        translated queries retention: :ref:`migration`); ``"affine"`` least
+        squares with an intercept;
         ``"ridge"`` affine with the penalty ``alpha`` on standardised spaces;
         ``"auto"`` picks, among these four, the one with the best cross-validated
         held-out retention@10 on the pairs (``orthogonal`` for fewer than

@@ -103,9 +103,8 @@ def fit_bridge(
         held-out store with them instead of with the held-out items' own
         new-model vectors (see :func:`estimate_retention`), and
         ``method="auto"`` chooses the method by them. Give them when
-        the real queries do not look like the stored items: on real text
-        encoders, the items' own vectors overstated the retention of query
-        texts by up to 0.15 (:ref:`migration`).
+        the real queries do not look like the stored items, whose own
+        vectors then overstate retention (:ref:`migration`).
 
     Returns
     -------
@@ -218,10 +217,33 @@ def pairs_curve(
     penalty chosen afresh at each size) and measured on the held-out pairs
     (:func:`bridge_retention`, leave-self-out).
 
+    Parameters
+    ----------
+    X_old, Y_new : array-like of shape (n_pairs, d_old) and (n_pairs, d_new)
+        The pairs.
+    method : {"orthogonal", "rotation", "affine", "ridge"}
+        The bridge's method (``"auto"`` would choose afresh at each size).
+    direction : {"old-to-new", "new-to-old"}, default="old-to-new"
+        See :class:`MigrationBridge`.
+    holdout : float, default=0.2
+        Fraction of the pairs held out.
+    random_state : int, default=0
+        Seed of the split.
+
     Returns
     -------
     dict
         Pairs used (as a string, for JSON) -> mean held-out retention@10.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklatent.migration import pairs_curve
+    >>> rng = np.random.default_rng(0)
+    >>> old = rng.normal(size=(400, 8))
+    >>> curve = pairs_curve(old, old @ rng.normal(size=(8, 8)), method="affine")
+    >>> list(curve)
+    ['40', '80', '160', '320']
     """
     X_old = np.asarray(X_old, dtype=np.float64)
     Y_new = np.asarray(Y_new, dtype=np.float64)

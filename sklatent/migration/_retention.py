@@ -161,10 +161,9 @@ def estimate_retention(
     to log retention against log store
     size and read at ``store_size``.
 
-    This is an extrapolation, and only as good as that power law. A straight
-    line in retention itself (a constant *amount* per doubling) understated
-    retention at 20x the held-out size by 0.11 in our tests; the power law
-    overstated it by about 0.01-0.03. Reading it more than about a hundred
+    This is an extrapolation, and only as good as that power law (how it
+    compares with a straight line in retention is measured in
+    :ref:`migration`). Reading it more than about a hundred
     times beyond ``h`` is a guess; the uncertainty returned combines the
     standard error of the measurement at ``h`` with that of the slope times
     the distance extrapolated (in log size), so it grows with that distance.
@@ -243,9 +242,8 @@ def estimate_search(search, store_size, k=10, n_repeats=5, seed=0):
     )
     if len(set(xs)) < 2 and distance > 0:
         # One store size measured: no slope, nothing to extrapolate with (and
-        # 10 of ~20 items is half the store: retention near 0.5 by chance).
-        # Measured with 100 pairs of real text encoders (20 held out), the
-        # flat reading said 0.54-0.62 where 0.03-0.09 was measured.
+        # 10 of ~20 items is half the store: retention near 0.5 by chance;
+        # :ref:`migration` has the figures).
         std = central
         warnings.warn(
             f"{h} held-out items are too few to extrapolate retention@{k} to a "

@@ -24,7 +24,18 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def is_parquet(path):
-    """Whether ``path`` names a parquet file (by its suffix)."""
+    """Whether ``path`` names a parquet file, by its suffix.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file name.
+
+    Returns
+    -------
+    bool
+        True for ``.parquet`` and ``.pq``.
+    """
     return os.fspath(path).endswith(PARQUET_SUFFIXES)
 
 
@@ -96,7 +107,18 @@ def read_vectors(path, *, id_column="id", embedding_column="embedding"):
 
 
 def count_rows(path):
-    """The number of rows of a ``.npy`` or parquet store, without reading it."""
+    """The number of rows of a ``.npy`` or parquet store, without reading it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy`` file (its header is read) or a parquet file (its footer).
+
+    Returns
+    -------
+    int
+        The number of rows.
+    """
     if is_parquet(path):
         _, pq = _pyarrow()
         if not os.path.exists(path):
@@ -170,7 +192,15 @@ def load_bridge(path):
 
 
 def save_bridge(bridge, path):
-    """Save a fitted bridge with skops, atomically."""
+    """Save a fitted bridge with skops, atomically.
+
+    Parameters
+    ----------
+    bridge : MigrationBridge
+        Fitted.
+    path : str or path-like
+        The file; :func:`load_bridge` reads it back.
+    """
     import skops.io as sio
 
     write_bytes_atomic(path, sio.dumps(bridge))
