@@ -7,7 +7,12 @@ The rows are generated: 50 Gaussian clusters whose centres lie ``spread``
 standard deviations apart (0.3: clustered, as sentence embeddings; 0.1:
 nearly noise, the eigensolver's hard case, eigenvalues packed together).
 
+``scale``: ``match_spaces(X, Y, seeds=10 pairs, method="functional_map")`` on
+n x n pools of 384 features, Y a rotated, shuffled copy of X with noise (0.3
+of the data's spread), and the precision of its pairs.
+
     python benchmarks/bench_functional_maps.py --only basis
+    python benchmarks/bench_functional_maps.py --only scale --sizes 5000
     python benchmarks/bench_functional_maps.py --only basis --sizes 5000,20000
 """
 
@@ -47,14 +52,43 @@ def basis_table(sizes, d=384, n_components=50):
             )
 
 
+def scale_table(sizes, d=384, n_seeds=10):
+    import warnings
+
+    from scipy.stats import ortho_group
+
+    from sklatent.matching import match_spaces
+
+    print(f"match_spaces(method='functional_map'), {n_seeds} seeds, d={d}")
+    print(f"{'n':>7} {'time s':>7} {'pairs':>6} {'precision':>9} {'converged':>9}")
+    for n in sizes:
+        rng = np.random.default_rng(0)
+        X = _rows(n, d, 0.3)
+        order = rng.permutation(n)
+        Y = X[order] @ ortho_group.rvs(d, random_state=0).astype(np.float32)
+        Y += 0.3 * X.std() * rng.standard_normal(Y.shape).astype(np.float32)
+        inverse = np.argsort(order)
+        seeds = np.column_stack([np.arange(n_seeds), inverse[:n_seeds]])
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = match_spaces(X, Y, seeds=seeds, method="functional_map", random_state=0)
+        elapsed = time.perf_counter() - start
+        right = np.mean(order[m.y_indices] == m.x_indices)
+        print(f"{n:>7} {elapsed:>7.1f} {len(m):>6} {right:>9.3f} {m.converged!s:>9}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="basis", help="comma-separated sections")
     parser.add_argument("--sizes", default="5000,10000,20000")
     args = parser.parse_args()
     sections = set(args.only.split(","))
+    sizes = [int(n) for n in args.sizes.split(",")]
     if "basis" in sections:
-        basis_table([int(n) for n in args.sizes.split(",")])
+        basis_table(sizes)
+    if "scale" in sections:
+        scale_table(sizes)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ criterion improves. The methods differ in the first pairs:
 - ``"refine"``: the seeds;
 - ``"bootstrap"``: the seeds, grown through relative representations
   (Cannistraci et al., 2023);
+- ``"functional_map"``: the point map of a functional map between spectral
+  bases of the two pools, from descriptors built on the seeds (Fumero et
+  al., 2024);
 - ``"sorted"``: no seeds needed; sorted similarity profiles (Artetxe et al.,
   2018);
 - ``"gromov"``: no seeds needed; entropic Gromov-Wasserstein (Alvarez-Melis &
@@ -34,6 +37,9 @@ I. Cannistraci, L. Moschella, V. Maiorca, M. Fumero, A. Norelli, E. Rodolà.
 Tiny Papers.
 D. Alvarez-Melis, T. Jaakkola. "Gromov-Wasserstein alignment of word
 embedding spaces." EMNLP 2018.
+M. Fumero, M. Pegoraro, V. Maiorca, F. Locatello, E. Rodolà. "Latent
+functional maps: a spectral framework for representation alignment." NeurIPS
+2024.
 """
 
 import warnings
@@ -46,13 +52,15 @@ from sklearn.utils import check_array, check_random_state
 
 from . import _kernels
 from ._backend import as_numpy, batch_rows, resolve_device, to_tensor, torch_dtype
+from ._kernels import functional_map as _functional_map
 from ._kernels.matching import mutual_csls_pairs, sorted_similarity_profiles
+from ._kernels.spectral import spectral_basis
 from ._progress import StageLog
 from ._sklearn_compat import Interval, StrOptions, user_stacklevel, validate_params
 
 __all__ = ["METHODS", "Matching", "MatchingWarning", "match_spaces"]
 
-METHODS = ("auto", "refine", "bootstrap", "sorted", "gromov")
+METHODS = ("auto", "refine", "bootstrap", "functional_map", "sorted", "gromov")
 """Values of ``method`` in :func:`match_spaces`."""
 
 MIN_LIFT = 0.125
@@ -81,7 +89,7 @@ N_HALVES = 5
 """Random halves of the rows drawn at most to reproduce a matching; the
 draws stop at the first that does."""
 
-_SEEDED = ("refine", "bootstrap")
+_SEEDED = ("refine", "bootstrap", "functional_map")
 
 
 class MatchingWarning(ConvergenceWarning):
@@ -201,14 +209,18 @@ class _Problem:
         self.n_min = min(len(X), len(Y))
         self.steps = 0
 
+    def block_rows(self, n_rows, n_columns):
+        """Rows per block against ``n_columns`` others, by the one policy."""
+        return batch_rows(
+            n_rows,
+            self.batch_size,
+            row_bytes=3 * n_columns * self.X.element_size(),
+            device=self.X.device,
+        )
+
     def mutual_pairs(self, Q, C):
         """Mutual CSLS pairs of ``Q`` and ``C``, in blocks of the one policy."""
-        block = batch_rows(
-            len(Q),
-            self.batch_size,
-            row_bytes=3 * len(C) * Q.element_size(),
-            device=Q.device,
-        )
+        block = self.block_rows(len(Q), len(C))
         return mutual_csls_pairs(Q, C, self.n_neighbors, block_rows=block)
 
     def without_seeds(self, x, y, *rest):
@@ -366,6 +378,58 @@ def _import_pot():
     return ot
 
 
+FUNCTIONAL_MAP_SOLVE = 20
+"""Basis functions of the functional map solved from the seeds, before
+ZoomOut extends it to ``n_components``, one basis function a step (three a
+step, the paper's 10 steps from 20 to 50, lost a third of the pairs of two
+digits encoders matched from 2 seeds)."""
+
+
+def _functional_map_pairs(
+    problem, rng, *, n_components, laplacian_weight, commutativity_weight, **_
+):
+    r"""Mutual pairs of the point map of a functional map fitted on the seeds.
+
+    Each pool gets the first ``n_components`` eigenvectors of the normalised
+    Laplacian of its kNN graph (``n_neighbors`` cosine neighbours, heat
+    weights; :func:`~sklatent._kernels.spectral.spectral_basis`). The
+    descriptors are the cosines of every row to each seed of its own pool;
+    the map :math:`C` between the first :data:`FUNCTIONAL_MAP_SOLVE` basis
+    functions preserves them, with Laplacian and descriptor-operator
+    commutativity (:func:`~sklatent._kernels.functional_map.solve_functional_map`),
+    ZoomOut extends it to every basis function, and the rows that are each
+    other's nearest in the carried spectral embeddings are paired.
+    """
+    n_min = min(len(problem.X), len(problem.Y))
+    k = max(1, min(n_components, n_min - 2))
+    bases = [
+        spectral_basis(
+            Z,
+            k,
+            n_neighbors=problem.n_neighbors,
+            block_rows=problem.block_rows(len(Z), len(Z)),
+        )
+        for Z in (problem.X, problem.Y)
+    ]
+    (values_x, basis_x), (values_y, basis_y) = bases
+    solve = min(FUNCTIONAL_MAP_SOLVE, k)
+    C = _functional_map.solve_functional_map(
+        values_x[:solve],
+        basis_x[:, :solve],
+        values_y[:solve],
+        basis_y[:, :solve],
+        problem.X @ problem.X[problem.seed_x].T,
+        problem.Y @ problem.Y[problem.seed_y].T,
+        laplacian_weight=laplacian_weight,
+        commutativity_weight=commutativity_weight,
+        block_rows=problem.block_rows(n_min, solve * solve),
+    )
+    n_max = max(len(problem.X), len(problem.Y))
+    block = problem.block_rows(n_max, n_max)
+    C = _functional_map.zoomout(basis_x, basis_y, C, block_rows=block)
+    yield _functional_map.mutual_point_pairs(basis_x, basis_y, C, block_rows=block)
+
+
 def _seeded_pairs(problem, rng, **_):
     """The seeds alone."""
     yield problem.seed_x[:0], problem.seed_y[:0]
@@ -374,6 +438,7 @@ def _seeded_pairs(problem, rng, **_):
 _INITIALISATIONS = {
     "refine": _seeded_pairs,
     "bootstrap": _bootstrap_pairs,
+    "functional_map": _functional_map_pairs,
     "sorted": _sorted_pairs,
     "gromov": _gromov_pairs,
 }
@@ -577,6 +642,9 @@ def _check_seeds(seeds, n_x, n_y):
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "subsample": [Interval(Integral, 2, None, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "laplacian_weight": [Interval(Real, 0, None, closed="left")],
+        "commutativity_weight": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str],
         "random_state": ["random_state"],
@@ -596,6 +664,9 @@ def match_spaces(
     n_init=3,
     subsample=2000,
     epsilon=2e-2,
+    n_components=50,
+    laplacian_weight=_functional_map.LAPLACIAN_WEIGHT,
+    commutativity_weight=_functional_map.COMMUTATIVITY_WEIGHT,
     batch_size=None,
     device="cpu",
     random_state=None,
@@ -677,6 +748,26 @@ def match_spaces(
           by their cosines to the seed anchors, and the surest mutual CSLS
           pairs join the anchors, doubling them each round, up to twice the
           larger width.
+        - ``"functional_map"``: the seeds (at least 2), through a *latent
+          functional map* (Fumero et al., 2024). Each pool gets a spectral
+          basis, the first ``n_components`` eigenvectors of the normalised
+          Laplacian of its kNN graph (``n_neighbors`` cosine neighbours, heat
+          weights); the cosines of every row to each seed of its pool are
+          functions known on both sides, and the small matrix :math:`C`
+          between the first :data:`FUNCTIONAL_MAP_SOLVE` basis functions
+          that carries them over (with Laplacian and descriptor-operator
+          commutativity, weighted by ``laplacian_weight`` and
+          ``commutativity_weight``) is extended to the whole basis by
+          ZoomOut; rows that are each other's nearest in the carried
+          spectral embeddings are the first pairs. It reads the two kNN
+          graphs, not the coordinates, so from 2 seeds it aligns two
+          encoders of one architecture trained from different seeds (where
+          ``"refine"`` needs about 5 to 10), and every further seed only
+          adds descriptors. It needs the two graphs to be alike: when the
+          pools share only part of their items the graphs differ by the rest
+          (on two digits encoders it still worked with half the items
+          shared); between encoders of different lineages it finds little
+          (docs/matching.rst).
         - ``"sorted"``: no seeds needed. Each row of a subsample of
           ``subsample`` rows is described by its sorted similarities to the
           subsample (VecMap, Artetxe et al., 2018), which a rotation leaves
@@ -689,12 +780,13 @@ def match_spaces(
           subsamples of at most :data:`GROMOV_ROWS` rows (Alvarez-Melis &
           Jaakkola, 2018). Needs POT (``pip install sklatent[ot]``) and more
           time than ``"sorted"``.
-        - ``"auto"``: ``"refine"`` and ``"bootstrap"`` when there are at least
-          2 seeds, and ``"sorted"`` always; the run with the best criterion is
-          kept.
+        - ``"auto"``: ``"refine"``, ``"bootstrap"`` and ``"functional_map"``
+          when there are at least 2 seeds, and ``"sorted"`` always; the run
+          with the best criterion is kept.
     n_neighbors : int, default=10
         Neighbours :math:`k` of the CSLS neighbourhood similarity (Conneau et
-        al. found 5, 10 and 50 alike).
+        al. found 5, 10 and 50 alike), and of each row in the kNN graphs of
+        ``"functional_map"``.
     max_iter : int, default=50
         Iterations of refinement at most, for each first set of pairs.
     tol : float, default=1e-4
@@ -712,6 +804,21 @@ def match_spaces(
         ``subsample``.
     epsilon : float, default=2e-2
         Entropic regularisation of ``"gromov"``.
+    n_components : int, default=50
+        Eigenvectors in the spectral basis of each pool (``"functional_map"``;
+        the paper's default). At most the smaller pool's length less 2.
+    laplacian_weight : float, default=1e-3
+        Weight :math:`\alpha` of Laplacian commutativity,
+        :math:`\lVert \Lambda_Y C - C \Lambda_X \rVert^2`, in the solve of
+        ``"functional_map"`` (the paper's default;
+        :func:`~sklatent._kernels.functional_map.solve_functional_map`).
+    commutativity_weight : float, default=1e-1
+        Weight :math:`\beta` of descriptor-operator commutativity, the mean
+        over seeds of :math:`\lVert S^Y_i C - C S^X_i \rVert^2` for the
+        operators of multiplication by each descriptor (the paper's
+        default). Without it, 10 or more seeds give near-collinear
+        descriptors that the map overfits (on two digits encoders the
+        matching then failed); with it, more seeds never hurt.
     batch_size : int, default=None
         Rows compared with a whole pool at once; None sizes blocks from
         scikit-learn's ``working_memory``. Memory grows with ``batch_size``
@@ -763,7 +870,13 @@ def match_spaces(
     adds :math:`O(s^2 \log s)` for ``s = subsample`` rows. Two pools of 2,000
     rows take about a second on two CPU cores; each half of the rows drawn
     by the check adds about a quarter of that, and the check is skipped when
-    the criterion does not beat its baseline.
+    the criterion does not beat its baseline. ``"functional_map"`` adds a
+    spectral basis of each pool (a kNN graph, :math:`O(n^2 d)` over blocks,
+    and a sparse eigensolve) and about 30 nearest-neighbour searches between
+    spectral embeddings of at most ``n_components`` features: on 5,000 x
+    5,000 pools of 384 features with 10 seeds, a quarter of a call that took
+    170 s to 250 s on two CPU cores shared with other jobs (load 10;
+    ``benchmarks/bench_functional_maps.py --only scale``).
 
     The criterion compares matchings of the same pools only: its value for
     unrelated spaces depends on their dimension and size (high-dimensional
@@ -783,6 +896,10 @@ def match_spaces(
 
     D. Alvarez-Melis, T. Jaakkola. "Gromov-Wasserstein alignment of word
     embedding spaces." EMNLP 2018.
+
+    M. Fumero, M. Pegoraro, V. Maiorca, F. Locatello, E. Rodolà. "Latent
+    functional maps: a spectral framework for representation alignment."
+    NeurIPS 2024.
 
     Examples
     --------
@@ -830,7 +947,14 @@ def match_spaces(
         f"pools {len(X)} x {len(Y)}, {len(seeds)} seeds; first pairs by "
         + ", ".join(methods)
     )
-    options = {"n_init": n_init, "subsample": subsample, "epsilon": epsilon}
+    options = {
+        "n_init": n_init,
+        "subsample": subsample,
+        "epsilon": epsilon,
+        "n_components": n_components,
+        "laplacian_weight": laplacian_weight,
+        "commutativity_weight": commutativity_weight,
+    }
     best = _best_run(problem, methods, rng, progress=progress, **options)
     progress(
         f"matching by {best.method!r}: criterion {best.criterion:.3f} after "

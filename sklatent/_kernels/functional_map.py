@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from .similarity import nearest_rows, squared_euclidean
+from .similarity import nearest_rows
 
 LAPLACIAN_WEIGHT = 1e-3
 r"""Default weight :math:`\alpha` of Laplacian commutativity (Fumero et al.)."""
@@ -187,13 +187,19 @@ def _embedding(basis):
 
 
 def _nearest(Q, C, *, block_rows):
-    """The nearest row of ``C`` to each row of ``Q``, in Euclidean distance."""
+    r"""The nearest row of ``C`` to each row of ``Q``, in Euclidean distance.
+
+    Ranks by :math:`2 q \cdot c - \lVert c \rVert^2`, the negated squared
+    distance less :math:`\lVert q \rVert^2`, which is constant along a row:
+    one product per block.
+    """
+    squares = C.square().sum(dim=1).neg_().unsqueeze(0)
     _, indices = nearest_rows(
         Q,
         C,
         1,
         block_rows=block_rows,
-        score=lambda a, b: squared_euclidean(a, b).neg_(),
+        score=lambda block, rows: torch.addmm(squares, block, rows.T, alpha=2.0),
     )
     return indices.squeeze(1)
 
