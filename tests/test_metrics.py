@@ -681,3 +681,99 @@ def test_metrics_package_imports_no_estimator():
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 module = node.module if isinstance(node, ast.ImportFrom) else None
                 assert not (module or "").startswith("sklatent"), path
+
+
+# Functional map similarity ----------------------------------------------------
+
+
+def _clusters(n=300, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)) + rng.integers(3, size=(n, 1)) * 4
+
+
+@pytest.mark.parametrize("measure", ["diagonal", "orthogonal"])
+def test_functional_map_similarity_of_one_graph_is_one(measure):
+    X = _clusters()
+    Q = np.linalg.qr(np.random.default_rng(1).standard_normal((8, 8)))[0]
+    for Y in (X, 3 * X @ Q - 7, np.hstack([X, np.zeros((300, 2))])):
+        score = metrics.functional_map_similarity(
+            X, Y, n_components=12, measure=measure
+        )
+        assert score == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("measure", ["diagonal", "orthogonal"])
+def test_functional_map_similarity_separates_a_noisy_copy_from_noise(measure):
+    # Eigenvectors of near-equal eigenvalues mix under any noise, so the
+    # score is not monotone in the noise; a noisy copy still scores well
+    # above an unrelated space.
+    X = _clusters(seed=2)
+    rng = np.random.default_rng(3)
+    noisy = X + 0.1 * rng.standard_normal(X.shape)
+    copy = metrics.functional_map_similarity(X, noisy, n_components=12, measure=measure)
+    unrelated = metrics.functional_map_similarity(
+        X, rng.standard_normal(X.shape), n_components=12, measure=measure
+    )
+    assert copy < 1 and copy > unrelated + 0.2
+
+
+def test_functional_map_similarity_is_the_diagonal_share_of_the_map():
+    # Against C = Phi_Y^T Phi_X from bases computed here densely.
+    X, Y = _clusters(120, 6, seed=4), _clusters(120, 5, seed=5)
+    from sklatent._kernels import spectral
+
+    def basis(Z):
+        Z = torch.as_tensor(Z - Z.mean(axis=0))
+        L = (
+            np.eye(120)
+            - spectral.normalized_adjacency(
+                spectral.knn_graph(Z, 10, block_rows=120)
+            ).toarray()
+        )
+        return np.linalg.eigh(L)[1][:, :8]
+
+    C = basis(Y).T @ basis(X)
+    off = np.linalg.norm(C - np.diag(np.diag(C))) / np.linalg.norm(C)
+    gram = C.T @ C
+    expected = {
+        "diagonal": 1 - off,
+        "orthogonal": np.sum(np.diag(gram) ** 2) / np.sum(gram**2),
+    }
+    for measure, value in expected.items():
+        score = metrics.functional_map_similarity(X, Y, n_components=8, measure=measure)
+        assert score == pytest.approx(value, abs=1e-6)
+
+
+def test_functional_map_similarity_of_float32_far_from_the_origin():
+    X = (_clusters(seed=6) + 1e4).astype(np.float32)
+    Y = (_clusters(seed=6) * 2 - 3e4).astype(np.float32)
+    Y += np.random.default_rng(7).standard_normal(Y.shape).astype(np.float32)
+    single = metrics.functional_map_similarity(X, Y, n_components=12)
+    double = metrics.functional_map_similarity(
+        X.astype(np.float64), Y.astype(np.float64), n_components=12
+    )
+    assert single == pytest.approx(double, abs=1e-3)
+    assert single > 0.3
+
+
+def test_functional_map_similarity_needs_more_rows_than_components():
+    X = _clusters(30, 4)
+    with pytest.raises(ValueError, match="n_components=30 needs more rows"):
+        metrics.functional_map_similarity(X, X, n_components=30)
+
+
+@pytest.mark.slow
+def test_functional_map_similarity_identifies_the_same_architecture():
+    # The paper's layer identification, on the digits encoders: each encoder
+    # of seed 0 is most similar to the one of seed 1 with its architecture.
+    from sklatent.datasets import load_digits_embeddings
+
+    a = load_digits_embeddings(random_state=0)
+    b = load_digits_embeddings(random_state=1)
+    names = list(a.embeddings)
+    for name in names:
+        scores = [
+            metrics.functional_map_similarity(a.embeddings[name], b.embeddings[other])
+            for other in names
+        ]
+        assert names[int(np.argmax(scores))] == name, scores

@@ -12,7 +12,9 @@ with an n x n matrix:
   :func:`rbf_cka` (O(n^2 d) time, O(n * batch) memory), and the Procrustes
   shape metric :func:`procrustes_similarity` / :func:`procrustes_distance`;
 - neighbourhoods: :func:`jaccard_at_k` and :func:`mutual_knn_alignment`
-  (does each item keep its k nearest neighbours from one space to the other?);
+  (does each item keep its k nearest neighbours from one space to the other?),
+  and :func:`functional_map_similarity` (do the kNN graphs have the same
+  smooth functions?);
 - correspondence and retrieval (row ``i`` of ``X`` should find row ``i`` of
   ``Y``): :func:`mean_cosine`, :func:`retrieval_ranks`, :func:`mrr`,
   :func:`top_k_accuracy`, by cosine, Euclidean distance or CSLS;
@@ -26,8 +28,8 @@ well as the true match does not push it down. k-nearest sets break ties by
 the lower row index. Ties are equal computed scores, compared exactly.
 
 One module a job: ``_similarity_index`` (CKA, Procrustes), ``_retrieval``
-(ranks and neighbourhoods), ``_scorers``; the maths lives in
-:mod:`sklatent._kernels`. This package imports no estimator, so the
+(ranks and neighbourhoods), ``_spectral`` (functional maps), ``_scorers``;
+the maths lives in :mod:`sklatent._kernels`. This package imports no estimator, so the
 estimators themselves may use it.
 """
 
@@ -52,8 +54,10 @@ from ._similarity_index import (
     procrustes_similarity,
     rbf_cka,
 )
+from ._spectral import functional_map_similarity
 
 __all__ = [
+    "functional_map_similarity",
     "jaccard_at_k",
     "linear_cka",
     "linear_cka_scorer",
