@@ -24,7 +24,7 @@ import torch
 from scipy.signal import resample_poly
 from torch import nn
 
-from ._zoo import _one_torch_thread, _seed, _train_classifier
+from ._zoo import _FACTORY, _one_torch_thread, _seed, _train_classifier
 
 #: Sampling rate of every waveform, in Hz, and the length of a recording in samples.
 SAMPLE_RATE = 16_000
@@ -260,14 +260,14 @@ def mel_filterbank(n_mels, n_fft, sample_rate, f_min, f_max):
 class LogMel(nn.Module):
     """Waveforms (n, n_samples) -> log-mel spectrograms (n, n_mels, n_frames).
 
-    A Hann-windowed short-time Fourier transform (25 ms windows every 10 ms at
-    16 kHz, centred frames), the power spectrum, ``n_mels`` triangular mel
-    filters between 20 Hz and 8 kHz, then ``log(mel + 1e-6)``. The window and
-    the filterbank are buffers, so the module computes in the dtype and on the
-    device it is moved to.
+    A Hann-windowed short-time Fourier transform (32 ms windows every 20 ms at
+    16 kHz, centred frames: 51 frames a second), the power spectrum,
+    ``n_mels`` triangular mel filters between 20 Hz and 8 kHz, then
+    ``log(mel + 1e-6)``. The window and the filterbank are buffers, so the
+    module computes in the dtype and on the device it is moved to.
     """
 
-    def __init__(self, *, n_mels=40, n_fft=400, hop_length=160, epsilon=1e-6):
+    def __init__(self, *, n_mels=40, n_fft=512, hop_length=320, epsilon=1e-6):
         super().__init__()
         self.n_fft, self.hop_length, self.epsilon = n_fft, hop_length, epsilon
         self.register_buffer(
@@ -290,7 +290,7 @@ class LogMel(nn.Module):
 
 
 def log_mels(rows, voices, *, chunk=256):
-    """The log-mel features of the recordings of ``rows``: (n, 40, 101) float32.
+    """The log-mel features of the recordings of ``rows``: (n, 40, 51) float32.
 
     Recordings are synthesised ``chunk`` at a time and dropped once featurised,
     so the waveforms of the whole dataset never sit in memory together.
@@ -309,10 +309,12 @@ def log_mels(rows, voices, *, chunk=256):
 
 # Bump whenever anything here changes the recordings, the features or the
 # encoders, so that stale caches are not read.
-_RECIPE_VERSION = "1"
+_RECIPE_VERSION = "2"
 _N_MELS = 40
-# Build modules in float32 on the CPU whatever the caller's torch defaults are.
-_FACTORY = {"dtype": torch.float32, "device": "cpu"}
+# Dropout between an encoder and its head in training: the embedding cannot lean
+# on a few coordinates, which makes the encoders' spaces more alike (stitching
+# on held-out voices: docs/modalities.rst).
+_DROPOUT = 0.3
 
 
 class _MeanMax(nn.Module):
@@ -343,6 +345,7 @@ def _cnn():
         nn.AdaptiveMaxPool1d(1),
         nn.Flatten(),
         nn.Linear(96, 64, **_FACTORY),
+        nn.Tanh(),
     )
 
 
@@ -366,6 +369,7 @@ def _frames():
         nn.ReLU(),
         _MeanMax(),
         nn.Linear(128, 32, **_FACTORY),
+        nn.Tanh(),
     )
 
 
@@ -375,15 +379,15 @@ ENCODERS = {
         0,
         64,
         _cnn,
-        8,
+        16,
         "1-D CNN on the log-mels: three convolutions over time (strides 2, 2, "
-        "1), ReLU, max over time, linear to 64",
+        "1), ReLU, max over time, 64 tanh outputs",
     ),
     "speech-stats": (
         1,
         48,
         _statistics,
-        20,
+        40,
         "MLP on pooled statistics (per mel band: mean, standard deviation, "
         "mean absolute change, max over time) 160-256-48, tanh",
     ),
@@ -391,9 +395,9 @@ ENCODERS = {
         2,
         32,
         _frames,
-        10,
+        20,
         "frame encoder (a width-3 convolution, then a per-frame layer), mean "
-        "and max over time, linear to 32",
+        "and max over time, 32 tanh outputs",
     ),
 }
 
@@ -419,6 +423,7 @@ def train_encoder(name, features, target, train, test, random_state):
         target,
         train,
         test,
+        dropout=_DROPOUT,
         seed=_seed(random_state, own_seed),
         epochs=epochs,
     )

@@ -156,17 +156,28 @@ def _train(build, inputs, targets, loss, *, seed, epochs):
     return model.eval()
 
 
-def _train_classifier(build, dim, n_classes, inputs, target, train, test, **options):
+def _train_classifier(
+    build, dim, n_classes, inputs, target, train, test, *, dropout=0.0, **options
+):
     """Train ``build()`` with a linear head to ``n_classes`` on the rows ``train``.
 
     ``inputs`` is a float32 tensor, ``target`` a numpy array of class indices;
-    ``options`` are the ``seed`` and ``epochs`` of :func:`_train`. Returns
+    ``dropout`` is the rate of a dropout layer between the encoder and the
+    head (none when 0); ``options`` are the ``seed`` and ``epochs`` of
+    :func:`_train`. Returns
     ``(encoder, embedding, accuracy)``: the encoder in eval mode, the float32
     numpy embedding of all ``inputs`` and the accuracy of the network's own
     head on the rows ``test``.
     """
+
+    def classifier():
+        head = nn.Linear(dim, n_classes, **_FACTORY)
+        if dropout:
+            head = nn.Sequential(nn.Dropout(dropout), head)
+        return nn.Sequential(build(), head)
+
     model = _train(
-        lambda: nn.Sequential(build(), nn.Linear(dim, n_classes, **_FACTORY)),
+        classifier,
         inputs[train],
         torch.from_numpy(target[train].astype(np.int64)),
         nn.functional.cross_entropy,

@@ -1212,7 +1212,7 @@ def load_speech_embeddings(
     accents combined with one of 20 voice variants, and each recording has
     its own speed and pitch, drawn at random. Every recording is a 16 kHz
     waveform of one second, described by its log-mel spectrogram (40 mel
-    bands, 25 ms windows every 10 ms). The voices are split into training and
+    bands, 32 ms windows every 20 ms). The voices are split into training and
     held-out voices; each encoder (a small torch network of its own
     architecture and seed) is trained with a linear classification head on
     the recordings of the training voices only, then embeds all recordings.
@@ -1339,13 +1339,7 @@ def load_speech_embeddings(
 def _speech_split(test_size, random_state):
     """``(rows, train_indices, test_indices)``: held-out voices by accent."""
     _check_seed(random_state)
-    if isinstance(test_size, bool) or not (
-        isinstance(test_size, numbers.Real) and 0 < test_size < 1
-    ):
-        raise ValueError(
-            f"test_size={test_size!r} must be a float strictly between 0 and 1: "
-            "the fraction of the voices held out."
-        )
+    _check_fraction(test_size, "voices")
     rows = _speech.renditions(_speech.VOICES, 1, random_state)
     accents = [voice.split("+")[0] for voice in _speech.VOICES]
     _, test_voices = train_test_split(
@@ -1434,3 +1428,14 @@ def _describe_speech(names, n_rows, train, test, voices):
     ]
     lines += [f"- {name}: {_speech.ENCODERS[name][4]}" for name in names]
     return "\n".join(lines)
+
+
+def _check_fraction(test_size, what):
+    """Refuse a ``test_size`` that is not a fraction strictly between 0 and 1."""
+    if isinstance(test_size, bool) or not (
+        isinstance(test_size, numbers.Real) and 0 < test_size < 1
+    ):
+        raise ValueError(
+            f"test_size={test_size!r} must be a float strictly between 0 and 1: "
+            f"the fraction of the {what} held out."
+        )

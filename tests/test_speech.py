@@ -76,14 +76,14 @@ def test_renditions_cover_voices_and_words_at_drawn_speeds_and_pitches(espeak):
 
 
 def test_mel_filters_are_triangles_covering_the_band():
-    filterbank = _speech.mel_filterbank(40, 400, 16_000, 20.0, 8000.0)
-    assert filterbank.shape == (40, 201) and filterbank.min() == 0.0
+    filterbank = _speech.mel_filterbank(40, 512, 16_000, 20.0, 8000.0)
+    assert filterbank.shape == (40, 257) and filterbank.min() == 0.0
     assert (filterbank.max(axis=1) > 0.5).all()  # no filter falls between bins
     assert filterbank.max() <= 1.0
     peaks = filterbank.argmax(axis=1)
     assert (np.diff(peaks) >= 0).all() and peaks[-1] > peaks[0]
     # Neighbouring triangles overlap by half: the weights sum to 1 inside.
-    inside = filterbank[:, 5:185].sum(axis=0)  # 200 Hz to 7.4 kHz
+    inside = filterbank[:, 3:235].sum(axis=0)  # 94 Hz to 7.3 kHz
     np.testing.assert_allclose(inside, 1.0, atol=1e-9)
 
 
@@ -95,12 +95,12 @@ def test_a_pure_tone_lands_in_its_mel_band():
     for frequency in [300.0, 1000.0, 4000.0]:
         tone = np.sin(2 * np.pi * frequency * time).astype(np.float32)
         features = _speech.LogMel()(torch.from_numpy(tone[None]))[0]
-        assert features.shape == (40, 101)
+        assert features.shape == (40, 51)
         band = int(features.mean(dim=1).argmax())
         assert edges[band] < frequency < edges[band + 2]
 
 
-def _log_mel_reference(waveforms, n_fft=400, hop=160):
+def _log_mel_reference(waveforms, n_fft=512, hop=320):
     """The log-mel features in float64 numpy: reflect-padded frames, rfft."""
     padded = np.pad(
         waveforms.astype(np.float64), ((0, 0), (n_fft // 2,) * 2), "reflect"
@@ -141,7 +141,7 @@ def test_log_mel_in_float32_matches_a_float64_reference():
 def test_each_encoder_embeds_log_mels_and_waveforms(name):
     _, width, _, _, _ = _speech.ENCODERS[name]
     encoder = _speech.build_encoder(name).eval()
-    features = torch.randn(3, 40, 101)
+    features = torch.randn(3, 40, 51)
     assert encoder(features).shape == (3, width)
     waveforms = torch.from_numpy(np.random.RandomState(0).uniform(-1, 1, (2, 16000)))
     embedding = _speech.waveform_encoder(encoder)(waveforms.float())
