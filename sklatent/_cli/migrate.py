@@ -79,8 +79,13 @@ def add_parser(commands, positive_int, one_line_errors):
 
     apply = sub.add_parser("apply", help="translate a whole store")
     apply.add_argument("bridge")
-    apply.add_argument("--input", required=True, help="the store (.npy or parquet)")
-    apply.add_argument("--out", required=True, help="the translated store")
+    apply.add_argument("--input", help="the store (.npy or parquet)")
+    apply.add_argument("--out", help="the translated store")
+    apply.add_argument(
+        "--store",
+        help="a vector store (lancedb://DIR/TABLE?column=vector): write its "
+        "shadow column, resumably (instead of --input and --out)",
+    )
     apply.add_argument("--batch-size", type=positive_int, default=16384)
     io_flags(apply)
 
@@ -251,6 +256,12 @@ def _report(args):
 
 
 def _apply(args):
+    if args.store is not None:
+        if args.input is not None or args.out is not None:
+            raise ValueError("give --store, or --input and --out, not both")
+        return _apply_store(args)
+    if args.input is None or args.out is None:
+        raise ValueError("give --input and --out (or --store URI)")
     bridge = migration.load_bridge(args.bridge)
     update, close = progress_bar(
         migration.count_rows(args.input), enabled=not args.quiet
@@ -266,6 +277,26 @@ def _apply(args):
         )
     finally:
         close()
+    return EXIT_OK
+
+
+def _apply_store(args):
+    bridge = migration.load_bridge(args.bridge)
+    store = migration.open_store(args.store)
+    update, close = progress_bar(
+        migration.shadow_missing(store), enabled=not args.quiet
+    )
+    try:
+        written = migration.apply_to_store(
+            bridge, store, batch_size=args.batch_size, progress=update
+        )
+    finally:
+        close()
+    if not args.quiet:
+        print(
+            f"{written} rows written into the shadow of {store.column!r}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -19,6 +19,9 @@ report; :func:`pairs_curve` shows how retention grows with the pairs.
 :func:`export_faiss` writes the bridge as a FAISS transform, and
 :func:`check_store` says which rows of a store look like either space. Bridges
 are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
+In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
+``lancedb://DIR/TABLE?column=vector``), :func:`apply_to_store` writes the
+translated vectors into a stamped shadow column, resumably.
 ``sklatent migrate`` is the command line over these functions.
 """
 
@@ -37,12 +40,25 @@ from ._stores import (
     read_vectors,
     save_bridge,
 )
+from ._vector_stores import (
+    LanceDBStore,
+    VectorStore,
+    apply_to_store,
+    bridge_stamp,
+    open_store,
+    parse_store_uri,
+    shadow_missing,
+)
 
 __all__ = [
     "DIRECTIONS",
     "METHODS",
+    "LanceDBStore",
     "MigrationBridge",
+    "VectorStore",
     "apply_bridge",
+    "apply_to_store",
+    "bridge_stamp",
     "bridge_retention",
     "check_store",
     "count_rows",
@@ -53,9 +69,12 @@ __all__ = [
     "is_parquet",
     "load_bridge",
     "measure_bridge",
+    "open_store",
     "pairs_curve",
+    "parse_store_uri",
     "read_pairs",
     "read_vectors",
     "retention_at_k",
     "save_bridge",
+    "shadow_missing",
 ]

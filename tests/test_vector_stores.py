@@ -1,0 +1,248 @@
+"""Vector stores: the shadow column of ``migrate apply --store``, end to end in a
+temporary LanceDB database."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklatent.__main__ import main
+from sklatent.migration import (
+    MigrationBridge,
+    apply_to_store,
+    bridge_stamp,
+    open_store,
+    parse_store_uri,
+    save_bridge,
+    shadow_missing,
+)
+
+from ._migration_data import spaces
+
+lancedb = pytest.importorskip("lancedb")
+pa = pytest.importorskip("pyarrow")
+pytest.importorskip("skops.io")
+
+N = 300
+
+
+@pytest.fixture(scope="module")
+def bridge():
+    old, new = spaces(600)
+    return MigrationBridge(method="affine", target_name="new-model").fit(old, new)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A table of N rows (ids out of order, a text column, old-space vectors)."""
+    old = spaces(N, seed=5)[0]
+    ids = 1000 + np.random.default_rng(0).permutation(N)
+    db = lancedb.connect(tmp_path / "db")
+    db.create_table(
+        "docs",
+        pa.table(
+            {
+                "id": ids,
+                "text": [f"item {i}" for i in ids],
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(old.ravel()), old.shape[1]
+                ),
+            }
+        ),
+    )
+    return f"lancedb://{tmp_path / 'db'}/docs?column=vector", dict(
+        zip(ids, old, strict=True)
+    )
+
+
+def _table(uri):
+    parsed = parse_store_uri(uri)
+    return lancedb.connect(parsed.path).open_table(parsed.table).to_arrow()
+
+
+def _vectors(table, column):
+    """``{id: vector}`` of a column, every id once."""
+    ids = table.column("id").to_pylist()
+    assert len(set(ids)) == len(ids) == N
+    values = table.column(column).to_pylist()
+    return {
+        key: np.asarray(value, np.float32)
+        for key, value in zip(ids, values, strict=True)
+    }
+
+
+def _check_shadow(uri, old, bridge, column="vector__shadow"):
+    written = _vectors(_table(uri), column)
+    ids = sorted(old)
+    np.testing.assert_allclose(
+        np.stack([written[i] for i in ids]),
+        bridge.transform(np.stack([old[i] for i in ids])),
+        atol=1e-5,
+    )
+
+
+def test_parse_store_uri():
+    assert parse_store_uri("lancedb:///abs/db/docs?column=emb&id=key") == (
+        "lancedb", "/abs/db", "docs", "emb", "key",
+    )  # fmt: skip
+    assert parse_store_uri("lancedb://db/docs").column == "vector"
+    for uri, match in [
+        ("db/docs", "not a store URI"),
+        ("qdrantx://db/docs", "not a store URI"),
+        ("lancedb://docs", "names no table"),
+        ("lancedb://db/docs?colum=x", "unknown option 'colum'"),
+        ("lancedb://db/docs?column", "malformed query"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            parse_store_uri(uri)
+
+
+def test_open_store_errors(store, tmp_path):
+    uri, _ = store
+    base = uri.split("?")[0]
+    with pytest.raises(ValueError, match="no LanceDB database at"):
+        open_store(f"lancedb://{tmp_path / 'nowhere'}/docs")
+    with pytest.raises(ValueError, match="has no table 'missing'"):
+        open_store(base.replace("/docs", "/missing"))
+    with pytest.raises(ValueError, match=r"has no column 'emb' \(columns: id, text"):
+        open_store(base + "?column=emb")
+    with pytest.raises(ValueError, match="has no id column 'key'"):
+        open_store(base + "?id=key")
+
+
+def test_apply_writes_a_stamped_shadow_next_to_the_served_column(store, bridge):
+    uri, old = store
+    before = _table(uri)
+    assert apply_to_store(bridge, uri, batch_size=64) == N
+    after = _table(uri)
+    assert after.column_names == [
+        "id", "text", "vector", "vector__shadow", "vector__shadow__stamp",
+    ]  # fmt: skip
+    assert after.column("vector").equals(before.column("vector"))
+    assert after.column("text").equals(before.column("text"))
+    _check_shadow(uri, old, bridge)
+    stamp = json.loads(bridge_stamp(bridge))
+    assert stamp["model"] == "new-model" and stamp["bridge"] == bridge.fingerprint_
+    assert set(after.column("vector__shadow__stamp").to_pylist()) == {
+        bridge_stamp(bridge)
+    }
+    # idempotent: nothing left to write
+    assert apply_to_store(bridge, uri) == 0
+    assert shadow_missing(open_store(uri)) == 0
+
+
+def test_an_interrupted_apply_resumes_without_missing_or_rewriting_a_row(store, bridge):
+    uri, old = store
+    done = []
+
+    def interrupt(rows):
+        done.append(rows)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=64, progress=interrupt)
+    assert shadow_missing(open_store(uri)) == N - 128
+    resumed = []
+    assert apply_to_store(bridge, uri, batch_size=64, progress=resumed.append) == (
+        N - 128
+    )
+    assert sum(resumed) == N - 128
+    _check_shadow(uri, old, bridge)
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch (~10 s)
+def test_apply_survives_kill_9(store, bridge, tmp_path):
+    uri, old = store
+    save_bridge(bridge, tmp_path / "bridge.skops")
+    script = (
+        "import os, signal, sys\n"
+        "from sklatent.migration import apply_to_store, load_bridge\n"
+        "done = []\n"
+        "def kill(rows):\n"
+        "    done.append(rows)\n"
+        "    if len(done) == 3:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "apply_to_store(load_bridge(sys.argv[1]), sys.argv[2], batch_size=50,"
+        " progress=kill)\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "bridge.skops"), uri], env=env
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert shadow_missing(open_store(uri)) == N - 150
+    assert apply_to_store(bridge, uri, batch_size=50) == N - 150
+    _check_shadow(uri, old, bridge)
+
+
+def test_apply_refuses_what_does_not_fit(store, bridge):
+    uri, _ = store
+    with pytest.raises(ValueError, match="holds vectors of 32 values; the bridge"):
+        apply_to_store(
+            MigrationBridge(method="affine").fit(*spaces(200, d_old=16)), uri
+        )
+    base = uri.split("?")[0]
+    with pytest.raises(ValueError, match="column 'text' .* holds string, not vectors"):
+        apply_to_store(bridge, base + "?column=text")
+    with pytest.raises(ValueError, match="needs an old-to-new bridge"):
+        apply_to_store(
+            MigrationBridge(method="affine", direction="new-to-old").fit(*spaces(200)),
+            uri,
+        )
+
+
+def _stop_after_one(rows):
+    raise KeyboardInterrupt
+
+
+def test_apply_refuses_to_finish_a_shadow_with_another_bridge(store, bridge):
+    uri, _ = store
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=64, progress=_stop_after_one)
+    other = MigrationBridge(method="affine").fit(*spaces(200, seed=3))
+    with pytest.raises(ValueError, match="64 rows of the shadow column .* another b"):
+        apply_to_store(other, uri)
+
+
+def test_cli_apply(store, bridge, tmp_path, capsys):
+    uri, old = store
+    path = str(tmp_path / "bridge.skops")
+    save_bridge(bridge, path)
+    assert main(["migrate", "apply", path, "--store", uri, "--batch-size", "100"]) == 0
+    assert f"{N} rows written" in capsys.readouterr().err
+    _check_shadow(uri, old, bridge)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["apply", "{bridge}", "--store", "lancedb://nowhere"], "names no table"),
+        (["apply", "{bridge}", "--store", "lancedb://{db}/missing"],
+         "has no table 'missing'"),
+        (["apply", "{bridge}", "--store", "lancedb://{db}/docs?column=emb"],
+         "has no column 'emb'"),
+        (["apply", "{bridge}", "--store", "{uri}", "--out", "x.npy"], "not both"),
+        (["apply", "{bridge}", "--input", "x.npy"], "give --input and --out"),
+        (["apply", "{bridge}", "--store", "lancedb://{db}/docs?column=text"],
+         "not vectors"),
+    ],
+)  # fmt: skip
+def test_cli_errors_are_one_line_and_exit_2(
+    store, bridge, tmp_path, capsys, argv, message
+):
+    uri, _ = store
+    path = str(tmp_path / "bridge.skops")
+    save_bridge(bridge, path)
+    fill = dict(db=tmp_path / "db", bridge=path, uri=uri)
+    argv = ["migrate", *(a.format(**fill) for a in argv)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert err.startswith(f"sklatent migrate {argv[1]}: error: ")
