@@ -44,6 +44,7 @@ FLOORS = {
     "_encoder": 6,
     "_zoo": 6,
     "_speech": 6,
+    "_graph": 6,
     "_zeroshot": 6,
     # 7: built on the estimators
     "matching": 7,
