@@ -1531,8 +1531,8 @@ def load_graph_embeddings(
 
     Notes
     -----
-    The graph depends on the installed packages (with numpy 2.2, scipy 1.15
-    and scikit-learn 1.6 about 1,600 nodes and 2,500 edges, in many small
+    The graph depends on the installed packages (with numpy 2.4, scipy 1.17
+    and scikit-learn 1.9, 1,596 nodes and 2,518 edges, in many small
     components); files are cached under a fingerprint of the nodes, the
     edges and the features, so another version is never read from a stale
     file. torch's docstrings have no numpydoc "See Also" section, so its
