@@ -1,5 +1,5 @@
-"""Vector stores: the shadow column of ``migrate apply --store``, end to end in a
-temporary LanceDB database."""
+"""Vector stores: the shadow column of ``migrate apply --store``, status, cutover,
+rollback, end to end in a temporary LanceDB database."""
 
 import json
 import os
@@ -16,15 +16,19 @@ from sklatent.migration import (
     MigrationBridge,
     apply_to_store,
     bridge_stamp,
+    cutover_store,
     open_store,
     parse_store_uri,
+    rollback_store,
     save_bridge,
     shadow_missing,
+    store_status,
 )
 
 from ._migration_data import spaces
 
 lancedb = pytest.importorskip("lancedb")
+IvfFlat = pytest.importorskip("lancedb.index").IvfFlat
 pa = pytest.importorskip("pyarrow")
 pytest.importorskip("skops.io")
 
@@ -148,6 +152,7 @@ def test_an_interrupted_apply_resumes_without_missing_or_rewriting_a_row(store, 
     with pytest.raises(KeyboardInterrupt):
         apply_to_store(bridge, uri, batch_size=64, progress=interrupt)
     assert shadow_missing(open_store(uri)) == N - 128
+    assert store_status(uri)["shadow_written"] == pytest.approx(128 / N)
     resumed = []
     assert apply_to_store(bridge, uri, batch_size=64, progress=resumed.append) == (
         N - 128
@@ -211,23 +216,73 @@ def test_apply_refuses_to_finish_a_shadow_with_another_bridge(store, bridge):
         apply_to_store(other, uri)
 
 
-def test_cli_apply(store, bridge, tmp_path, capsys):
+def test_status_cutover_rollback(store, bridge):
+    uri, old = store
+    status = store_status(uri)
+    assert status["state"] == "no shadow" and status["shadow_written"] is None
+    assert status["served_model"] is None and status["rows"] == N
+    assert status["indices"] == {}
+    with pytest.raises(ValueError, match="has no shadow column 'vector__shadow'"):
+        cutover_store(uri)
+    with pytest.raises(ValueError, match="is not cut over"):
+        rollback_store(uri)
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=64, progress=_stop_after_one)
+    with pytest.raises(ValueError, match=f"misses {N - 64} rows; finish it"):
+        cutover_store(uri)
+    apply_to_store(bridge, uri)
+    status = store_status(uri)
+    assert status["state"] == "shadow" and status["shadow_written"] == 1.0
+    (stamp,) = status["stamps"]["vector__shadow"]
+    assert stamp == {**json.loads(bridge_stamp(bridge)), "rows": N}
+    before = _table(uri).column("vector")
+
+    cutover_store(uri)
+    _check_shadow(uri, old, bridge, column="vector")
+    assert _table(uri).column("vector__previous").equals(before)
+    status = store_status(uri)
+    assert status["state"] == "cut over" and status["served_model"] == "new-model"
+    with pytest.raises(ValueError, match="is cut over .* migrate rollback"):
+        cutover_store(uri)
+    with pytest.raises(ValueError, match="is cut over"):
+        apply_to_store(bridge, uri)
+
+    rollback_store(uri)
+    table = _table(uri)
+    assert table.column("vector").equals(before)  # bit for bit
+    assert "vector__previous" not in table.column_names
+    _check_shadow(uri, old, bridge)
+    assert store_status(uri)["served_model"] is None
+    cutover_store(uri)  # and forth again
+    _check_shadow(uri, old, bridge, column="vector")
+
+
+def test_cli_apply_status_cutover_rollback(store, bridge, tmp_path, capsys):
     uri, old = store
     path = str(tmp_path / "bridge.skops")
     save_bridge(bridge, path)
     assert main(["migrate", "apply", path, "--store", uri, "--batch-size", "100"]) == 0
     assert f"{N} rows written" in capsys.readouterr().err
+    assert main(["migrate", "status", uri, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["shadow_written"] == 1.0 and status["served_model"] is None
+    assert status["stamps"]["vector__shadow"][0]["model"] == "new-model"
+    assert main(["migrate", "cutover", uri]) == 0
+    assert main(["migrate", "status", uri]) == 0
+    out = capsys.readouterr().out
+    assert "serves 'vector' (new-model)" in out and "cut over" in out
+    _check_shadow(uri, old, bridge, column="vector")
+    assert main(["migrate", "rollback", uri]) == 0
     _check_shadow(uri, old, bridge)
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["apply", "{bridge}", "--store", "lancedb://nowhere"], "names no table"),
-        (["apply", "{bridge}", "--store", "lancedb://{db}/missing"],
-         "has no table 'missing'"),
-        (["apply", "{bridge}", "--store", "lancedb://{db}/docs?column=emb"],
-         "has no column 'emb'"),
+        (["status", "lancedb://nowhere"], "names no table"),
+        (["status", "lancedb://{db}/missing"], "has no table 'missing'"),
+        (["cutover", "lancedb://{db}/docs?column=emb"], "has no column 'emb'"),
+        (["rollback", "lancedb://{db}/docs"], "is not cut over"),
         (["apply", "{bridge}", "--store", "{uri}", "--out", "x.npy"], "not both"),
         (["apply", "{bridge}", "--input", "x.npy"], "give --input and --out"),
         (["apply", "{bridge}", "--store", "lancedb://{db}/docs?column=text"],
@@ -246,3 +301,15 @@ def test_cli_errors_are_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert err.startswith(f"sklatent migrate {argv[1]}: error: ")
+
+
+def test_status_shows_that_an_index_stays_with_its_column(store, bridge):
+    uri, _ = store
+    parsed = parse_store_uri(uri)
+    table = lancedb.connect(parsed.path).open_table(parsed.table)
+    table.create_index("vector", config=IvfFlat(num_partitions=2))
+    (name,) = store_status(uri)["indices"]
+    assert store_status(uri)["indices"] == {name: ["vector"]}
+    apply_to_store(bridge, uri)
+    cutover_store(uri)
+    assert store_status(uri)["indices"] == {name: ["vector__previous"]}

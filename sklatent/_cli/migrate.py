@@ -1,4 +1,6 @@
-"""``sklatent migrate fit|apply|report|export-faiss|check``: the command line.
+"""``sklatent migrate fit|apply|report|export-faiss|check|status|cutover|rollback``.
+
+The command line of the migration.
 
 The work lives in :mod:`sklatent.migration` (stores included); this module
 parses arguments, calls it, prints the summary, and maps
@@ -113,7 +115,18 @@ def add_parser(commands, positive_int, one_line_errors):
         "--list", action="store_true", help="print the rows of each space"
     )
     io_flags(check)
-    for command in (fit, apply, report, export, check):
+    status = sub.add_parser(
+        "status", help="a vector store's served column, model and shadow"
+    )
+    status.add_argument("store", help="lancedb://DIR/TABLE?column=vector")
+    status.add_argument("--json", action="store_true", help="print it as JSON")
+    cutover = sub.add_parser(
+        "cutover", help="serve the shadow column (the old one is kept)"
+    )
+    cutover.add_argument("store")
+    rollback = sub.add_parser("rollback", help="serve the old vectors again")
+    rollback.add_argument("store")
+    for command in (fit, apply, report, export, check, status, cutover, rollback):
         one_line_errors(command)
     return migrate
 
@@ -300,6 +313,39 @@ def _apply_store(args):
     return EXIT_OK
 
 
+def _status(args):
+    status = migration.store_status(args.store)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    written = status["shadow_written"]
+    print(
+        f"{status['store']}: serves {status['served_column']!r} "
+        f"({status['served_model'] or 'unstamped'}), {status['rows']} rows, "
+        f"{status['state']}"
+        + ("" if written is None else f", shadow {written:.1%} written")
+    )
+    for column, stamps in status["stamps"].items():
+        for stamp in stamps:
+            print(
+                f"  {column}: {stamp['rows']} rows by model {stamp['model']}, "
+                f"bridge {stamp['bridge']}, sklatent {stamp['sklatent']}"
+            )
+    for name, columns in status["indices"].items():
+        print(f"  index {name} on {', '.join(columns)}")
+    return EXIT_OK
+
+
+def _cutover(args):
+    migration.cutover_store(args.store)
+    return EXIT_OK
+
+
+def _rollback(args):
+    migration.rollback_store(args.store)
+    return EXIT_OK
+
+
 def _export_faiss(args):
     migration.export_faiss(migration.load_bridge(args.bridge), args.out)
     return EXIT_OK
@@ -336,4 +382,7 @@ COMMANDS = {
     "report": _report,
     "export-faiss": _export_faiss,
     "check": _check,
+    "status": _status,
+    "cutover": _cutover,
+    "rollback": _rollback,
 }

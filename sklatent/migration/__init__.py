@@ -21,7 +21,9 @@ report; :func:`pairs_curve` shows how retention grows with the pairs.
 are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
 In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
 ``lancedb://DIR/TABLE?column=vector``), :func:`apply_to_store` writes the
-translated vectors into a stamped shadow column, resumably.
+translated vectors into a stamped shadow column, resumably;
+:func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
+and switch it.
 ``sklatent migrate`` is the command line over these functions.
 """
 
@@ -45,9 +47,12 @@ from ._vector_stores import (
     VectorStore,
     apply_to_store,
     bridge_stamp,
+    cutover_store,
     open_store,
     parse_store_uri,
+    rollback_store,
     shadow_missing,
+    store_status,
 )
 
 __all__ = [
@@ -62,6 +67,7 @@ __all__ = [
     "bridge_retention",
     "check_store",
     "count_rows",
+    "cutover_store",
     "estimate_retention",
     "export_faiss",
     "fit_bridge",
@@ -75,6 +81,8 @@ __all__ = [
     "read_pairs",
     "read_vectors",
     "retention_at_k",
+    "rollback_store",
     "save_bridge",
     "shadow_missing",
+    "store_status",
 ]

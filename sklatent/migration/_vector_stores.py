@@ -1,4 +1,4 @@
-"""Vector stores: a shadow column written through a bridge, resumably.
+"""Vector stores: a shadow column written through a bridge, cutover and rollback.
 
 A vector store is named by a URI, ``lancedb://DIR/TABLE?column=vector``
 (``&id=id`` names the id column; ``lancedb:///abs/dir/TABLE`` for an
@@ -12,6 +12,12 @@ list, add and rename columns, count rows. On it:
   the rows still missing (no row missed or written twice). Every row carries
   a stamp (``vector__shadow__stamp``: the target model's name, the bridge's
   ``fingerprint_`` and the sklatent version, as JSON).
+- :func:`store_status` says which column is served, by which model, and how
+  much of the shadow is written.
+- :func:`cutover_store` renames in one commit: the served column becomes
+  ``vector__previous`` and the shadow the served one; it refuses a shadow
+  not fully written. :func:`rollback_store` renames them back (the old
+  vectors were never rewritten: they come back bit for bit).
 
 Problems are one-line :class:`ValueError`\\ s.
 """
@@ -139,6 +145,10 @@ class VectorStore:
         """Rename columns (``{old: new}``) in one commit."""
         raise NotImplementedError
 
+    def indices(self):
+        """The store's indices: ``{name: [column, ...]}``."""
+        return {}
+
     def description(self):
         """The store, as its URI says it."""
         return f"{self.uri.scheme}://{self.uri.path}/{self.uri.table}"
@@ -251,6 +261,9 @@ class LanceDBStore(VectorStore):
             *({"path": old, "rename": new} for old, new in renames.items())
         )
 
+    def indices(self):
+        return {index.name: list(index.columns) for index in self.table.list_indices()}
+
 
 STORES = {"lancedb": LanceDBStore}
 
@@ -343,6 +356,14 @@ def bridge_stamp(bridge):
     )
 
 
+def _check_not_cut_over(store, names):
+    if names["previous"] in store.columns():
+        raise ValueError(
+            f"{store.description()} is cut over (the old vectors are in "
+            f"{names['previous']!r}); run sklatent migrate rollback first"
+        )
+
+
 def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
     """Write ``bridge.transform`` of the served column into its shadow column.
 
@@ -375,6 +396,7 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
         )
     store = open_store(store)
     names = _names(store.column)
+    _check_not_cut_over(store, names)
     width = store.width(store.column)
     if width != bridge.n_features_in_:
         raise ValueError(
@@ -413,3 +435,138 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
         if progress is not None:
             progress(len(ids))
     return written
+
+
+def _stamps(store, column):
+    """``[{...stamp, "rows": n}]`` of a stamp column, most rows first."""
+    if column not in store.columns():
+        return []
+    counts = collections.Counter()
+    for batch in store.read_batches([column], where=f"{_sql_name(column)} IS NOT NULL"):
+        counts.update(batch[column])
+    return [dict(json.loads(text), rows=n) for text, n in counts.most_common()]
+
+
+def store_status(store):
+    """Which column a store serves, by which model, and how far its shadow is.
+
+    Parameters
+    ----------
+    store : str or VectorStore
+        A store URI or an opened store.
+
+    Returns
+    -------
+    dict
+        ``store``, ``served_column``, ``served_model`` (the model of most
+        served rows' stamps; None for unstamped vectors), ``state`` (``"no
+        shadow"``, ``"shadow"`` or ``"cut over"``), ``rows``,
+        ``shadow_written`` (the fraction of the served rows whose shadow is
+        written; None without a shadow), and ``stamps`` (per column: each
+        stamp and its row count).
+    """
+    store = open_store(store)
+    names = _names(store.column)
+    columns = store.columns()
+    served = store.count(f"{_sql_name(store.column)} IS NOT NULL")
+    stamps = {
+        names[key]: _stamps(store, names[key + "_stamp"])
+        for key in ("served", "shadow", "previous")
+        if names[key] in columns
+    }
+    shadow_written = None
+    if names["shadow"] in columns:
+        written = store.count(f"{_sql_name(names['shadow'])} IS NOT NULL")
+        shadow_written = written / served if served else 1.0
+    state = (
+        "cut over"
+        if names["previous"] in columns
+        else "shadow"
+        if shadow_written is not None
+        else "no shadow"
+    )
+    served_stamps = stamps[store.column]
+    return {
+        "store": store.description(),
+        "served_column": store.column,
+        "served_model": served_stamps[0]["model"] if served_stamps else None,
+        "state": state,
+        "rows": store.count(),
+        "shadow_written": shadow_written,
+        "stamps": stamps,
+        "indices": store.indices(),
+    }
+
+
+def _swap(store, a, b):
+    """Renames moving columns ``a`` (and stamp) to ``b``: ``{old: new}``."""
+    columns = store.columns()
+    renames = {a: b}
+    if a + STAMP in columns:
+        renames[a + STAMP] = b + STAMP
+    return renames
+
+
+def cutover_store(store):
+    """Serve the shadow column: the URI's column holds the new vectors after it.
+
+    In one commit the served column (and its stamps) becomes
+    ``COLUMN__previous`` and the shadow ``COLUMN``. Refuses a shadow that is
+    not fully written.
+
+    Parameters
+    ----------
+    store : str or VectorStore
+        A store URI or an opened store.
+    """
+    store = open_store(store)
+    names = _names(store.column)
+    _check_not_cut_over(store, names)
+    if names["shadow"] not in store.columns():
+        raise ValueError(
+            f"{store.description()} has no shadow column {names['shadow']!r}; "
+            "write it first: sklatent migrate apply BRIDGE --store URI"
+        )
+    missing = store.count(_missing(store, names))
+    if missing:
+        raise ValueError(
+            f"the shadow column {names['shadow']!r} misses {missing} rows; "
+            "finish it first: sklatent migrate apply BRIDGE --store URI"
+        )
+    store.rename(
+        {
+            **_swap(store, names["served"], names["previous"]),
+            **_swap(store, names["shadow"], names["served"]),
+        }
+    )
+
+
+def rollback_store(store):
+    """Serve the old vectors again, bit for bit: undo :func:`cutover_store`.
+
+    In one commit the served column becomes the shadow again and
+    ``COLUMN__previous`` the served one (``cutover`` again redoes it).
+
+    Parameters
+    ----------
+    store : str or VectorStore
+        A store URI or an opened store.
+    """
+    store = open_store(store)
+    names = _names(store.column)
+    if names["previous"] not in store.columns():
+        raise ValueError(
+            f"{store.description()} is not cut over (no column "
+            f"{names['previous']!r}); nothing to roll back"
+        )
+    if names["shadow"] in store.columns():
+        raise ValueError(
+            f"{store.description()} has both {names['previous']!r} and "
+            f"{names['shadow']!r}; rename or drop one by hand"
+        )
+    store.rename(
+        {
+            **_swap(store, names["served"], names["shadow"]),
+            **_swap(store, names["previous"], names["served"]),
+        }
+    )
