@@ -1,0 +1,174 @@
+"""Stitch a Fashion-MNIST classifier across two real image encoders (issue 32, part 3).
+
+On :func:`sklatent.datasets.load_image_embeddings` ("fashion_mnist", the
+default 3,000 images: 2,000 to fit on, 1,000 held out), embedded by
+EfficientNet-Lite0 and Lite2 (cached, or ``sklatent[vision]`` to encode them).
+A head (StandardScaler then logistic regression) is fitted on one encoder's
+embeddings of the training images and reused on the other encoder's through
+``--anchors`` parallel anchors drawn from the training images. The heads'
+regularisation ``C`` (0.01, 0.1 or 1) is chosen by 3-fold cross-validation on
+the source encoder's own training embeddings, once for the absolute heads
+and once for the relative ones (centred, 300 anchors); the target never
+takes part.
+
+- relative representations (:func:`~sklatent.stitching.stitch_relative`; the
+  head then reads relative vectors): cosine (``relative``), centred cosine
+  (``rel. centred``), and the product of invariances, centred cosine,
+  Euclidean, L1 and L-infinity similarities concatenated (``rel. product``);
+- translators (:func:`~sklatent.stitching.stitch_translated`, in the head's
+  scaled metric): ``orthogonal``, ``affine``, and ``ridge (CV)`` with its
+  penalty chosen by 5-fold cross-validation on the anchors (the translator's
+  own score: it knows nothing of the head).
+
+References: the target encoder's own head fitted on all its training
+embeddings (``own``), and the source head applied to the target's embeddings
+as they are (``none``: both are 1280-d, so it runs, at chance). Each cell is
+the mean test accuracy over ``--draws`` anchor draws, with the spread
+(max - min), and its ratio to ``own``.
+
+    python benchmarks/bench_stitching_vision.py            # 100, 300, 1000 anchors
+    python benchmarks/bench_stitching_vision.py --anchors 300 --draws 1
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklatent import LatentTranslator, RelativeTransformer
+from sklatent.datasets import load_image_embeddings
+from sklatent.stitching import stitch_relative, stitch_translated
+
+ENCODERS = ("efficientnet-lite0", "efficientnet-lite2")
+
+RELATIVE = {
+    "relative": {},
+    "rel. centred": {"center": True},
+    "rel. product": {
+        "center": True,
+        "similarity": ["cosine", "euclidean", "l1", "linf"],
+    },
+}
+
+TRANSLATORS = {"orthogonal": {}, "affine": {"method": "affine"}}
+
+CS = (0.01, 0.1, 1.0)
+
+
+def make_head(C, *steps):
+    """A fresh head: ``steps`` (a relative transformer), a scaler, the classifier."""
+    return make_pipeline(
+        *steps, StandardScaler(), LogisticRegression(C=C, max_iter=2000)
+    )
+
+
+def choose_c(X, y, *steps):
+    """The C of best 3-fold accuracy of ``make_head(C, *steps)`` on ``(X, y)``."""
+    scores = [cross_val_score(make_head(C, *steps), X, y, cv=3).mean() for C in CS]
+    return CS[int(np.argmax(scores))]
+
+
+def fit_quietly(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def stitched_scores(A_train, B_train, B_test, y_train, y_test, head, C, anchors):
+    """Accuracy on B of A's heads, stitched through ``anchors`` (training rows)."""
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # AnchorWarning, ConvergenceWarning
+        for name, params in RELATIVE.items():
+            relative = RelativeTransformer(anchors=anchors, **params)
+            model = make_head(C, relative).fit(A_train, y_train)
+            scores[name] = stitch_relative(model, B_train).score(B_test, y_test)
+        pairs = B_train[anchors], A_train[anchors]
+        search = GridSearchCV(
+            LatentTranslator(method="ridge"), {"alpha": [1.0, 10.0, 100.0, 1e3]}, cv=5
+        )
+        variants = {
+            **TRANSLATORS,
+            "ridge (CV)": {"translator": search.fit(*pairs).best_estimator_},
+        }
+        for name, params in variants.items():
+            stitched = stitch_translated(head, *pairs, **params)
+            scores[name] = stitched.score(B_test, y_test)
+    return scores
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--anchors", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--draws", type=int, default=3)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    data = load_image_embeddings("fashion_mnist", encoders=ENCODERS, verbose=True)
+    train, test = data.train_indices, data.test_indices
+    y_train, y_test = data.target[train], data.target[test]
+    print(f"{len(train)} train / {len(test)} test images", flush=True)
+    rows = []
+    for source, target in [ENCODERS, ENCODERS[::-1]]:
+        A, B = data.embeddings[source], data.embeddings[target]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c_own = choose_c(B[train], y_train)
+            c_head = choose_c(A[train], y_train)
+            c_relative = choose_c(
+                A[train],
+                y_train,
+                RelativeTransformer(n_anchors=300, center=True, random_state=0),
+            )
+        print(f"  C: own {c_own}, head {c_head}, relative {c_relative}", flush=True)
+        own = fit_quietly(make_head(c_own), B[train], y_train).score(B[test], y_test)
+        head = fit_quietly(make_head(c_head), A[train], y_train)
+        rows.append((source, target, "-", "own", [own], own))
+        rows.append((source, target, "-", "none", [head.score(B[test], y_test)], own))
+        for n_anchors in args.anchors:
+            runs = []
+            for draw in range(args.draws):
+                anchors = np.sort(
+                    np.random.RandomState(draw).choice(
+                        len(train), n_anchors, replace=False
+                    )
+                )
+                runs.append(
+                    stitched_scores(
+                        A[train],
+                        B[train],
+                        B[test],
+                        y_train,
+                        y_test,
+                        head,
+                        c_relative,
+                        anchors,
+                    )
+                )
+                print(
+                    f"  {source} -> {target}, {n_anchors} anchors, draw {draw}: "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in runs[-1].items()),
+                    flush=True,
+                )
+            for method in runs[0]:
+                values = [run[method] for run in runs]
+                rows.append((source, target, n_anchors, method, values, own))
+
+    print("\n| source -> target | anchors | method | accuracy (spread) | of own |")
+    print("|---|---|---|---|---|")
+    for source, target, n_anchors, method, values, own in rows:
+        print(
+            f"| {source} -> {target} | {n_anchors} | {method} | "
+            f"{np.mean(values):.3f} ({np.ptp(values):.3f}) | "
+            f"{np.mean(values) / own:.2f} |"
+        )
+    print(f"total {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
