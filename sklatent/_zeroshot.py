@@ -13,7 +13,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._relative import RelativeTransformer
-from ._sklearn_compat import Interval, _fit_context, validate_data
+from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
 from .anchors import resolve_n_anchors
 
 __all__ = ["ZeroShotClassifier"]
@@ -63,6 +63,12 @@ class ZeroShotClassifier(BaseEstimator):
         Number of anchor pairs drawn at random from the fitting pairs: an
         int, a float in (0, 1] as a fraction of them, or None for all.
 
+    anchors : {"random", "kmeans", "farthest"}, default="random"
+        How the anchor pairs are chosen among the fitting pairs, by their
+        ``X`` side (see :mod:`sklatent.anchors`): at random, nearest the
+        centres of a k-means clustering (varied anchors; it helped with few
+        anchors in :doc:`/modalities`), or by farthest-point sampling.
+
     top_k : int or None, default=50
         Similarities kept in each description (the rest set to zero); at
         most ``n_anchors`` (larger keeps all). None keeps all.
@@ -84,7 +90,7 @@ class ZeroShotClassifier(BaseEstimator):
         Rows sent to the device at once; results never depend on it.
 
     random_state : int, RandomState instance or None, default=None
-        Draws the anchor pairs.
+        Draws the anchor pairs (and seeds k-means).
 
     Attributes
     ----------
@@ -158,6 +164,7 @@ class ZeroShotClassifier(BaseEstimator):
             Interval(Real, 0, 1, closed="right"),
             None,
         ],
+        "anchors": [StrOptions({"random", "kmeans", "farthest"})],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "power": [Interval(Real, 0, None, closed="neither")],
         "center": ["boolean"],
@@ -170,6 +177,7 @@ class ZeroShotClassifier(BaseEstimator):
         self,
         *,
         n_anchors=None,
+        anchors="random",
         top_k=50,
         power=3.0,
         center=True,
@@ -178,6 +186,7 @@ class ZeroShotClassifier(BaseEstimator):
         random_state=None,
     ):
         self.n_anchors = n_anchors
+        self.anchors = anchors
         self.top_k = top_k
         self.power = power
         self.center = center
@@ -224,6 +233,7 @@ class ZeroShotClassifier(BaseEstimator):
         )
         relative = RelativeTransformer(
             n_anchors=n_anchors,
+            anchors=self.anchors,
             center=self.center,
             normalize="l2",
             top_k=None if self.top_k is None else min(self.top_k, n_anchors),

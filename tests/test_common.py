@@ -69,6 +69,7 @@ def _zeroshot_instances():
     return [
         ZeroShotClassifier(n_anchors=5, top_k=3, random_state=0),
         ZeroShotClassifier(top_k=None, power=1.0, center=False),
+        ZeroShotClassifier(n_anchors=4, anchors="kmeans", random_state=0),
     ]
 
 

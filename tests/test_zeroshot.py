@@ -81,6 +81,17 @@ def test_descriptions_are_sparse_unit_vectors(data):
     assert clf.relative_x_.top_k == 5
 
 
+@pytest.mark.parametrize("anchors", ["kmeans", "farthest"])
+def test_anchor_strategies_choose_varied_pairs(anchors, data):
+    X, Y, C, queries, labels = data
+    clf = ZeroShotClassifier(n_anchors=30, anchors=anchors, random_state=0)
+    clf.fit(X, Y, class_embeddings=C)
+    drawn = ZeroShotClassifier(n_anchors=30, random_state=0).fit(X, Y)
+    assert len(set(clf.anchor_indices_)) == 30
+    assert set(clf.anchor_indices_) != set(drawn.anchor_indices_)
+    assert np.mean(clf.predict(queries) == labels) > 0.6
+
+
 def test_without_class_embeddings_it_retrieves_pairs(data):
     X, Y, *_ = data
     clf = ZeroShotClassifier(top_k=30, random_state=0).fit(X[:200], Y[:200])
