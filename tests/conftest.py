@@ -3,8 +3,13 @@
 torch's inductor and Triton caches and sklatent's data cache are shared by
 every process of a machine by default; another process clearing them (or a
 half-written precompiled header) made tests fail. Each pytest process (each
-xdist worker imports this file itself) gets fresh directories under one
-temporary folder, set before any test imports torch, and removed at the end.
+xdist worker imports this file itself) gets fresh compiler caches under a
+temporary folder of its own, set before any test imports torch. sklatent's
+data cache (the trained digits networks, the embedded text corpus) is one per
+run of the suite, shared by its xdist workers (its files are written
+atomically), so that the corpus is embedded once per run rather than once per
+worker; another run of the suite beside it has its own. The run's controller
+removes it at the end, each worker its own folder.
 Slow tests get a longer per-test timeout than the default of pyproject.toml.
 """
 
@@ -21,9 +26,13 @@ _CACHE_ROOT = tempfile.mkdtemp(prefix="sklatent-tests-")
 for _variable, _name in [
     ("TORCHINDUCTOR_CACHE_DIR", "inductor"),
     ("TRITON_CACHE_DIR", "triton"),
-    ("SKLATENT_DATA_HOME", "data"),
 ]:
     os.environ[_variable] = os.path.join(_CACHE_ROOT, _name)
+
+# one data cache per run: xdist gives its workers the run's id
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}"
+_DATA_ROOT = os.path.join(tempfile.gettempdir(), f"sklatent-tests-data-{_RUN}")
+os.environ["SKLATENT_DATA_HOME"] = os.path.join(_DATA_ROOT, "data")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -34,3 +43,5 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_unconfigure(config):
     shutil.rmtree(_CACHE_ROOT, ignore_errors=True)
+    if not hasattr(config, "workerinput"):  # the controller, after every worker
+        shutil.rmtree(_DATA_ROOT, ignore_errors=True)

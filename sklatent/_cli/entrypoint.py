@@ -6,11 +6,15 @@
 builds the one parser and holds the one error contract of every command
 (:func:`run_command`): an input error (``ValueError``, a missing optional
 package, an unusable file) is one line ``PROG: error: ...`` on stderr with
-exit status 2, and a warning is one line ``PROG: warning: ...``.
+exit status 2, a warning is one line ``PROG: warning: ...``, and an interrupt
+(Ctrl-C, or SIGTERM for ``migrate``) is one line with exit status 130.
 """
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import warnings
 
 from .._backend import resolve_device
@@ -20,7 +24,7 @@ from . import migrate
 from .demo import QUICK_ENCODERS, run_demo
 from .demo_text import run_text_demo
 
-EXIT_USAGE = 2
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 
 class UsageError(Exception):
@@ -54,6 +58,29 @@ def _one_line_warning(prog):
     return show
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that files being written are removed."""
+
+    status = 143  # 128 + SIGTERM, as a shell reports it
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_command(prog, command, *, os_error_hint=""):
     """Call ``command()`` under the one error contract; return the exit status.
 
@@ -69,7 +96,7 @@ def run_command(prog, command, *, os_error_hint=""):
     Returns
     -------
     int
-        The command's status; 2 after an input error.
+        The command's status; 2 after an input error, 130 after an interrupt.
     """
     try:
         with warnings.catch_warnings():
@@ -80,6 +107,9 @@ def run_command(prog, command, *, os_error_hint=""):
     except OSError as exc:
         reason = f"{exc.strerror}: {exc.filename}" if exc.filename else exc
         print(f"{prog}: error: {reason}{os_error_hint}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # files being written are already removed
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return getattr(exc, "status", EXIT_INTERRUPTED)
     return EXIT_USAGE
 
 
@@ -261,7 +291,10 @@ def main(argv=None):
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        return run_command(prog, lambda: migrate.COMMANDS[args.migrate_command](args))
+        with _sigterm_interrupts():
+            return run_command(
+                prog, lambda: migrate.COMMANDS[args.migrate_command](args)
+            )
     if unknown:
         # parse_args would report them with the top-level usage, which does not
         # list the demo's options.

@@ -9,6 +9,7 @@ fails, 2 for usage and input errors (one line on stderr, argparse's own usage
 errors included: the contract of :func:`sklatent._cli.entrypoint.run_command`).
 """
 
+import argparse
 import json
 import os
 import sys
@@ -20,6 +21,19 @@ from .._files import write_bytes_atomic
 from .._progress import progress_bar
 
 EXIT_OK, EXIT_GATE = 0, 1
+
+
+def _retention(text):
+    """Parse a retention threshold: a number between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"must be a retention between 0 and 1, got {text!r}"
+        )
+    return value
 
 
 def add_parser(commands, positive_int, one_line_errors):
@@ -51,6 +65,14 @@ def add_parser(commands, positive_int, one_line_errors):
         )
         p.add_argument("--quiet", action="store_true", help="no progress or summary")
 
+    def pair_flags(p):
+        p.add_argument(
+            "--by-row",
+            action="store_true",
+            help="pair row i of --old with row i of --new, whatever the ids (parquet "
+            "files are joined on --id-column otherwise)",
+        )
+
     def gate_flags(p):
         p.add_argument("--report", help="write the report as JSON here (and a figure)")
         p.add_argument(
@@ -58,11 +80,16 @@ def add_parser(commands, positive_int, one_line_errors):
             help="new-model vectors of typical queries (logged ones): the estimate "
             "searches with them (default: the held-out items themselves)",
         )
-        p.add_argument("--min-retention", type=float, help="fail (exit 1) below this")
+        p.add_argument(
+            "--min-retention",
+            type=_retention,
+            help="fail (exit 1) below this retention, between 0 and 1",
+        )
         p.add_argument(
             "--store-size",
             type=positive_int,
-            help="store size the estimate is for (default: the pool's, else 1000000)",
+            help="store size the estimate is for (default: the pool's, else "
+            f"{migration.DEFAULT_STORE_SIZE})",
         )
 
     fit = sub.add_parser("fit", help="fit a bridge on parallel pairs")
@@ -77,6 +104,7 @@ def add_parser(commands, positive_int, one_line_errors):
     fit.add_argument("--target-name", help="name of the new model")
     fit.add_argument("--seed", type=int, default=0, help="seed of the held-out split")
     gate_flags(fit)
+    pair_flags(fit)
     io_flags(fit)
 
     apply = sub.add_parser("apply", help="translate a whole store")
@@ -96,6 +124,7 @@ def add_parser(commands, positive_int, one_line_errors):
     report.add_argument("--old", required=True)
     report.add_argument("--new", required=True)
     gate_flags(report)
+    pair_flags(report)
     io_flags(report)
 
     export = sub.add_parser(
@@ -114,6 +143,7 @@ def add_parser(commands, positive_int, one_line_errors):
     check.add_argument(
         "--list", action="store_true", help="print the rows of each space"
     )
+    pair_flags(check)
     io_flags(check)
     status = sub.add_parser(
         "status", help="a vector store's served column, model and shadow"
@@ -139,7 +169,9 @@ def _columns(args):
 
 
 def _write_json(result, path):
-    write_bytes_atomic(path, (json.dumps(result, indent=2) + "\n").encode())
+    # allow_nan=False: a report is strict JSON (NaN and Infinity are not)
+    text = json.dumps(result, indent=2, allow_nan=False)
+    write_bytes_atomic(path, (text + "\n").encode())
 
 
 def _write_report(report, path):
@@ -214,7 +246,9 @@ def _queries(args):
 
 
 def _fit(args):
-    X, Y = migration.read_pairs(args.old, args.new, **_columns(args))
+    X, Y = migration.read_pairs(
+        args.old, args.new, by_row=args.by_row, **_columns(args)
+    )
     pools = {}
     for name in ("pool_old", "pool_new"):
         if getattr(args, name):
@@ -252,7 +286,9 @@ def _fit(args):
 
 def _report(args):
     bridge = migration.load_bridge(args.bridge)
-    X, Y = migration.read_pairs(args.old, args.new, **_columns(args))
+    X, Y = migration.read_pairs(
+        args.old, args.new, by_row=args.by_row, **_columns(args)
+    )
     report = migration.measure_bridge(
         bridge,
         X,
@@ -353,27 +389,30 @@ def _export_faiss(args):
 
 def _check(args):
     bridge = migration.load_bridge(args.bridge)
-    X, Y = migration.read_pairs(args.old, args.new, **_columns(args))
+    X, Y = migration.read_pairs(
+        args.old, args.new, by_row=args.by_row, **_columns(args)
+    )
     store, ids = migration.read_vectors(args.input, **_columns(args))
     result = migration.check_store(bridge, X, Y, store)
     if ids is not None:
-        result["source_ids"] = [ids[i] for i in result["source_rows"]]
-        result["target_ids"] = [ids[i] for i in result["target_rows"]]
+        for side in ("source", "target", "neither"):
+            result[f"{side}_ids"] = [ids[i] for i in result[f"{side}_rows"]]
     if args.report:
         _write_json(result, args.report)
     if not args.quiet:
         print(
             f"{result['source_fraction']:.3f} of {result['n_rows']} "
             "rows look like the source "
-            f"space, {result['target_fraction']:.3f} like the target "
-            "(classifier accuracy "
+            f"space, {result['target_fraction']:.3f} like the target, "
+            f"{result['neither_fraction']:.3f} like neither (classifier accuracy "
             f"{result['classifier_accuracy']:.3f})",
             file=sys.stderr,
         )
     if args.list:
-        print("source", *result["source_rows"])
-        print("target", *result["target_rows"])
-    return EXIT_OK
+        for side in ("source", "target", "neither"):
+            print(side, *result[f"{side}_rows"])
+    # most rows in neither space: the store is not what the bridge is about
+    return EXIT_GATE if result["neither_fraction"] > 0.5 else EXIT_OK
 
 
 COMMANDS = {

@@ -29,7 +29,7 @@ and switch it.
 
 from .._translation_solve import gcv_alpha
 from ._bridge import DIRECTIONS, METHODS, MigrationBridge
-from ._fitting import fit_bridge, measure_bridge, pairs_curve
+from ._fitting import DEFAULT_STORE_SIZE, fit_bridge, measure_bridge, pairs_curve
 from ._retention import bridge_retention, estimate_retention, retention_at_k
 from ._stores import (
     apply_bridge,
@@ -56,6 +56,7 @@ from ._vector_stores import (
 )
 
 __all__ = [
+    "DEFAULT_STORE_SIZE",
     "DIRECTIONS",
     "METHODS",
     "LanceDBStore",

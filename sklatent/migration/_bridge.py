@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _version
@@ -18,6 +18,77 @@ from ._retention import bridge_retention, check_queries
 
 METHODS = ("orthogonal", "rotation", "affine", "ridge")
 DIRECTIONS = ("old-to-new", "new-to-old")
+
+STABLE_PAIRS_PER_COEFFICIENT = 2
+"""Least squares without a penalty (``"affine"``) is fitted only on at least this
+many pairs per coefficient of one output (the source width plus one): near one
+pair per coefficient (the interpolation threshold) its error explodes, and a
+fit on a few more or fewer pairs differs wildly (:ref:`migration`)."""
+
+EXTREME_ROW_FACTOR = 1e6
+"""A pair's row whose norm exceeds this many times the median row norm of its
+side is refused: one such row moves the mean every other row is centred on."""
+
+
+def item_groups(X, Y):
+    """Group the pairs by item: rows sharing an old or a new vector are one item.
+
+    Copies of one item (the same text embedded twice) must fall on one side
+    of a held-out split, or the held-out measurement sees items the fit saw.
+
+    Parameters
+    ----------
+    X, Y : ndarray of shape (n_pairs, d_old) and (n_pairs, d_new)
+        The pairs.
+
+    Returns
+    -------
+    ndarray of shape (n_pairs,)
+        Item label of each pair, ``0 .. n_items - 1`` in the order of each
+        item's first pair (pair ``i`` is item ``i`` when there are no copies).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(X)
+    _, gx = np.unique(np.ascontiguousarray(X), axis=0, return_inverse=True)
+    _, gy = np.unique(np.ascontiguousarray(Y), axis=0, return_inverse=True)
+    gx, gy = gx.ravel(), gy.ravel()
+    nx = int(gx.max(initial=-1)) + 1
+    size = nx + int(gy.max(initial=-1)) + 1
+    edges = coo_matrix((np.ones(n), (gx, gy + nx)), shape=(size, size))
+    _, labels = connected_components(edges, directed=False)
+    labels = labels[gx]
+    # number the items in the order of their first row: without copies,
+    # pair i is item i
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.intp)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.ravel()]
+
+
+def affine_is_stable(n_pairs, width):
+    """Whether ``n_pairs`` determine an unpenalised affine map of ``width`` inputs
+    stably (see :data:`STABLE_PAIRS_PER_COEFFICIENT`)."""
+    return n_pairs >= STABLE_PAIRS_PER_COEFFICIENT * (width + 1)
+
+
+def check_rows(Z, side):
+    """Refuse a row of ``Z`` far beyond the others (see :data:`EXTREME_ROW_FACTOR`)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
+    positive = norms[norms > 0]
+    if not len(positive):
+        return
+    median = float(np.median(positive))
+    far = np.flatnonzero(norms > EXTREME_ROW_FACTOR * median)
+    if len(far):
+        row = int(far[np.argmax(norms[far])])
+        raise ValueError(
+            f"row {row} of the {side} pairs has norm {norms[row]:.3g}, "
+            f"{norms[row] / median:.3g} times the median row's ({len(far)} such "
+            "row(s)): one extreme row moves the mean every other row is centred "
+            "on; remove it or re-embed that item"
+        )
 
 
 def _translator(method, alpha):
@@ -61,7 +132,10 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         squares with an intercept;
         ``"ridge"`` affine with the penalty ``alpha`` on standardised spaces;
         ``"auto"`` picks, among these four, the one with the best cross-validated
-        held-out retention@10 on the pairs (``orthogonal`` for fewer than
+        held-out retention@10 on the pairs (folds split by item:
+        :func:`item_groups`; ``affine`` only where the folds hold enough pairs
+        to fit it stably, :data:`STABLE_PAIRS_PER_COEFFICIENT`;
+        ``orthogonal`` for fewer than
         ``10 * cv`` pairs).
     alpha : float or "gcv", default="gcv"
         Ridge penalty; ``"gcv"`` chooses it by the closed-form leave-one-out
@@ -173,6 +247,8 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
         )
         Y = Y.reshape(len(Y), -1)
+        check_rows(X, "old")
+        check_rows(Y, "new")
         source, target = (X, Y) if self.direction == "old-to-new" else (Y, X)
         self.old_width_, self.new_width_ = X.shape[1], Y.shape[1]
         self.n_pairs_ = X.shape[0]
@@ -201,10 +277,17 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         return self
 
     def _cross_validate(self, X, Y, queries=None):
-        folds = KFold(self.cv, shuffle=True, random_state=self.random_state)
-        scores = {m: [] for m in METHODS}
-        for train, test in folds.split(X):
-            for method in METHODS:
+        folds = GroupKFold(self.cv, shuffle=True, random_state=self.random_state)
+        items = item_groups(X, Y)
+        splits = list(folds.split(X, groups=items))
+        width = (X if self.direction == "old-to-new" else Y).shape[1]
+        fewest = min(len(np.unique(items[train])) for train, _ in splits)
+        candidates = [
+            m for m in METHODS if m != "affine" or affine_is_stable(fewest, width)
+        ]
+        scores = {m: [] for m in candidates}
+        for train, test in splits:
+            for method in candidates:
                 bridge = MigrationBridge(
                     method, alpha=self.alpha, direction=self.direction
                 )
@@ -242,8 +325,9 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
 
     @property
     def is_linear(self):
-        """Whether the map is affine (every method offered today is)."""
-        return True
+        """Whether the map is affine: not when the translator normalises rows."""
+        check_is_fitted(self, "translator_")
+        return self.translator_.normalize != "l2"
 
     def affine_map(self, dtype=np.float64):
         """Return ``(weight, offset)`` with ``transform(x) == x @ weight + offset``.

@@ -7,8 +7,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import user_stacklevel
 from ..metrics import mean_cosine, mrr, top_k_accuracy
-from ._bridge import MigrationBridge
+from ._bridge import (
+    STABLE_PAIRS_PER_COEFFICIENT,
+    MigrationBridge,
+    affine_is_stable,
+    check_rows,
+    item_groups,
+)
 from ._retention import bridge_retention, check_queries, estimate_search, make_search
+
+DEFAULT_STORE_SIZE = 1_000_000
+"""The store size an estimate is for when neither a size nor the store is given."""
 
 
 def _scores(bridge, X_old, Y_new, store_size, queries=None):
@@ -133,10 +142,18 @@ def fit_bridge(
             f"the pairs must be two 2-D arrays with as many rows; got shapes "
             f"{X_old.shape} and {Y_new.shape}"
         )
+    check_rows(X_old, "old")
+    check_rows(Y_new, "new")
+    check_min_retention(min_retention)
+    n_given = len(X_old)
+    X_old, Y_new = unique_items(X_old, Y_new)
     n = len(X_old)
     n_held = int(round(holdout * n))
     if n_held < 12 or n - n_held < 12:
-        raise ValueError(f"need at least 60 pairs to fit and measure a bridge; got {n}")
+        raise ValueError(
+            f"need at least 60 pairs of distinct items to fit and measure a bridge; "
+            f"got {n}"
+        )
     pool_sizes = {}
     for name, pool, width in (
         ("pool_old", pool_old, X_old.shape[1]),
@@ -153,10 +170,21 @@ def fit_bridge(
         pool_sizes[name] = int(shape[0])
     queries = check_queries(queries, Y_new.shape[1])
     if store_size is None:
-        store_size = pool_sizes.get("pool_old", 1_000_000)
+        store_size = pool_sizes.get("pool_old", DEFAULT_STORE_SIZE)
     store_size = int(store_size)
     rng = np.random.default_rng(random_state)
     held, train = _split(n, n_held, rng)
+    source_width = (X_old if direction == "old-to-new" else Y_new).shape[1]
+    if method == "affine" and not affine_is_stable(len(train), source_width):
+        raise ValueError(
+            f"method 'affine' needs at least {STABLE_PAIRS_PER_COEFFICIENT} pairs "
+            f"per coefficient to be fitted stably, "
+            f"{STABLE_PAIRS_PER_COEFFICIENT * (source_width + 1)} fitting pairs "
+            f"for {source_width}-d inputs; it would fit {len(train)} (measured) "
+            f"and {n} (shipped), near the interpolation threshold where the two "
+            "differ wildly: use method 'ridge', 'orthogonal' or 'auto', or more "
+            "pairs"
+        )
     params = dict(
         direction=direction,
         source_name=source_name,
@@ -180,7 +208,8 @@ def fit_bridge(
         "requested_method": method,
         "cv_scores": probe.cv_scores_,
         "linear": True,
-        "n_heldout": n_held,
+        "n_heldout": len(held),
+        "duplicate_pairs": n_given - n,
         "old_width": X_old.shape[1],
         "new_width": Y_new.shape[1],
         "pool_old_size": pool_sizes.get("pool_old"),
@@ -191,7 +220,7 @@ def fit_bridge(
             Y_new[held],
             heldout,
             shuffled,
-            n_pairs=n,
+            n_pairs=n_given,
             store_size=store_size,
             min_retention=min_retention,
             queries=queries,
@@ -204,6 +233,34 @@ def _split(n, n_held, rng):
     """``(held, train)``: a random ``n_held`` of ``n`` rows held out, the rest."""
     order = rng.permutation(n)
     return order[:n_held], order[n_held:]
+
+
+def unique_items(X_old, Y_new, *, warn=True):
+    """The pairs with one pair per item: copies dropped (with a warning).
+
+    Copies of an item (rows sharing an old or a new vector,
+    :func:`item_groups`) would sit on both sides of a held-out split, and
+    among the held-out items each other's neighbours: both inflate the
+    measured retention. The first pair of each item is kept.
+    """
+    first = np.unique(item_groups(X_old, Y_new), return_index=True)[1]
+    if len(first) < len(X_old) and warn:
+        warnings.warn(
+            f"{len(X_old) - len(first)} of the {len(X_old)} pairs repeat an item "
+            "already among them (the same old or new vector): each item is fitted "
+            "and measured once",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return X_old[first], Y_new[first]
+
+
+def check_min_retention(min_retention):
+    """The gate's threshold: None, or a retention in [0, 1]."""
+    if min_retention is not None and not (0.0 <= float(min_retention) <= 1.0):
+        raise ValueError(
+            f"min_retention must be a retention between 0 and 1; got {min_retention!r}"
+        )
 
 
 def pairs_curve(
@@ -247,6 +304,7 @@ def pairs_curve(
     """
     X_old = np.asarray(X_old, dtype=np.float64)
     Y_new = np.asarray(Y_new, dtype=np.float64)
+    X_old, Y_new = unique_items(X_old, Y_new, warn=False)
     n = len(X_old)
     held, train = _split(
         n, int(round(holdout * n)), np.random.default_rng(random_state)
@@ -307,7 +365,13 @@ def measure_bridge(
             f"{bridge.new_width_}-d "
             f"new ones; got {X_old.shape[1]} and {Y_new.shape[1]} columns"
         )
-    store_size = 1_000_000 if store_size is None else int(store_size)
+    if len(X_old) < 12 or len(X_old) != len(Y_new):
+        raise ValueError(
+            "need at least 12 pairs (row i of each side the same item) to measure "
+            f"a bridge; got {len(X_old)} and {len(Y_new)} rows"
+        )
+    check_min_retention(min_retention)
+    store_size = DEFAULT_STORE_SIZE if store_size is None else int(store_size)
     queries = check_queries(queries, bridge.new_width_)
     heldout = _scores(bridge, X_old, Y_new, store_size, queries)
     perm = np.random.default_rng(0).permutation(len(X_old))

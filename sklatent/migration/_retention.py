@@ -268,7 +268,12 @@ def estimate_search(search, store_size, k=10, n_repeats=5, seed=0):
 
 
 def check_queries(queries, width):
-    """The estimate's queries as float64, checked for width; None stays None."""
+    """The estimate's queries as float64, checked; None stays None.
+
+    A query must be a finite, non-zero vector of the new model's width: a
+    row of NaN or of zeros has no direction, and would be searched as a tie
+    of every stored item.
+    """
     if queries is None:
         return None
     queries = np.asarray(queries, dtype=np.float64)
@@ -277,4 +282,15 @@ def check_queries(queries, width):
             f"queries must be a non-empty 2-D array of {width} columns (new-model "
             f"vectors); got shape {queries.shape}"
         )
+    for bad, what in (
+        (~np.isfinite(queries).all(axis=1), "NaN or infinite values"),
+        (~queries.any(axis=1), "only zeros (no direction)"),
+    ):
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"{len(rows)} of the {len(queries)} queries hold {what}, the first "
+                f"row {rows[0]}: a query must be a finite, non-zero new-model "
+                "vector; drop those rows"
+            )
     return queries

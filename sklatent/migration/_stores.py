@@ -12,6 +12,7 @@ explicit arguments; a problem with the input is a one-line :class:`ValueError`
 """
 
 import os
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -51,15 +52,53 @@ def _pyarrow():
 
 
 def _list_column(column, where, name):
-    """A parquet column of float lists as an (n, width) float32 array."""
-    try:
-        width = len(column[0]) if len(column) else 0
-        flat = column.flatten().to_numpy(zero_copy_only=False)
-        return flat.astype(np.float32, copy=False).reshape(len(column), width)
-    except (ValueError, TypeError, AttributeError) as exc:
+    """A parquet column of float lists as an (n, width) float32 array.
+
+    Every row is checked: a null row, a list of another length than the
+    first, or values that are not numbers are refused by row number (lists
+    of uneven lengths would otherwise be re-cut into the wrong rows).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    where = os.fspath(where)
+    kind = column.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and not (
+        pa.types.is_fixed_size_list(kind)
+    ):
         raise ValueError(
-            f"column {name!r} of {where} is not lists of floats of one length ({exc})"
-        ) from None
+            f"column {name!r} of {where} holds {kind}, not lists of floats (one "
+            "embedding per row)"
+        )
+    if not (
+        pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)
+    ):
+        raise ValueError(
+            f"column {name!r} of {where} holds lists of {kind.value_type}, not of "
+            "floats"
+        )
+    n = len(column)
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise ValueError(
+            f"row {row} of column {name!r} of {where} is null ({column.null_count} "
+            "null rows): every row needs an embedding"
+        )
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    width = int(np.bincount(lengths).argmax()) if n else 0
+    uneven = np.flatnonzero(lengths != width)
+    if len(uneven):
+        raise ValueError(
+            f"row {uneven[0]} of column {name!r} of {where} holds "
+            f"{lengths[uneven[0]]} values where most rows hold {width} "
+            f"({len(uneven)} rows differ): every embedding must have one length"
+        )
+    flat = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+    if flat.dtype == object:  # nulls inside the lists
+        raise ValueError(
+            f"column {name!r} of {where} holds null values inside its lists"
+        )
+    return flat.astype(np.float32, copy=False).reshape(n, width)
 
 
 def read_vectors(path, *, id_column="id", embedding_column="embedding"):
@@ -95,6 +134,8 @@ def read_vectors(path, *, id_column="id", embedding_column="embedding"):
         X = _list_column(
             table.column(embedding_column).combine_chunks(), path, embedding_column
         )
+        if len(X) == 0:
+            raise ValueError(f"{path} has no rows")
         ids = table.column(id_column).to_pylist() if id_column in names else None
         return X, ids
     try:
@@ -103,6 +144,10 @@ def read_vectors(path, *, id_column="id", embedding_column="embedding"):
         raise ValueError(f"cannot read {path} as .npy or parquet: {exc}") from None
     if X.ndim != 2:
         raise ValueError(f"{path} holds an array of shape {X.shape}; expected 2-D")
+    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+        raise ValueError(f"{path} holds {X.dtype} values, not numbers")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{path} holds no vectors (shape {X.shape})")
     return X, None
 
 
@@ -127,15 +172,31 @@ def count_rows(path):
     return len(read_vectors(path)[0])
 
 
-def read_pairs(old_path, new_path, *, id_column="id", embedding_column="embedding"):
-    """The pairs of two stores: row by row, or joined on the id column for parquet.
+MIN_MATCHED_SHARE = 0.5
+"""Pairs joined by id must match at least this share of the smaller file's ids."""
+
+
+def read_pairs(
+    old_path, new_path, *, id_column="id", embedding_column="embedding", by_row=False
+):
+    """The pairs of two stores: joined on their ids, or row by row.
+
+    Parquet files are joined on ``id_column``: ids must be unique in each
+    file (a repeated id would pair rows with the wrong items), and at least
+    :data:`MIN_MATCHED_SHARE` of the smaller file's ids must be found in the
+    other (ids found in one file only are dropped, with a warning that counts
+    them). ``.npy`` files have no ids and are paired row by row, as parquet
+    files are with ``by_row=True``.
 
     Parameters
     ----------
     old_path, new_path : str or path-like
         The same items embedded by the old and the new model.
     id_column, embedding_column : str, default="id", "embedding"
-        As in :func:`read_vectors`.
+        As in :func:`read_vectors`. A parquet file without ``id_column`` is
+        an error unless ``by_row``.
+    by_row : bool, default=False
+        Pair row ``i`` with row ``i``, whatever the ids.
 
     Returns
     -------
@@ -143,16 +204,50 @@ def read_pairs(old_path, new_path, *, id_column="id", embedding_column="embeddin
         Row ``i`` of each is the same item.
     """
     columns = dict(id_column=id_column, embedding_column=embedding_column)
-    X, old_ids = read_vectors(old_path, **columns)
-    Y, new_ids = read_vectors(new_path, **columns)
-    if old_ids is not None and new_ids is not None:
+    (X, old_ids), (Y, new_ids) = (
+        read_vectors(path, **columns) for path in (old_path, new_path)
+    )
+    if not by_row:
+        for path, ids in ((old_path, old_ids), (new_path, new_ids)):
+            if is_parquet(path) and ids is None:
+                raise ValueError(
+                    f"{os.fspath(path)} has no id column {id_column!r}: name it "
+                    "(--id-column), or pair row i with row i (--by-row)"
+                )
+    if old_ids is not None and new_ids is not None and not by_row:
+        for path, ids in ((old_path, old_ids), (new_path, new_ids)):
+            if len(set(ids)) < len(ids):
+                seen, repeated = set(), None
+                for key in ids:
+                    if key in seen:
+                        repeated = key
+                        break
+                    seen.add(key)
+                raise ValueError(
+                    f"{os.fspath(path)} repeats ids (e.g. {repeated!r}; "
+                    f"{len(ids) - len(set(ids))} repeats): pairs are joined on "
+                    f"{id_column!r}, which must be unique"
+                )
         position = {key: i for i, key in enumerate(new_ids)}
         rows = [(i, position[key]) for i, key in enumerate(old_ids) if key in position]
-        if not rows:
-            raise ValueError(f"{old_path} and {new_path} share no {id_column!r}")
+        smaller = min(len(old_ids), len(new_ids))
+        if len(rows) < MIN_MATCHED_SHARE * smaller:
+            raise ValueError(
+                f"only {len(rows)} of the {smaller} ids of the smaller file are in "
+                f"both {os.fspath(old_path)} and {os.fspath(new_path)} (at least "
+                f"{MIN_MATCHED_SHARE:.0%} must be): are they the same items?"
+            )
+        unmatched = len(old_ids) + len(new_ids) - 2 * len(rows)
+        if unmatched:
+            warnings.warn(
+                f"{unmatched} ids are in one file only ({len(old_ids) - len(rows)} "
+                f"old, {len(new_ids) - len(rows)} new) and are left out of the pairs",
+                UserWarning,
+                stacklevel=2,
+            )
         a, b = np.array(rows).T
-        X, Y = np.asarray(X)[a], np.asarray(Y)[b]
-    elif len(X) != len(Y):
+        return np.asarray(X)[a], np.asarray(Y)[b]
+    if len(X) != len(Y):
         raise ValueError(
             f"{old_path} has {len(X)} rows and {new_path} {len(Y)}; row i of each "
             "must be the same item"
@@ -319,6 +414,29 @@ def _apply_parquet(bridge, store, out, batch_size, progress, embedding_column):
     return (n, width)
 
 
+def _check_affine(bridge, weight, offset, n_probes=64):
+    """Refuse a bridge whose transform is not ``x @ weight + offset``.
+
+    The map is checked on probe rows about the fitted source mean, at the
+    source's own spread and at twice it (a map that normalises rows, say,
+    agrees with no affine map at two scales).
+    """
+    translator = bridge.translator_
+    rng = np.random.default_rng(0)
+    mean, scale = translator.x_mean_, np.maximum(translator.x_scale_, 1e-12)
+    probes = mean + scale * rng.normal(size=(n_probes, len(mean)))
+    probes = np.vstack([probes, mean + 2.0 * (probes - mean)])
+    got = bridge.transform(probes)
+    want = probes @ weight + offset
+    error = np.abs(got - want).max()
+    size = max(np.abs(want).max(), 1e-300)
+    if not error <= 1e-6 * size:
+        raise ValueError(
+            f"this bridge's map is not affine (normalize={translator.normalize!r}: "
+            f"off by {error:.3g} on probe rows); FAISS can only apply an affine map"
+        )
+
+
 def export_faiss(bridge, out):
     """Write the bridge as a ``faiss.LinearTransform`` (``A x + b``), atomically.
 
@@ -337,9 +455,12 @@ def export_faiss(bridge, out):
         ) from None
     if not bridge.is_linear:
         raise ValueError(
-            f"a {bridge.method_} bridge is not linear; FAISS cannot apply it"
+            "this bridge's map is not affine (its translator normalises rows: "
+            f"normalize={bridge.translator_.normalize!r}); FAISS can only apply an "
+            "affine map"
         )
     weight, offset = bridge.affine_map()
+    _check_affine(bridge, weight, offset)
     d_in, d_out = weight.shape
     transform = faiss.LinearTransform(d_in, d_out, True)
     # faiss computes A x + b with A of shape (d_out, d_in), row-major
@@ -352,12 +473,39 @@ def export_faiss(bridge, out):
         faiss.write_VectorTransform(transform, tmp)
 
 
+NEITHER_QUANTILE = 0.01
+"""A stored row looks like a space when its best cosine to that space's pairs
+is no further below the median of the pairs' own best cosines to each other
+than twice the distance of this quantile from that median."""
+
+
+def _best_cosine(queries, candidates, *, exclude_self=False, block=4096):
+    """Each query's largest cosine to a candidate row (0 for a zero row)."""
+    units = [
+        np.nan_to_num(Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-300))
+        for Z in (np.asarray(queries, np.float64), np.asarray(candidates, np.float64))
+    ]
+    best = np.empty(len(queries))
+    for start in range(0, len(queries), block):
+        S = units[0][start : start + block] @ units[1].T
+        if exclude_self:
+            local = np.arange(len(S))
+            S[local, local + start] = -np.inf
+        best[start : start + block] = S.max(axis=1)
+    return best
+
+
 def check_store(bridge, X_old, Y_new, store, *, random_state=0):
-    """Which rows of a store look like the old space, and which like the new.
+    """Which rows of a store look like the old space, which like the new, which neither.
 
     A logistic regression fitted on the pairs' two sides (old rows labelled
     0, new rows 1; the spaces must have the same width) classifies each row
-    of the store: a half-migrated store shows both.
+    of the store: a half-migrated store shows both. A row whose best cosine
+    to the old pairs and to the new pairs both fall well below what the pairs
+    reach among themselves (:data:`NEITHER_QUANTILE`), or that is zero or
+    not finite,
+    looks like *neither* space (noise, zeros, a third model) and is counted
+    apart.
 
     Parameters
     ----------
@@ -373,8 +521,9 @@ def check_store(bridge, X_old, Y_new, store, *, random_state=0):
     Returns
     -------
     dict
-        ``source_fraction``, ``target_fraction``, ``source_rows``,
-        ``target_rows`` and ``classifier_accuracy`` (held-out, on the pairs).
+        ``source_fraction``, ``target_fraction``, ``neither_fraction``,
+        ``source_rows``, ``target_rows``, ``neither_rows`` and
+        ``classifier_accuracy`` (held-out, on the pairs).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
@@ -393,12 +542,26 @@ def check_store(bridge, X_old, Y_new, store, *, random_state=0):
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     accuracy = float(np.mean(cross_val_score(clf, Z, labels, cv=3)))
     clf.fit(Z, labels)
-    is_new = clf.predict(store).astype(bool)
+    usable = np.isfinite(store).all(axis=1) & store.any(axis=1)
+    neither = ~usable
+    like_a_side = np.zeros(len(store), dtype=bool)
+    for side in (X_old, Y_new):
+        own = _best_cosine(side, side, exclude_self=True)
+        low, median = np.quantile(own, [NEITHER_QUANTILE, 0.5])
+        floor = median - 2.0 * (median - low)
+        like_a_side[usable] |= _best_cosine(store[usable], side) >= floor
+    neither |= ~like_a_side
+    is_new = np.zeros(len(store), dtype=bool)
+    if (~neither).any():
+        is_new[~neither] = clf.predict(store[~neither]).astype(bool)
+    is_old = ~neither & ~is_new
     return {
-        "source_fraction": float(np.mean(~is_new)),
+        "source_fraction": float(np.mean(is_old)),
         "target_fraction": float(np.mean(is_new)),
-        "source_rows": np.flatnonzero(~is_new).tolist(),
+        "neither_fraction": float(np.mean(neither)),
+        "source_rows": np.flatnonzero(is_old).tolist(),
         "target_rows": np.flatnonzero(is_new).tolist(),
+        "neither_rows": np.flatnonzero(neither).tolist(),
         "classifier_accuracy": accuracy,
         "n_rows": len(store),
     }
