@@ -278,6 +278,12 @@ def _fit(args):
             direction=args.direction,
             random_state=args.seed,
         )
+    return _gate(report, args)
+
+
+def _gate(report, args):
+    """Write the report (``--report``), print its summary, and give the gate's exit."""
+    if args.report:
         _write_report(report, args.report)
     if not args.quiet:
         print(_summary(report), file=sys.stderr)
@@ -297,11 +303,7 @@ def _report(args):
         min_retention=args.min_retention,
         queries=_queries(args),
     )
-    if args.report:
-        _write_report(report, args.report)
-    if not args.quiet:
-        print(_summary(report), file=sys.stderr)
-    return EXIT_OK if report["passed"] else EXIT_GATE
+    return _gate(report, args)
 
 
 def _apply(args):
