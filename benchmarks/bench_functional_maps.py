@@ -1,4 +1,23 @@
-"""Latent functional maps: the spectral basis at scale.
+"""Latent functional maps: the seed-count curve, the spectral basis at scale.
+
+``curve``: how many known pairs (seeds) each way of matching needs. Pools are
+the same items by two encoders, Y's shuffled; seeds are random shared pairs
+(nested: the first 5 of the 10, ...). For each seed count, an orthogonal map
+(Procrustes on rows normalised as ``match_spaces`` normalises them) is fitted
+on the seeds alone ("procrustes"), and on the pairs matched by
+``match_spaces(method=...)`` from them ("refine", "functional_map"; with no
+seeds, "auto", which then uses the seed-free "sorted"), and translates
+held-out items; MRR and top-1 of the true item
+among all held-out items (cosine). "ceiling": the map fitted on every true
+pair of the pools. Pairs of spaces:
+
+- ``digits same``: ``mlp_small`` trained with ``random_state=0`` and ``1``
+  (``load_digits_embeddings``); pools are the 1,257 training images, the 540
+  test images are held out;
+- ``digits cross``: ``mlp_small`` (seed 0) and ``cnn`` (seed 1), likewise;
+- ``text``: MiniLM (384-d) and the static model (64-d) of
+  ``load_text_embeddings`` (7,194 texts); pools of ``--text-pool`` texts,
+  2,000 others held out.
 
 ``basis``: time of :func:`sklatent._kernels.spectral.spectral_basis` (50
 eigenpairs of the normalised Laplacian of the 10-NN heat-kernel graph) on n x
@@ -15,6 +34,9 @@ of the data's spread), and the precision of its pairs.
 measures) and linear CKA between the digits encoders trained with
 ``random_state=0`` (rows) and ``random_state=1`` (columns), all 1,797 images.
 
+    python benchmarks/bench_functional_maps.py --only curve
+    python benchmarks/bench_functional_maps.py --only curve --pairs text \
+        --counts 0,5,20,100,500
     python benchmarks/bench_functional_maps.py --only basis
     python benchmarks/bench_functional_maps.py --only similarity
     python benchmarks/bench_functional_maps.py --only scale --sizes 5000
@@ -25,6 +47,104 @@ import argparse
 import time
 
 import numpy as np
+
+COUNTS = (0, 2, 5, 10, 20, 50, 100, 200, 500)
+METHODS = ("procrustes", "refine", "functional_map")
+
+
+def _retrieval(X_pool, Y_pool, x, y, X_test, Y_test):
+    """MRR and top-1 on the test items of the map fitted on pairs (x, y)."""
+    from bench_matching import _normalize
+
+    from sklatent._kernels import procrustes, unit_rows
+
+    Xn, Yn = _normalize(X_pool, X_pool), _normalize(Y_pool, Y_pool)
+    W = procrustes(Xn[x].T @ Yn[y])[0]
+    S = unit_rows(_normalize(X_test, X_pool) @ W) @ _normalize(Y_test, Y_pool).T
+    ranks = (S.diagonal().unsqueeze(1) < S).sum(dim=1) + 1
+    return float((1.0 / ranks).mean()), float((ranks == 1).double().mean())
+
+
+def _curve_pairs(names, text_pool):
+    from sklatent.datasets import load_digits_embeddings
+
+    pairs = {}
+    if {"digits same", "digits cross"} & set(names):
+        a, b = load_digits_embeddings(), load_digits_embeddings(random_state=1)
+        train, test = a.train_indices, a.test_indices
+        for name, (left, right) in {
+            "digits same": ("mlp_small", "mlp_small"),
+            "digits cross": ("mlp_small", "cnn"),
+        }.items():
+            A, B = a.embeddings[left], b.embeddings[right]
+            pairs[name] = (A[train], B[train], A[test], B[test])
+    if "text" in names:
+        from sklatent.datasets import load_text_embeddings
+
+        data = load_text_embeddings()
+        A, B = (
+            np.concatenate(
+                [data.query_embeddings[e], data.document_embeddings[e]]
+            ).astype(np.float32)
+            for e in ("minilm", "static")
+        )
+        rows = np.random.default_rng(0).permutation(len(A))
+        pool, test = rows[:text_pool], rows[-2000:]
+        pairs["text"] = (A[pool], B[pool], A[test], B[test])
+    return {name: pairs[name] for name in names}
+
+
+def curve_table(names, counts=COUNTS, text_pool=3000):
+    import warnings
+
+    from sklatent.matching import match_spaces
+
+    for name, (X, Y_items, X_test, Y_test) in _curve_pairs(names, text_pool).items():
+        n = len(X)
+        order = np.random.default_rng(0).permutation(n)
+        Y = Y_items[order]  # row j of Y is item order[j], row order[j] of X
+        where_y = np.argsort(order)
+        drawn = np.random.default_rng(1).permutation(n)
+        mrr, top1 = _retrieval(X, Y_items, np.arange(n), np.arange(n), X_test, Y_test)
+        print(
+            f"\n{name}: pools {n} x {n}, {len(X_test)} held out; ceiling MRR "
+            f"{mrr:.3f}, top-1 {top1:.3f}"
+        )
+        print(
+            f"{'seeds':>5} " + "".join(f"{m:>24}" for m in METHODS) + f"{'seconds':>9}"
+        )
+        for count in counts:
+            seeds = np.column_stack([drawn[:count], where_y[drawn[:count]]])
+            cells, start = [], time.perf_counter()
+            for method in METHODS:
+                if count < 2 and method != METHODS[-1]:
+                    cells.append(f"{'-':>24}")
+                    continue
+                if method == "procrustes":
+                    x = y = drawn[:count]
+                else:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        m = match_spaces(
+                            X,
+                            Y,
+                            seeds=seeds if count else None,
+                            method=method if count >= 2 else "auto",
+                            random_state=0,
+                        )
+                    x, y = m.x_indices, order[m.y_indices]
+                    warned = (
+                        "!" if any("chance" in str(w.message) for w in caught) else " "
+                    )
+                mrr, top1 = _retrieval(X, Y_items, x, y, X_test, Y_test)
+                mark = "" if method == "procrustes" else warned
+                cells.append(f"{mrr:>12.3f} / {top1:.3f}{mark:1}".rjust(24))
+            print(
+                f"{count:>5} "
+                + "".join(cells)
+                + f"{time.perf_counter() - start:>9.1f}",
+                flush=True,
+            )
 
 
 def _rows(n, d, spread, seed=0):
@@ -107,11 +227,17 @@ def similarity_table():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="basis", help="comma-separated sections")
+    parser.add_argument("--only", default="curve", help="comma-separated sections")
     parser.add_argument("--sizes", default="5000,10000,20000")
+    parser.add_argument("--pairs", default="digits same,digits cross")
+    parser.add_argument("--text-pool", type=int, default=3000)
+    parser.add_argument("--counts", default=",".join(map(str, COUNTS)))
     args = parser.parse_args()
     sections = set(args.only.split(","))
     sizes = [int(n) for n in args.sizes.split(",")]
+    if "curve" in sections:
+        counts = [int(c) for c in args.counts.split(",")]
+        curve_table(args.pairs.split(","), counts, text_pool=args.text_pool)
     if "basis" in sections:
         basis_table(sizes)
     if "scale" in sections:
