@@ -135,8 +135,8 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         held-out retention@10 on the pairs (folds split by item:
         :func:`item_groups`; ``affine`` only where the folds hold enough pairs
         to fit it stably, :data:`STABLE_PAIRS_PER_COEFFICIENT`;
-        ``orthogonal`` for fewer than
-        ``10 * cv`` pairs).
+        ``orthogonal`` for fewer distinct items than
+        ``10 * cv``).
     alpha : float or "gcv", default="gcv"
         Ridge penalty; ``"gcv"`` chooses it by the closed-form leave-one-out
         error (:func:`gcv_alpha`), as :class:`~sklearn.linear_model.RidgeCV`.
@@ -257,11 +257,12 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         self.cv_scores_ = {}
         method = self.method
         if method == "auto":
-            if self.n_pairs_ < 10 * self.cv:
+            items = item_groups(X, Y)
+            if items.max(initial=-1) + 1 < 10 * self.cv:  # too few distinct items
                 method = "orthogonal"
             else:
                 queries = check_queries(queries, Y.shape[1])
-                self.cv_scores_ = self._cross_validate(X, Y, queries)
+                self.cv_scores_ = self._cross_validate(X, Y, items, queries)
                 method = max(self.cv_scores_, key=self.cv_scores_.get)
         self.method_ = method
         self.alpha_ = None
@@ -276,9 +277,8 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 del self.feature_names_in_
         return self
 
-    def _cross_validate(self, X, Y, queries=None):
+    def _cross_validate(self, X, Y, items, queries=None):
         folds = GroupKFold(self.cv, shuffle=True, random_state=self.random_state)
-        items = item_groups(X, Y)
         splits = list(folds.split(X, groups=items))
         width = (X if self.direction == "old-to-new" else Y).shape[1]
         fewest = min(len(np.unique(items[train])) for train, _ in splits)
