@@ -182,7 +182,7 @@ def test_apply_survives_kill_9(store, bridge, tmp_path):
         [sys.executable, "-c", script, str(tmp_path / "bridge.skops"), uri], env=env
     )
     assert killed.returncode == -signal.SIGKILL
-    assert shadow_missing(open_store(uri)) == N - 150
+    assert shadow_missing(uri) == N - 150
     assert apply_to_store(bridge, uri, batch_size=50) == N - 150
     _check_shadow(uri, old, bridge)
 

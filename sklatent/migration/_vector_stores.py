@@ -317,8 +317,8 @@ def shadow_missing(store):
 
     Parameters
     ----------
-    store : VectorStore
-        An opened store.
+    store : str or VectorStore
+        A store URI or an opened store.
 
     Returns
     -------
@@ -326,6 +326,7 @@ def shadow_missing(store):
         Rows with a served vector and no shadow one (all of them before
         the shadow column exists).
     """
+    store = open_store(store)
     names = _names(store.column)
     if names["shadow"] not in store.columns():
         return store.count(f"{_sql_name(store.column)} IS NOT NULL")

@@ -1,0 +1,244 @@
+"""``migrate apply --store`` on a LanceDB table: speed against LanceDB's own column
+rewrite, anonymous memory, and the kill -9 check.
+
+A table of ``--rows`` x 384 float32 vectors (and an int64 id) is created in a
+temporary folder; an affine bridge (384 -> 384, fitted on 2,000 synthetic
+pairs) writes its shadow column with :func:`sklatent.migration.apply_to_store`.
+Measured against two references on the same table, each timed once in the
+same process (the order alternates between repeats):
+
+- **rewrite**: the same batches read and written back into a new column
+  through the same store interface with no translation (the floor of any
+  batched, resumable rewrite: LanceDB reading and rewriting the column);
+- **native copy**: ``table.add_columns({"copy": "vector"})``, LanceDB copying
+  the column inside its engine in one commit (not resumable, no translation
+  possible; the floor of any rewrite at all).
+
+The anonymous memory (``RssAnon`` of ``/proc/self/status``, sampled every
+10 ms) is reported as its peak rise during ``apply_to_store``. With
+``--kill-check`` a child process runs ``apply_to_store`` and is killed with
+SIGKILL after about half the batches; the rerun must write exactly the rest,
+and every row must equal ``bridge.transform`` of its old vector to 1e-5 and
+appear once.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --rows 100000
+    OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --rows 100000 \\
+        --kill-check
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+D = 384
+
+
+def _anon_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class AnonPeak:
+    """The peak rise of anonymous memory while the block runs (MB)."""
+
+    def __enter__(self):
+        self.start = self.peak = _anon_mb()
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, _anon_mb())
+            time.sleep(0.01)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+        self.rise = self.peak - self.start
+
+
+def make_table(path, n, seed=0, chunk=50_000):
+    import lancedb
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    schema = pa.schema(
+        [pa.field("id", pa.int64()), pa.field("vector", pa.list_(pa.float32(), D))]
+    )
+
+    def batches():
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            X = (rng.standard_normal((m, D)) + 3.0).astype(np.float32)
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "id": np.arange(start, start + m),
+                    "vector": pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), D),
+                },
+                schema=schema,
+            )
+
+    db = lancedb.connect(path)
+    db.create_table("docs", pa.RecordBatchReader.from_batches(schema, batches()))
+    return f"lancedb://{path}/docs?column=vector"
+
+
+def fit_bridge():
+    from sklatent.migration import MigrationBridge
+
+    rng = np.random.default_rng(1)
+    X = (rng.standard_normal((2000, D)) + 3.0).astype(np.float32)
+    W = rng.standard_normal((D, D)) / np.sqrt(D)
+    Y = (X @ W + 0.1 * rng.standard_normal((2000, D)) - 1.0).astype(np.float32)
+    return MigrationBridge(method="affine", target_name="bench-new").fit(X, Y)
+
+
+def rewrite(uri, batch_size):
+    """The same batched read and write, no translation (the reference)."""
+    from sklatent.migration import open_store
+
+    store = open_store(uri)
+    store.add_columns({"rewrite": D})
+    for batch in store.read_batches(
+        ["id", "vector"], where="rewrite IS NULL", batch_size=batch_size
+    ):
+        store.write_batch(batch["id"], {"rewrite": np.asarray(batch["vector"])})
+    store.table.drop_columns(["rewrite"])
+
+
+def native_copy(uri):
+    from sklatent.migration import open_store
+
+    store = open_store(uri)
+    store.table.add_columns({"copy": "vector"})
+    store.table.drop_columns(["copy"])
+
+
+def drop_shadow(uri):
+    from sklatent.migration import open_store
+
+    open_store(uri).table.drop_columns(["vector__shadow", "vector__shadow__stamp"])
+
+
+def check_rows(uri, bridge, n):
+    """Every row once, its shadow equal to bridge.transform of its vector."""
+    from sklatent.migration import open_store
+
+    store = open_store(uri)
+    seen, worst = 0, 0.0
+    ids = np.zeros(n, dtype=bool)
+    for batch in store.read_batches(["id", "vector", "vector__shadow"]):
+        key = np.asarray(batch["id"])
+        assert not ids[key].any(), "a row appears twice"
+        ids[key] = True
+        Z = bridge.transform(np.asarray(batch["vector"]))
+        worst = max(worst, float(np.abs(Z - batch["vector__shadow"]).max()))
+        seen += len(key)
+    assert seen == n and ids.all(), f"{seen} rows of {n}"
+    assert worst <= 1e-5, f"largest difference {worst}"
+    return worst
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from sklatent.migration import apply_to_store, load_bridge
+n, batch_size = int(sys.argv[3]), int(sys.argv[4])
+done = [0]
+def progress(rows):
+    done[0] += rows
+    if done[0] >= n // 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+apply_to_store(load_bridge(sys.argv[1]), sys.argv[2], batch_size=batch_size,
+               progress=progress)
+"""
+
+
+def kill_check(uri, bridge, n, batch_size, folder):
+    from sklatent.migration import apply_to_store, save_bridge, shadow_missing
+
+    path = os.path.join(folder, "bridge.skops")
+    save_bridge(bridge, path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root}
+    child = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, path, uri, str(n), str(batch_size)],
+        env=env,
+    )
+    assert child.returncode == -signal.SIGKILL, child.returncode
+    left = shadow_missing(uri)
+    written = apply_to_store(bridge, uri, batch_size=batch_size)
+    assert written == left, (written, left)
+    worst = check_rows(uri, bridge, n)
+    return {"killed_after": n - left, "rerun_wrote": written, "max_abs_diff": worst}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=16_384)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--kill-check", action="store_true")
+    parser.add_argument("--dir", help="where the table goes (default: a temp dir)")
+    args = parser.parse_args(argv)
+    from sklatent.migration import apply_to_store
+
+    bridge = fit_bridge()
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        t = time.perf_counter()
+        uri = make_table(os.path.join(folder, "db"), args.rows)
+        created = time.perf_counter() - t
+        times = {"apply": [], "rewrite": [], "native_copy": []}
+        anon = []
+        for repeat in range(args.repeats):
+            order = ["apply", "rewrite", "native_copy"]
+            for name in order if repeat % 2 == 0 else order[::-1]:
+                t = time.perf_counter()
+                if name == "apply":
+                    with AnonPeak() as peak:
+                        apply_to_store(bridge, uri, batch_size=args.batch_size)
+                    times[name].append(time.perf_counter() - t)
+                    anon.append(peak.rise)
+                    check_rows(uri, bridge, args.rows)
+                    drop_shadow(uri)
+                elif name == "rewrite":
+                    rewrite(uri, args.batch_size)
+                    times[name].append(time.perf_counter() - t)
+                else:
+                    native_copy(uri)
+                    times[name].append(time.perf_counter() - t)
+        best = {name: min(value) for name, value in times.items()}
+        result = {
+            "rows": args.rows,
+            "width": D,
+            "batch_size": args.batch_size,
+            "create_s": round(created, 2),
+            "best_s": {k: round(v, 2) for k, v in best.items()},
+            "all_s": {k: [round(x, 2) for x in v] for k, v in times.items()},
+            "apply_rows_per_s": round(args.rows / best["apply"]),
+            "speed_vs_rewrite": round(best["rewrite"] / best["apply"], 2),
+            "speed_vs_native_copy": round(best["native_copy"] / best["apply"], 2),
+            "anon_peak_rise_mb": round(max(anon), 1),
+        }
+        if args.kill_check:
+            result["kill_check"] = kill_check(
+                uri, bridge, args.rows, args.batch_size, folder
+            )
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
