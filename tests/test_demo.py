@@ -497,3 +497,78 @@ def test_main_passes_text_options(monkeypatch):
     assert main(["demo"]) == 0
     assert [call["n_anchors"] for call in calls] == [300, 50, 256]
     assert [call.get("n_samples") for call in calls] == [None, 500, None]
+
+
+def _fake_loader(n_classes, n_rows=240):
+    """A loader of row-aligned encoders, linearly related, as a modality's."""
+
+    def load(*, encoders, test_size, random_state, **kwargs):
+        rng = np.random.RandomState(random_state)
+        target = np.arange(n_rows) % n_classes
+        base = rng.normal(size=(n_classes, 10))[target]
+        base += 0.1 * rng.normal(size=(n_rows, 10))
+        rows = np.arange(n_rows)
+        return Bunch(
+            embeddings={
+                name: (base @ rng.normal(size=(10, 8 + i))).astype(np.float32)
+                for i, name in enumerate(encoders)
+            },
+            target=target,
+            train_indices=rows[rows % 4 != 3],
+            test_indices=rows[rows % 4 == 3],
+        )
+
+    return load
+
+
+@pytest.mark.parametrize("modality", ["audio", "graph"])
+def test_demo_of_another_modality(modality, monkeypatch, tmp_path):
+    names, noun = _demo.MODALITIES[modality]
+    loader = {"audio": "load_speech_embeddings", "graph": "load_graph_embeddings"}
+    monkeypatch.setattr(_demo, loader[modality], _fake_loader(5))
+    printed = io.StringIO()
+    results = run_demo(
+        modality=modality,
+        quick=True,
+        n_anchors=40,
+        output_dir=tmp_path,
+        verbose=False,
+        out=printed,
+    )
+    assert results.encoders == list(names[:2]) and results.modality == modality
+    assert "mse" not in results and results.figure is None  # the digits' only
+    text = printed.getvalue()
+    assert f"on the {modality} test set (60 {noun}, 5 classes)" in text
+    assert f"own training {noun}" in text
+    a, b = names[:2]
+    assert results.accuracy[(a, b)]["orthogonal"] > 0.9  # linearly related
+    assert (tmp_path / "sklatent_demo.csv").exists()
+
+
+def test_demo_anchors_beyond_the_graph_training_nodes(monkeypatch, tmp_path):
+    monkeypatch.setattr(_demo, "load_graph_embeddings", _fake_loader(5))
+    with pytest.raises(ValueError, match="n_anchors=500 must be between 1 and the 180"):
+        run_demo(modality="graph", n_anchors=500, output_dir=tmp_path, verbose=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--modality", "audio", "--encoders", "cnn"],
+            "encoder(s) cnn are not audio encoders: choose among speech-cnn",
+        ),
+        (
+            ["--modality", "audio", "--n-anchors", "5000"],
+            "the 4480 training recordings",
+        ),
+        (["--modality", "graph", "--text"], "--text and --modality graph choose two"),
+        (["--modality", "images"], "invalid choice: 'images'"),
+    ],
+)
+def test_main_modality_errors(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--output-dir", str(tmp_path), *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -38,10 +38,15 @@ from ..anchors import random_anchors
 from ..datasets import (
     _MAX_SEED,
     ENCODER_NAMES,
+    GRAPH_ENCODER_NAMES,
+    SPEECH_ENCODER_NAMES,
     _digits,
+    _speech_split,
     load_digits_decoders,
     load_digits_embeddings,
     load_digits_relative_autoencoders,
+    load_graph_embeddings,
+    load_speech_embeddings,
 )
 from ..matching import match_spaces
 from ..stitching import stitch_relative, stitch_translated
@@ -70,9 +75,9 @@ METHODS = {
         "translation 'apply to' -> 'fit on' space, affine least squares",
     ),
     "matched": (
-        "10 seeds+match",
+        "seeds+match",
         "orthogonal translation fitted on the pairs sklatent.matching finds "
-        "between the shuffled training pools from 10 seed pairs (one per class)",
+        "between the shuffled training pools from one seed pair per class",
     ),
 }
 
@@ -100,6 +105,25 @@ _INVERSE_ALPHA = 0.1
 _TEST_SIZE = 0.3
 
 QUICK_ENCODERS = ("mlp_small", "mlp_wide")
+
+#: The datasets the demo stitches across (``--modality``): name -> (its
+#: encoders, what a row is). Generation and the figure are the digits'.
+MODALITIES = {
+    "digits": (ENCODER_NAMES, "images"),
+    "audio": (SPEECH_ENCODER_NAMES, "recordings"),
+    "graph": (GRAPH_ENCODER_NAMES, "nodes"),
+}
+
+
+def _loader(modality):
+    """The loader of a modality's embeddings (looked up when called)."""
+    return {
+        "digits": load_digits_embeddings,
+        "audio": load_speech_embeddings,
+        "graph": load_graph_embeddings,
+    }[modality]
+
+
 _FIGURE_NAME = "sklatent_demo.png"
 _TABLE_NAME = "sklatent_demo.csv"
 _GENERATION_FIGURE_NAME = "sklatent_generation.png"
@@ -138,6 +162,7 @@ def run_demo(
     verbose=True,
     out=None,
     generation=True,
+    modality="digits",
 ):
     """Run the zero-shot stitching demo, print its tables and save its files.
 
@@ -182,6 +207,13 @@ def run_demo(
     generation : bool, default=True
         Also measure stitched generation (see :func:`run_experiment`), print
         its table, and save it (CSV) and a figure of digits (PNG).
+    modality : {"digits", "audio", "graph"}, default="digits"
+        The encoders: of the digits, of spoken words
+        (:func:`~sklatent.datasets.load_speech_embeddings`, test rows of
+        voices no encoder heard) or of the See-Also graph
+        (:func:`~sklatent.datasets.load_graph_embeddings`). Generation and
+        the figure are the digits' only; ``quick`` keeps a modality's first
+        two encoders.
 
     Returns
     -------
@@ -201,8 +233,13 @@ def run_demo(
     """
     output_dir = check_output_dir(output_dir)
     progress = StageLog(verbose)
+    if encoders is None and quick:
+        encoders = (
+            QUICK_ENCODERS if modality == "digits" else MODALITIES[modality][0][:2]
+        )
     results = run_experiment(
-        encoders=QUICK_ENCODERS if encoders is None and quick else encoders,
+        encoders=encoders,
+        modality=modality,
         n_anchors=n_anchors,
         seed=seed,
         device=device,
@@ -218,11 +255,26 @@ def run_demo(
     return results
 
 
-def _check_options(*, encoders, n_anchors, seed, device):
-    """The list of encoders; raise ValueError on any option out of range."""
+def _check_options(*, encoders, n_anchors, seed, device, modality):
+    """The list of encoders; raise ValueError on any option out of range.
+
+    The number of anchors is checked here against the training rows where
+    they are known before loading (digits, audio), else by :func:`_split`.
+    """
     resolve_device(device)  # fail early on an unavailable device
     check_seed(seed)
-    encoders = list(ENCODER_NAMES if encoders is None else encoders)
+    if modality not in MODALITIES:
+        raise ValueError(
+            f"modality={modality!r} is not one of {', '.join(MODALITIES)}."
+        )
+    names = MODALITIES[modality][0]
+    encoders = list(names if encoders is None else encoders)
+    foreign = [name for name in encoders if name not in names]
+    if foreign:
+        raise ValueError(
+            f"encoder(s) {', '.join(foreign)} are not {modality} encoders: "
+            f"choose among {', '.join(names)}."
+        )
     repeated = sorted({name for name in encoders if encoders.count(name) > 1})
     if repeated:
         raise ValueError(
@@ -230,13 +282,19 @@ def _check_options(*, encoders, n_anchors, seed, device):
             "would be computed twice with identical results. Name each encoder "
             "once."
         )
-    _, _, train, _ = _digits(_TEST_SIZE, seed)
-    if not isinstance(n_anchors, numbers.Integral) or not 1 <= n_anchors <= len(train):
-        raise ValueError(
-            f"n_anchors={n_anchors} must be between 1 and the {len(train)} "
-            "training images the anchors are drawn from."
-        )
+    if modality == "digits":
+        _check_anchors(n_anchors, len(_digits(_TEST_SIZE, seed)[2]), "images")
+    elif modality == "audio":
+        _check_anchors(n_anchors, len(_speech_split(_TEST_SIZE, seed)[1]), "recordings")
     return encoders
+
+
+def _check_anchors(n_anchors, n_train, noun):
+    if not isinstance(n_anchors, numbers.Integral) or not 1 <= n_anchors <= n_train:
+        raise ValueError(
+            f"n_anchors={n_anchors} must be between 1 and the {n_train} "
+            f"training {noun} the anchors are drawn from."
+        )
 
 
 def check_seed(seed):
@@ -280,8 +338,9 @@ def run_experiment(
     refresh=False,
     generation=True,
     progress=None,
+    modality="digits",
 ):
-    """Measure zero-shot stitching (and generation) across digit encoders.
+    """Measure zero-shot stitching (and generation) across encoders.
 
     Writes nothing: :func:`write_report` turns the results into tables and
     figures. The options are checked before any network is trained.
@@ -311,6 +370,9 @@ def run_experiment(
     progress : callable, default=None
         Called with one progress message at each stage; the loaders then
         print one line per network to stderr. None is silent.
+    modality : {"digits", "audio", "graph"}, default="digits"
+        Whose encoders (:data:`MODALITIES`); ``generation`` applies to the
+        digits only.
 
     Returns
     -------
@@ -319,7 +381,7 @@ def run_experiment(
         method of :data:`METHODS` for each ordered pair of encoders;
         ``encoders``; ``n_anchors``; ``data`` (the embeddings' Bunch) and
         ``anchors`` (positions among the training rows), which the figure
-        draws; ``seconds``: how long the experiment took. With
+        draws; ``modality``; ``seconds``: how long the experiment took. With
         ``generation``: ``mse[(encoder, decoder)][key]``, the test
         reconstruction MSE of each key of :data:`GENERATION`;
         ``relative_mse``, a dict with the relative autoencoders' ``"own"``
@@ -333,16 +395,22 @@ def run_experiment(
         range, or ``device`` is unavailable.
     """
     encoders = _check_options(
-        encoders=encoders, n_anchors=n_anchors, seed=seed, device=device
+        encoders=encoders,
+        n_anchors=n_anchors,
+        seed=seed,
+        device=device,
+        modality=modality,
     )
+    noun = MODALITIES[modality][1]
     load = {"data_home": data_home, "refresh": refresh, "verbose": progress is not None}
     progress = progress or (lambda message: None)
     start = time.perf_counter()
     progress(f"loading encoders {', '.join(encoders)} (trained on first use)")
-    data = load_digits_embeddings(
+    data = _loader(modality)(
         encoders=encoders, test_size=_TEST_SIZE, random_state=seed, **load
     )
     split = _Split(data.target, data.train_indices, data.test_indices)
+    _check_anchors(n_anchors, len(split.train), noun)
     emb = data.embeddings
     # Positions of the anchors among the training rows: the same items for every
     # encoder, since the embeddings are row-aligned.
@@ -350,8 +418,8 @@ def run_experiment(
         emb[encoders[0]][split.train], n_anchors, random_state=seed
     )
     progress(
-        f"{len(split.train)} training and {len(split.test)} test images; "
-        f"{n_anchors} parallel anchors drawn from the training images"
+        f"{len(split.train)} training and {len(split.test)} test {noun}; "
+        f"{n_anchors} parallel anchors drawn from the training {noun}"
     )
     results = Bunch(
         accuracy=_measure_stitching(
@@ -367,8 +435,9 @@ def run_experiment(
         n_anchors=n_anchors,
         data=data,
         anchors=anchors,
+        modality=modality,
     )
-    if generation:
+    if generation and modality == "digits":
         results.update(
             _measure_generation(
                 encoders,
@@ -565,7 +634,7 @@ def write_report(results, *, output_dir, figure=True, out=None, progress=None):
     _write_csv(results.table, results.accuracy, results.encoders)
     _print_table(results, out)
     results.figure = None
-    if figure:
+    if figure and results.modality == "digits":
         progress("drawing the figure")
         results.figure = _save_figure(output_dir / _FIGURE_NAME, results, out)
     print(f"Table saved to {results.table}", file=out)
@@ -657,13 +726,15 @@ def _print_table(results, out):
     dims = {name: data.embeddings[name].shape[1] for name in encoders}
     n_test, n_anchors = len(data.test_indices), results.n_anchors
     headers = ["fit on", "apply to"] + [header for header, _ in METHODS.values()]
-    widths, line = table_layout(headers, encoders)
+    widths, line = table_layout(headers, [*encoders, "mean over"])
     padded = False
+    noun = MODALITIES[results.modality][1]
+    n_classes = len(np.unique(data.target))
     print(
-        f"\nZero-shot stitching on the digits test set ({n_test} images, 10 "
-        "classes): accuracy of a\nlogistic regression fitted on one encoder "
-        f"('fit on') and applied to another ('apply to');\n{n_anchors} parallel "
-        "anchors.\n",
+        f"\nZero-shot stitching on the {results.modality} test set ({n_test} "
+        f"{noun}, {n_classes} classes): accuracy of a\nlogistic regression fitted "
+        "on one encoder ('fit on') and applied to another ('apply to');\n"
+        f"{n_anchors} parallel anchors.\n",
         file=out,
     )
     print(line(headers), file=out)
@@ -703,7 +774,7 @@ def _print_table(results, out):
         )
     print(
         "  Relative vectors are standardised per anchor on each encoder's own "
-        "training images\n  (normalize='standard'); translators standardise both "
+        f"training {noun}\n  (normalize='standard'); translators standardise both "
         "spaces on the anchors.",
         file=out,
     )

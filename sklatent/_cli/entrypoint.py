@@ -19,9 +19,8 @@ import warnings
 
 from .._backend import resolve_device
 from .._version import __version__
-from ..datasets import ENCODER_NAMES
 from . import migrate
-from .demo import QUICK_ENCODERS, run_demo
+from .demo import MODALITIES, QUICK_ENCODERS, run_demo
 from .demo_text import run_text_demo
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -179,10 +178,24 @@ def _parser():
     demo.add_argument(
         "--encoders",
         nargs="+",
-        choices=ENCODER_NAMES,
+        choices=[name for names, _ in MODALITIES.values() for name in names],
         metavar="NAME",
-        help=f"encoders to compare, each once, among {', '.join(ENCODER_NAMES)} "
-        "(default: all; a single one is only compared with itself)",
+        help="encoders to compare, each once, among the modality's: "
+        + "; ".join(
+            f"{modality}: {', '.join(names)}"
+            for modality, (names, _) in MODALITIES.items()
+        )
+        + " (default: all; a single one is only compared with itself)",
+    )
+    demo.add_argument(
+        "--modality",
+        choices=list(MODALITIES),
+        default="digits",
+        help="whose encoders: digits (images), audio (spoken words synthesised "
+        "by espeak-ng, tested on voices no encoder heard) or graph (the "
+        "See-Also graph of numpy, scipy and scikit-learn; needs sklatent[text] "
+        "unless cached); generation and the figure are the digits' (default: "
+        "digits)",
     )
     demo.add_argument(
         "--data-home",
@@ -223,6 +236,11 @@ def _run(args):
     """Run the demo with the parsed arguments."""
     # An unusable device is a one-line error before any data is loaded.
     resolve_device(args.device)
+    if args.text and args.modality != "digits":
+        raise ValueError(
+            f"--text and --modality {args.modality} choose two different demos: "
+            "use one of them."
+        )
     if args.text:
         digits_only = [
             option
@@ -261,6 +279,7 @@ def _run(args):
         refresh=args.refresh,
         figure=not args.no_figure,
         generation=not args.no_generation,
+        modality=args.modality,
     )
 
 
