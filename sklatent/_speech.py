@@ -309,7 +309,7 @@ def log_mels(rows, voices, *, chunk=256):
 
 # Bump whenever anything here changes the recordings, the features or the
 # encoders, so that stale caches are not read.
-_RECIPE_VERSION = "2"
+_RECIPE_VERSION = "3"
 _N_MELS = 40
 # Dropout between an encoder and its head in training: the embedding cannot lean
 # on a few coordinates, which makes the encoders' spaces more alike (stitching

@@ -171,10 +171,11 @@ def _train_classifier(
     """
 
     def classifier():
+        encoder = build()  # first: the encoder's initialisation comes first
         head = nn.Linear(dim, n_classes, **_FACTORY)
         if dropout:
             head = nn.Sequential(nn.Dropout(dropout), head)
-        return nn.Sequential(build(), head)
+        return nn.Sequential(encoder, head)
 
     model = _train(
         classifier,
