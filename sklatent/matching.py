@@ -760,10 +760,10 @@ def match_spaces(
           ``commutativity_weight``) is extended to the whole basis by
           ZoomOut; rows that are each other's nearest in the carried
           spectral embeddings are the first pairs. It reads the two kNN
-          graphs, not the coordinates, so from 2 seeds it aligns two
-          encoders of one architecture trained from different seeds (where
-          ``"refine"`` needs about 5 to 10), and every further seed only
-          adds descriptors. It needs the two graphs to be alike: when the
+          graphs, not the coordinates, so from 3 to 5 seeds it aligns
+          two encoders of one architecture trained from different seeds,
+          where ``"refine"`` needs 5 to 10, and every further seed only adds
+          descriptors. It needs the two graphs to be alike: when the
           pools share only part of their items the graphs differ by the rest
           (on two digits encoders it still worked with half the items
           shared); between encoders of different lineages it finds little
