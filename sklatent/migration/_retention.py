@@ -15,7 +15,7 @@ from ..metrics._retrieval import count_shared_neighbours
 _FLOOR = 1e-3  # retention below this is read as this, in logarithms
 
 
-def _unit(Z):
+def unit_rows(Z):
     """Unit rows in float64 by the kernels' one overflow-safe norm."""
     Z = np.require(Z, dtype=np.float64, requirements=["C", "W"])  # torch needs writable
     return _kernels.unit_rows(torch.from_numpy(Z))
@@ -62,7 +62,10 @@ def retention_at_k(
     >>> retention_at_k(Q, S, Q, S, k=4).tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    searches = [(_unit(queries), _unit(store)), (_unit(ref_queries), _unit(ref_store))]
+    searches = [
+        (unit_rows(queries), unit_rows(store)),
+        (unit_rows(ref_queries), unit_rows(ref_store)),
+    ]
     n, m = searches[0][0].shape[0], searches[0][1].shape[0]
     if searches[1][0].shape[0] != n or searches[1][1].shape[0] != m:
         raise ValueError(

@@ -15,11 +15,13 @@ import os
 import warnings
 
 import numpy as np
+import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._files import atomic_path, write_bytes_atomic
 from .._translation import LatentTranslator
 from ._bridge import MigrationBridge
+from ._retention import unit_rows
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -481,17 +483,15 @@ than twice the distance of this quantile from that median."""
 
 def _best_cosine(queries, candidates, *, exclude_self=False, block=4096):
     """Each query's largest cosine to a candidate row (0 for a zero row)."""
-    units = [
-        np.nan_to_num(Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-300))
-        for Z in (np.asarray(queries, np.float64), np.asarray(candidates, np.float64))
-    ]
+    # the kernels' one overflow-safe unit norm (a zero row stays zero)
+    Q, C = unit_rows(queries), unit_rows(candidates)
     best = np.empty(len(queries))
     for start in range(0, len(queries), block):
-        S = units[0][start : start + block] @ units[1].T
+        S = Q[start : start + block] @ C.T
         if exclude_self:
-            local = np.arange(len(S))
-            S[local, local + start] = -np.inf
-        best[start : start + block] = S.max(axis=1)
+            local = torch.arange(len(S))
+            S[local, local + start] = -torch.inf
+        best[start : start + block] = S.amax(dim=1).numpy()
     return best
 
 
