@@ -702,14 +702,15 @@ def _write_generation_csv(path, results):
             writer.writerow([encoder, "relative_ae_seed1", "relative", value])
 
 
-def table_layout(headers, names):
+def table_layout(headers, names, *, score_width=6):
     """``(widths, line)`` of a stitching table: two name columns, then scores.
 
     ``line(cells)`` joins one row's cells, names left-aligned and scores
-    right-aligned in their columns.
+    right-aligned in their columns, each at least ``score_width`` wide.
     """
     name_width = max(len(headers[1]), *(len(name) for name in names))
-    widths = [name_width, name_width] + [max(6, len(h)) for h in headers[2:]]
+    widths = [name_width, name_width]
+    widths += [max(score_width, len(h)) for h in headers[2:]]
 
     def line(cells):
         return "  ".join(
@@ -785,16 +786,8 @@ def _print_generation(results, out):
     """Print the reconstruction table with its legend."""
     mse, relative_mse, encoders = results.mse, results.relative_mse, results.encoders
     n_test, n_anchors = len(results.data.test_indices), results.n_anchors
-    name_width = max(len("decoder"), *(len(name) for name in encoders))
     headers = ["encoder", "decoder"] + [h for h, _ in GENERATION.values()]
-    widths = [name_width, name_width] + [max(8, len(h)) for h in headers[2:]]
-
-    def line(cells):
-        return "  ".join(
-            cell.ljust(width) if i < 2 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
+    widths, line = table_layout(headers, encoders, score_width=8)
     print(
         f"\nStitched generation on the digits test set ({n_test} images): "
         "reconstruction MSE of\neach encoder's decoder ('decoder') from "

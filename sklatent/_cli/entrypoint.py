@@ -241,6 +241,12 @@ def _run(args):
             f"--text and --modality {args.modality} choose two different demos: "
             "use one of them."
         )
+    shared = {
+        "seed": args.seed,
+        "output_dir": args.output_dir,
+        "data_home": args.data_home,
+        "refresh": args.refresh,
+    }
     if args.text:
         digits_only = [
             option
@@ -258,10 +264,7 @@ def _run(args):
         run_text_demo(
             n_anchors=300 if args.n_anchors is None else args.n_anchors,
             n_samples=args.n_samples,
-            seed=args.seed,
-            output_dir=args.output_dir,
-            data_home=args.data_home,
-            refresh=args.refresh,
+            **shared,
         )
         return
     if args.n_samples is not None:
@@ -270,16 +273,13 @@ def _run(args):
         )
     run_demo(
         n_anchors=256 if args.n_anchors is None else args.n_anchors,
-        seed=args.seed,
-        output_dir=args.output_dir,
         device=args.device,
         quick=args.quick,
         encoders=args.encoders,
-        data_home=args.data_home,
-        refresh=args.refresh,
         figure=not args.no_figure,
         generation=not args.no_generation,
         modality=args.modality,
+        **shared,
     )
 
 
