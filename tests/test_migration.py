@@ -269,7 +269,7 @@ def test_apply_bridge_streams_and_is_atomic(tmp_path):
 def test_check_store_finds_a_half_migrated_store():
     old, new = spaces(800, d_new=32)
     store = np.vstack([old[600:700], new[700:]])
-    result = check_store(None, old[:600], new[:600], store)
+    result = check_store(None, store, pairs=(old[:600], new[:600]))
     assert result["source_fraction"] == pytest.approx(0.5, abs=0.05)
     assert result["source_fraction"] + result["target_fraction"] == pytest.approx(1.0)
     assert np.mean(np.array(result["source_rows"]) < 100) > 0.95

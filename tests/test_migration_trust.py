@@ -211,9 +211,11 @@ def test_check_says_neither_and_fails(kind, tmp_path, capsys):
     old, new = spaces(600, d_new=32)
     rng = np.random.default_rng(0)
     store = rng.normal(size=(200, 32)) if kind == "noise" else np.zeros((200, 32))
-    result = check_store(None, old[:500], new[:500], store)
+    result = check_store(None, store, pairs=(old[:500], new[:500]))
     assert result["neither_fraction"] > 0.5  # most: the command exits 1
-    half = check_store(None, old[:500], new[:500], np.vstack([old[500:], new[500:]]))
+    half = check_store(
+        None, np.vstack([old[500:], new[500:]]), pairs=(old[:500], new[:500])
+    )
     assert half["neither_fraction"] < 0.05
     np.save(tmp_path / "old.npy", old)
     np.save(tmp_path / "new.npy", new)

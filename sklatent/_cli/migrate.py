@@ -136,13 +136,26 @@ def add_parser(commands, positive_int, one_line_errors):
 
     check = sub.add_parser("check", help="which rows of a store look old, which new")
     check.add_argument("bridge")
-    check.add_argument("--input", required=True)
-    check.add_argument("--old", required=True, help="the pairs' old side")
-    check.add_argument("--new", required=True, help="the pairs' new side")
+    check.add_argument("--input", help="the store (.npy or parquet)")
+    check.add_argument(
+        "--store",
+        help="a vector store (lancedb://DIR/TABLE?column=vector): check its "
+        "served column (instead of --input)",
+    )
+    check.add_argument(
+        "--old",
+        help="the pairs' old side: fit the check on the pairs instead of using "
+        "the bridge's (with --new)",
+    )
+    check.add_argument("--new", help="the pairs' new side (with --old)")
     check.add_argument("--report", help="write the result as JSON here")
     check.add_argument(
-        "--list", action="store_true", help="print the rows of each space"
+        "--list",
+        action="store_true",
+        help="print the rows of each space (with --store: the ids of the minority "
+        "and of neither)",
     )
+    check.add_argument("--batch-size", type=positive_int, default=16384)
     pair_flags(check)
     io_flags(check)
     status = sub.add_parser(
@@ -390,15 +403,35 @@ def _export_faiss(args):
 
 
 def _check(args):
+    if (args.input is None) == (args.store is None):
+        raise ValueError("give --input FILE or --store URI (one of them)")
+    if (args.old is None) != (args.new is None):
+        raise ValueError(
+            "give --old and --new together (or neither: the bridge's own check)"
+        )
     bridge = migration.load_bridge(args.bridge)
-    X, Y = migration.read_pairs(
-        args.old, args.new, by_row=args.by_row, **_columns(args)
-    )
-    store, ids = migration.read_vectors(args.input, **_columns(args))
-    result = migration.check_store(bridge, X, Y, store)
-    if ids is not None:
-        for side in ("source", "target", "neither"):
-            result[f"{side}_ids"] = [ids[i] for i in result[f"{side}_rows"]]
+    pairs = None
+    if args.old is not None:
+        pairs = migration.read_pairs(
+            args.old, args.new, by_row=args.by_row, **_columns(args)
+        )
+    if args.store is not None:
+        result = migration.check_vector_store(
+            bridge, args.store, pairs=pairs, batch_size=args.batch_size
+        )
+        listed = {
+            f"minority ({result['minority']})": result["minority_ids"],
+            "neither": result["neither_ids"],
+        }
+    else:
+        store, ids = migration.read_vectors(args.input, **_columns(args))
+        result = migration.check_store(bridge, store, pairs=pairs)
+        if ids is not None:
+            for side in ("source", "target", "neither"):
+                result[f"{side}_ids"] = [ids[i] for i in result[f"{side}_rows"]]
+        listed = {
+            side: result[f"{side}_rows"] for side in ("source", "target", "neither")
+        }
     if args.report:
         _write_json(result, args.report)
     if not args.quiet:
@@ -411,8 +444,8 @@ def _check(args):
             file=sys.stderr,
         )
     if args.list:
-        for side in ("source", "target", "neither"):
-            print(side, *result[f"{side}_rows"])
+        for side, rows in listed.items():
+            print(side, *rows)
     # most rows in neither space: the store is not what the bridge is about
     return EXIT_GATE if result["neither_fraction"] > 0.5 else EXIT_OK
 

@@ -17,13 +17,15 @@ report; :func:`pairs_curve` shows how retention grows with the pairs.
 :func:`read_vectors` and :func:`read_pairs` read ``.npy`` and parquet stores,
 :func:`apply_bridge` translates a whole store in bounded memory, atomically,
 :func:`export_faiss` writes the bridge as a FAISS transform, and
-:func:`check_store` says which rows of a store look like either space. Bridges
+:func:`check_store` says which rows of a store look like either space, by the
+check the bridge keeps (:func:`fit_space_check`). Bridges
 are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
 In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
 ``lancedb://DIR/TABLE?column=vector``), :func:`apply_to_store` writes the
 translated vectors into a stamped shadow column, resumably;
 :func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
-and switch it.
+and switch it, and :func:`check_vector_store` finds the rows of either space
+in its served column.
 ``sklatent migrate`` is the command line over these functions.
 """
 
@@ -31,9 +33,9 @@ from .._translation_solve import gcv_alpha
 from ._bridge import DIRECTIONS, METHODS, MigrationBridge
 from ._fitting import DEFAULT_STORE_SIZE, fit_bridge, measure_bridge, pairs_curve
 from ._retention import bridge_retention, estimate_retention, retention_at_k
+from ._spaces import check_store, check_vector_store, fit_space_check
 from ._stores import (
     apply_bridge,
-    check_store,
     count_rows,
     export_faiss,
     is_parquet,
@@ -67,11 +69,13 @@ __all__ = [
     "bridge_stamp",
     "bridge_retention",
     "check_store",
+    "check_vector_store",
     "count_rows",
     "cutover_store",
     "estimate_retention",
     "export_faiss",
     "fit_bridge",
+    "fit_space_check",
     "gcv_alpha",
     "is_parquet",
     "load_bridge",

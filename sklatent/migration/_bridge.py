@@ -15,6 +15,7 @@ from .._translation import LatentTranslator
 from .._translation_solve import fold_affine, gcv_alpha
 from ..anchors import AnchorWarning
 from ._retention import bridge_retention, check_queries
+from ._spaces import fit_space_check
 
 METHODS = ("orthogonal", "rotation", "affine", "ridge")
 DIRECTIONS = ("old-to-new", "new-to-old")
@@ -165,6 +166,12 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         Widths of the old and new spaces.
     fingerprint_ : str
         SHA-256 prefix of the pairs (see :func:`fingerprint`).
+    space_check_ : dict or None
+        Which space a vector is in, fitted on the pairs' two sides
+        (:func:`~sklatent.migration.fit_space_check`): what
+        :func:`~sklatent.migration.check_store` uses, so a store is checked
+        with the bridge alone. None when the widths differ (a store's width
+        tells its space) or for fewer than 10 pairs.
     sklatent_version_ : str
         Version of sklatent that fitted the bridge.
     n_features_in_ : int
@@ -215,7 +222,6 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, queries=None):
         """Fit the bridge on the pairs ``(X[i], y[i])``.
 
@@ -238,6 +244,13 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         self : MigrationBridge
             The fitted bridge.
         """
+        return self._fit(X, y, queries)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit(self, X, y, queries=None, *, space_check=True):
+        """:meth:`fit`; ``space_check=False`` leaves ``space_check_`` None (the
+        bridges of a cross-validation, or measured and dropped, never check a
+        store)."""
         X, Y = validate_data(
             self,
             X,
@@ -271,6 +284,7 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 gcv_alpha(source, target) if self.alpha == "gcv" else float(self.alpha)
             )
         self.translator_ = _translator(method, self.alpha_).fit(source, target)
+        self.space_check_ = fit_space_check(X, Y) if space_check else None
         if self.direction == "new-to-old":
             self.n_features_in_ = Y.shape[1]
             if hasattr(self, "feature_names_in_"):
@@ -296,7 +310,7 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 # warning would only be noise about a map nobody asked for
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", AnchorWarning)
-                    bridge.fit(X[train], Y[train])
+                    bridge._fit(X[train], Y[train], space_check=False)
                 scores[method].append(
                     float(
                         np.mean(

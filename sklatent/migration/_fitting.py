@@ -191,14 +191,15 @@ def fit_bridge(
         target_name=target_name,
         random_state=random_state,
     )
-    probe = MigrationBridge(method, **params).fit(
-        X_old[train], Y_new[train], queries=queries
+    # the measured bridges are dropped: they need no space check
+    probe = MigrationBridge(method, **params)._fit(
+        X_old[train], Y_new[train], queries, space_check=False
     )
     heldout = _scores(probe, X_old[held], Y_new[held], store_size, queries)
     # the control: the same bridge (method and penalty) on shuffled pairs
     alpha = "gcv" if probe.alpha_ is None else probe.alpha_
-    shuffled_bridge = MigrationBridge(probe.method_, alpha=alpha, **params).fit(
-        X_old[train], Y_new[train][rng.permutation(len(train))]
+    shuffled_bridge = MigrationBridge(probe.method_, alpha=alpha, **params)._fit(
+        X_old[train], Y_new[train][rng.permutation(len(train))], space_check=False
     )
     shuffled = _scores(shuffled_bridge, X_old[held], Y_new[held], store_size, queries)
     bridge = MigrationBridge(probe.method_ if method == "auto" else method, **params)

@@ -1,11 +1,11 @@
-"""Stores of embeddings: reading them, translating them through a bridge, checking them.
+"""Stores of embeddings: reading them and translating them through a bridge.
 
 A store is a ``.npy`` file (memory-mapped: any size) or a parquet file with an
 id column and a column of fixed-length float lists; :func:`read_vectors` reads
 either, :func:`read_pairs` pairs two of them (by id for parquet),
-:func:`apply_bridge` writes a translated store in bounded memory,
-:func:`export_faiss` writes the bridge as a FAISS transform, and
-:func:`check_store` says which rows look like which space. Every function takes
+:func:`apply_bridge` writes a translated store in bounded memory, and
+:func:`export_faiss` writes the bridge as a FAISS transform (which rows look
+like which space: :mod:`sklatent.migration._spaces`). Every function takes
 explicit arguments; a problem with the input is a one-line :class:`ValueError`
 (an unreadable file an :class:`OSError`). Every file is written atomically
 (:mod:`sklatent._files`).
@@ -15,13 +15,11 @@ import os
 import warnings
 
 import numpy as np
-import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._files import atomic_path, write_bytes_atomic
 from .._translation import LatentTranslator
 from ._bridge import MigrationBridge
-from ._retention import unit_rows
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -473,95 +471,3 @@ def export_faiss(bridge, out):
     transform.is_trained = True
     with atomic_path(out) as tmp:
         faiss.write_VectorTransform(transform, tmp)
-
-
-NEITHER_QUANTILE = 0.01
-"""A stored row looks like a space when its best cosine to that space's pairs
-is no further below the median of the pairs' own best cosines to each other
-than twice the distance of this quantile from that median."""
-
-
-def _best_cosine(queries, candidates, *, exclude_self=False, block=4096):
-    """Each query's largest cosine to a candidate row (0 for a zero row)."""
-    # the kernels' one overflow-safe unit norm (a zero row stays zero)
-    Q, C = unit_rows(queries), unit_rows(candidates)
-    best = np.empty(len(queries))
-    for start in range(0, len(queries), block):
-        S = Q[start : start + block] @ C.T
-        if exclude_self:
-            local = torch.arange(len(S))
-            S[local, local + start] = -torch.inf
-        best[start : start + block] = S.amax(dim=1).numpy()
-    return best
-
-
-def check_store(bridge, X_old, Y_new, store, *, random_state=0):
-    """Which rows of a store look like the old space, which like the new, which neither.
-
-    A logistic regression fitted on the pairs' two sides (old rows labelled
-    0, new rows 1; the spaces must have the same width) classifies each row
-    of the store: a half-migrated store shows both. A row whose best cosine
-    to the old pairs and to the new pairs both fall well below what the pairs
-    reach among themselves (:data:`NEITHER_QUANTILE`), or that is zero or
-    not finite,
-    looks like *neither* space (noise, zeros, a third model) and is counted
-    apart.
-
-    Parameters
-    ----------
-    bridge : MigrationBridge or None
-        Unused except for its widths' check; may be None.
-    X_old, Y_new : array-like of shape (n_pairs, d)
-        The pairs.
-    store : array-like of shape (n, d)
-        The store to check.
-    random_state : int, default=0
-        Seed of the classifier.
-
-    Returns
-    -------
-    dict
-        ``source_fraction``, ``target_fraction``, ``neither_fraction``,
-        ``source_rows``, ``target_rows``, ``neither_rows`` and
-        ``classifier_accuracy`` (held-out, on the pairs).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    X_old, Y_new = np.asarray(X_old), np.asarray(Y_new)
-    store = np.asarray(store)
-    if X_old.shape[1] != Y_new.shape[1] or store.shape[1] != X_old.shape[1]:
-        raise ValueError(
-            "the check needs the old and new spaces and the store of one width; got "
-            f"{X_old.shape[1]}, {Y_new.shape[1]} and {store.shape[1]}"
-        )
-    Z = np.vstack([X_old, Y_new])
-    labels = np.r_[np.zeros(len(X_old)), np.ones(len(Y_new))]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    accuracy = float(np.mean(cross_val_score(clf, Z, labels, cv=3)))
-    clf.fit(Z, labels)
-    usable = np.isfinite(store).all(axis=1) & store.any(axis=1)
-    neither = ~usable
-    like_a_side = np.zeros(len(store), dtype=bool)
-    for side in (X_old, Y_new):
-        own = _best_cosine(side, side, exclude_self=True)
-        low, median = np.quantile(own, [NEITHER_QUANTILE, 0.5])
-        floor = median - 2.0 * (median - low)
-        like_a_side[usable] |= _best_cosine(store[usable], side) >= floor
-    neither |= ~like_a_side
-    is_new = np.zeros(len(store), dtype=bool)
-    if (~neither).any():
-        is_new[~neither] = clf.predict(store[~neither]).astype(bool)
-    is_old = ~neither & ~is_new
-    return {
-        "source_fraction": float(np.mean(is_old)),
-        "target_fraction": float(np.mean(is_new)),
-        "neither_fraction": float(np.mean(neither)),
-        "source_rows": np.flatnonzero(is_old).tolist(),
-        "target_rows": np.flatnonzero(is_new).tolist(),
-        "neither_rows": np.flatnonzero(neither).tolist(),
-        "classifier_accuracy": accuracy,
-        "n_rows": len(store),
-    }
