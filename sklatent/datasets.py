@@ -56,6 +56,7 @@ __all__ = [
     "ENCODER_NAMES",
     "get_data_home",
     "GRAPH_ENCODER_NAMES",
+    "IMAGE_ENCODER_NAMES",
     "load_digits_decoders",
     "load_digits_embeddings",
     "load_digits_relative_autoencoders",
@@ -73,6 +74,9 @@ ENCODER_NAMES = tuple(_ENCODERS)
 
 #: Names of the sentence encoders that :func:`load_text_embeddings` can use.
 TEXT_ENCODER_NAMES = tuple(_text._ENCODERS)
+
+#: Names of the pretrained image encoders of :func:`load_encoder`.
+IMAGE_ENCODER_NAMES = tuple(_vision._ENCODERS)
 
 #: The image datasets of :func:`load_image_embeddings`, with their default
 #: ``n_samples`` (None: all) and ``test_size``.
@@ -1074,8 +1078,8 @@ def load_image_embeddings(
             "'plain'" + (" or 'altered'." if dataset == "emoji" else ".")
         )
     names = _encoder_names(
-        list(_vision._ENCODERS) if encoders is None else encoders,
-        tuple(_vision._ENCODERS) + TEXT_ENCODER_NAMES,
+        list(IMAGE_ENCODER_NAMES) if encoders is None else encoders,
+        IMAGE_ENCODER_NAMES + TEXT_ENCODER_NAMES,
     )
     _check_seed(random_state)
     default_samples, default_test = _IMAGE_DATASETS[dataset]

