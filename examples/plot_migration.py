@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sklatent.datasets import load_text_embeddings
-from sklatent.migration import fit_bridge, retention_at_k
+from sklatent.migration import fit_bridge, retention_at_k, score_agreement
 
 FAST = os.environ.get("SKLATENT_EXAMPLES_FAST") == "1"  # the test suite's setting
 
@@ -66,6 +66,13 @@ counts = [250, 500, 1000, 2000] if not FAST else [250, 1000, 2000]
 migrations = [("static", "minilm"), ("minilm", "static")]
 sides = {"corpus side": "old-to-new", "query side": "new-to-old"}
 
+
+def cosines(queries, store):
+    """The cosine of every query with every stored vector."""
+    queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    return queries @ (store / np.linalg.norm(store, axis=1, keepdims=True)).T
+
+
 if data is not None:
     order = np.random.default_rng(0).permutation(n_items)
     store, pool = order[: n_items - 2000], order[n_items - 2000 :]
@@ -87,9 +94,10 @@ if data is not None:
                     queries=queries[new][pairs],  # the team's logged queries
                 )
                 if direction == "old-to-new":
-                    found = retention_at_k(Q_new, bridge.transform(S_old), Q_new, S_new)
+                    searched = Q_new, bridge.transform(S_old)
                 else:
-                    found = retention_at_k(bridge.transform(Q_new), S_old, Q_new, S_new)
+                    searched = bridge.transform(Q_new), S_old
+                found = retention_at_k(*searched, Q_new, S_new)
                 measured.append(found.mean())
                 estimate.append(report["heldout"]["retention_at_10"])
                 spread.append(report["heldout"]["retention_at_10_std"])
@@ -97,6 +105,18 @@ if data is not None:
                     f"{old} -> {new}, {side}, {n} pairs: retention {measured[-1]:.3f}, "
                     f"estimate {estimate[-1]:.3f}"
                 )
+                if n == counts[-1]:
+                    scores = cosines(*searched)
+                    agreement = score_agreement(
+                        scores.ravel(),
+                        cosines(Q_new, S_new).ravel(),
+                        bridge.calibrate_scores(scores).ravel(),
+                    )
+                    print(
+                        f"{old} -> {new}, {side}, {n} pairs: score agreement "
+                        f"{agreement['agreement_before']:.3f} bridged, "
+                        f"{agreement['agreement_after']:.3f} calibrated"
+                    )
             ax.plot(counts, measured, "o-", color=colour, label=f"{side}, measured")
             ax.errorbar(
                 counts, estimate, yerr=spread, fmt="s--", color=colour, alpha=0.6,
@@ -110,6 +130,26 @@ if data is not None:
     axes[0].set_ylabel("retention@10")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
+
+# %%
+# Scores that keep their meaning
+# ------------------------------
+# A bridged cosine has not the new encoder's scale, so an application's
+# similarity threshold means something else through the bridge.
+# ``fit_bridge`` fits a monotone calibration from bridged to new-encoder
+# cosines on the held-out pairs, kept on the bridge
+# (:meth:`~sklatent.migration.MigrationBridge.calibrate_scores`). Above, for
+# the bridges of 2,000 pairs, every store query is scored against every stored
+# document, and :func:`~sklatent.migration.score_agreement` counts the pairs on
+# which ``score >= t`` says the same as the new encoder, ``t`` being the new
+# encoder's cosine at the 90% quantile of the pairs (the top tenth is
+# "similar"). From static to minilm the bridged cosines are too high on the
+# query side (no pair agrees where the new encoder says "not similar") and
+# calibration brings agreement to 0.90; on the corpus side from 0.84 to 0.92.
+# A constant answer ("never similar") also scores 0.90 at that threshold: what
+# calibration restores is the scale (the share of pairs above a threshold),
+# not the bridge's ranking, which only more or better pairs improve
+# (:ref:`migration-calibration`).
 
 # %%
 # On the corpus side retention grows with the pairs (0.14 at 250, 0.21 and

@@ -44,6 +44,9 @@ EXPECTED = {
         (r"static -> minilm, query side, 2000 pairs: retention ([\d.]+)", 0.12, 0.25),
         (r"minilm -> static, corpus side, 2000 pairs: .*estimate ([\d.]+)", 0.12, 0.3),
         (r"static -> minilm: old model alone ([\d.]+)", 0.04, 0.15),
+        (r"static -> minilm, corpus side, 2000 pairs: .*, ([\d.]+) calibrated", 0.9, 1),
+        (r"static -> minilm, query side, 2000 pairs: .*, ([\d.]+) calibrated", 0.89, 1),
+        (r"minilm -> static, query side, 2000 pairs: .*, ([\d.]+) calibrated", 0.9, 1),
     ],
     "plot_generation.py": [
         (r"translated ([\d.]+) x own \(worst", 0.9, 1.2),

@@ -240,12 +240,26 @@ def _summary(report):
         + (f"; no bridge {naive['retention_at_10_measured']:.3f}" if naive else "")
         + ")",
         f"top1 {h['top1']:.3f}, mrr {h['mrr']:.3f}, mean cosine {h['mean_cosine']:.3f}",
+        *_calibration_line(report.get("calibration")),
         "pairs look parallel"
         if report["pairs_look_parallel"]
         else "PAIRS DO NOT LOOK PARALLEL",
         "gate: " + ("passed" if report["passed"] else "FAILED"),
     ]
     return "\n".join(lines)
+
+
+def _calibration_line(calibration):
+    """The summary's line on score agreement (none without a calibration)."""
+    if calibration is None:
+        return []
+    return [
+        f"scores: agreement at the new model's {calibration['quantile']:.0%} "
+        f"quantile cosine ({calibration['threshold']:.3f}) "
+        f"{calibration['agreement_before']:.3f} bridged, "
+        f"{calibration['agreement_after']:.3f} calibrated (a constant answer "
+        f"{calibration['agreement_constant']:.3f})"
+    ]
 
 
 # --- subcommands -----------------------------------------------------------

@@ -13,7 +13,10 @@ found in the store re-embedded by the new model. :func:`fit_bridge` holds out
 part of the pairs, measures retention on them, estimates it at the size of
 the real store (see :func:`estimate_retention` for what the estimate is and
 its limits), compares with a bridge fitted on shuffled pairs, and returns a
-report; :func:`pairs_curve` shows how retention grows with the pairs.
+report, and calibrates the bridge's cosines onto the new model's scale on the
+held-out pairs (:meth:`MigrationBridge.calibrate_scores`,
+:func:`score_agreement`); :func:`pairs_curve` shows how retention grows with
+the pairs.
 :func:`read_vectors` and :func:`read_pairs` read ``.npy`` and parquet stores,
 :func:`apply_bridge` translates a whole store in bounded memory, atomically,
 :func:`export_faiss` writes the bridge as a FAISS transform, and
@@ -31,7 +34,13 @@ in its served column.
 
 from .._translation_solve import gcv_alpha
 from ._bridge import DIRECTIONS, METHODS, MigrationBridge
-from ._fitting import DEFAULT_STORE_SIZE, fit_bridge, measure_bridge, pairs_curve
+from ._fitting import (
+    DEFAULT_STORE_SIZE,
+    fit_bridge,
+    measure_bridge,
+    pairs_curve,
+    score_agreement,
+)
 from ._retention import bridge_retention, estimate_retention, retention_at_k
 from ._spaces import check_store, check_vector_store, fit_space_check
 from ._stores import (
@@ -88,6 +97,7 @@ __all__ = [
     "retention_at_k",
     "rollback_store",
     "save_bridge",
+    "score_agreement",
     "shadow_missing",
     "store_status",
 ]

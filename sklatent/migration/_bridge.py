@@ -166,6 +166,13 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         Widths of the old and new spaces.
     fingerprint_ : str
         SHA-256 prefix of the pairs (see :func:`fingerprint`).
+    score_calibration_ : dict or None
+        The monotone map from bridged cosines to the new model's, fitted by
+        :func:`~sklatent.migration.fit_bridge` on the held-out pairs:
+        ``{"cosine": knots, "calibrated": values}``, the knots of an
+        increasing :class:`~sklearn.isotonic.IsotonicRegression`; see
+        :meth:`calibrate_scores`. None when fitted by :meth:`fit` alone (no
+        held-out pairs).
     space_check_ : dict or None
         Which space a vector is in, fitted on the pairs' two sides
         (:func:`~sklatent.migration.fit_space_check`): what
@@ -284,6 +291,7 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 gcv_alpha(source, target) if self.alpha == "gcv" else float(self.alpha)
             )
         self.translator_ = _translator(method, self.alpha_).fit(source, target)
+        self.score_calibration_ = None  # fit_bridge fits it on held-out pairs
         self.space_check_ = fit_space_check(X, Y) if space_check else None
         if self.direction == "new-to-old":
             self.n_features_in_ = Y.shape[1]
@@ -336,6 +344,58 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "translator_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.translator_.transform(X)
+
+    def calibrate_scores(self, cosines):
+        """Map bridged cosines onto the new model's scale.
+
+        A cosine between a new-model query and a translated stored vector
+        (or a translated query and an old stored vector) has not the scale
+        of the new model's own cosines, so an application's similarity
+        threshold means something else through the bridge. The calibration
+        (``score_calibration_``) is an increasing isotonic regression from
+        bridged to new-model cosine, fitted on held-out pairs by
+        :func:`~sklatent.migration.fit_bridge`; cosines beyond its knots are
+        clipped to its ends (``out_of_bounds="clip"``). It keeps the order of
+        the scores, so search results do not change, only their scale.
+
+        Parameters
+        ----------
+        cosines : array-like of any shape
+            Bridged cosines.
+
+        Returns
+        -------
+        ndarray of the same shape, float64
+            The calibrated scores.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklatent.migration import fit_bridge
+        >>> rng = np.random.default_rng(0)
+        >>> old = rng.normal(size=(300, 8))
+        >>> new = np.tanh(old @ rng.normal(size=(8, 8))) + 1.0
+        >>> bridge, _ = fit_bridge(old, new, method="ridge", store_size=300)
+        >>> scores = bridge.calibrate_scores([-1.0, 0.5, 0.9, 1.0])
+        >>> bool(np.all(np.diff(scores) >= 0))
+        True
+        """
+        check_is_fitted(self, "translator_")
+        if not hasattr(self, "score_calibration_"):
+            raise ValueError(
+                "this bridge was saved before bridges kept a score calibration: "
+                "refit it (sklatent migrate fit)"
+            )
+        if self.score_calibration_ is None:
+            raise ValueError(
+                "this bridge has no score calibration (it was fitted by "
+                "MigrationBridge.fit, without held-out pairs): fit it with "
+                "fit_bridge (sklatent migrate fit)"
+            )
+        knots = self.score_calibration_
+        return np.interp(
+            np.asarray(cosines, dtype=np.float64), knots["cosine"], knots["calibrated"]
+        )
 
     @property
     def is_linear(self):

@@ -14,10 +14,29 @@ from ._bridge import (
     check_rows,
     item_groups,
 )
-from ._retention import bridge_retention, check_queries, estimate_search, make_search
+from ._retention import (
+    bridge_retention,
+    check_queries,
+    estimate_search,
+    make_search,
+    unit_rows,
+)
 
 DEFAULT_STORE_SIZE = 1_000_000
 """The store size an estimate is for when neither a size nor the store is given."""
+
+CALIBRATION_QUANTILE = 0.9
+"""The report's fixed threshold for score agreement: the new model's cosine at
+this quantile of the held-out (query, item) pairs (the top tenth counts as
+similar)."""
+
+AGREEMENT_QUANTILES = (0.5, CALIBRATION_QUANTILE, 0.99)
+"""The thresholds, as quantiles of the new model's cosines, the report gives
+score agreement at."""
+
+CALIBRATION_QUERIES = 1000
+"""At most this many held-out queries (a random sample) give the (query, item)
+pairs the calibration is fitted and measured on."""
 
 
 def _scores(bridge, X_old, Y_new, store_size, queries=None):
@@ -75,7 +94,9 @@ def fit_bridge(
     search (no bridge, when the widths match) and a bridge fitted on the same
     pairs shuffled (a control: if the held-out pairs score no better, they
     are not parallel). The bridge returned is refitted on every pair, with
-    the method chosen.
+    the method chosen; it keeps a score calibration (``score_calibration_``,
+    :meth:`MigrationBridge.calibrate_scores`) fitted on the held-out pairs
+    (:ref:`migration-calibration`).
 
     Parameters
     ----------
@@ -122,7 +143,9 @@ def fit_bridge(
     report : dict
         ``method``, ``n_pairs``, ``direction``, ``heldout``, ``naive``,
         ``shuffled``, ``pairs_look_parallel``, ``passed``, names, widths,
-        ``alpha``, ``cv_scores``, ``fingerprint``, ``sklatent_version``.
+        ``alpha``, ``cv_scores``, ``fingerprint``, ``sklatent_version``,
+        ``calibration`` (score agreement at a fixed threshold before and
+        after the bridge's score calibration: :ref:`migration-calibration`).
 
     Examples
     --------
@@ -205,6 +228,9 @@ def fit_bridge(
     bridge = MigrationBridge(probe.method_ if method == "auto" else method, **params)
     bridge.fit(X_old, Y_new)
     bridge.cv_scores_ = probe.cv_scores_
+    bridge.score_calibration_, calibration = fit_calibration(
+        make_search(probe, X_old[held], Y_new[held], queries), rng
+    )
     report = {
         "requested_method": method,
         "cv_scores": probe.cv_scores_,
@@ -215,6 +241,7 @@ def fit_bridge(
         "new_width": Y_new.shape[1],
         "pool_old_size": pool_sizes.get("pool_old"),
         "pool_new_size": pool_sizes.get("pool_new"),
+        "calibration": calibration,
         **_verdict(
             bridge,
             X_old[held],
@@ -228,6 +255,117 @@ def fit_bridge(
         ),
     }
     return bridge, report
+
+
+def _score_pairs(search, rng):
+    """Bridged and new-model cosines of a search's (query, item) pairs.
+
+    Returns ``(bridged, new, keep)``: the two cosine matrices of at most
+    :data:`CALIBRATION_QUERIES` queries by the stored items, and the mask of
+    the pairs to use (a query is not paired with itself).
+    """
+    n = len(search.queries)
+    rows = np.arange(n)
+    if n > CALIBRATION_QUERIES:
+        rows = np.sort(rng.choice(n, CALIBRATION_QUERIES, replace=False))
+    bridged, new = (
+        (unit_rows(Q[rows]) @ unit_rows(S).T).numpy()
+        for Q, S in (
+            (search.queries, search.store),
+            (search.ref_queries, search.ref_store),
+        )
+    )
+    keep = np.ones(bridged.shape, dtype=bool)
+    if search.own:
+        keep[np.arange(len(rows)), rows] = False
+    return bridged, new, keep
+
+
+def _isotonic(bridged, new):
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(out_of_bounds="clip").fit(bridged, new)
+
+
+def score_agreement(bridged, new, calibrated):
+    """The report's ``calibration`` block: threshold agreement before and after.
+
+    At a threshold ``t``, the new model's cosine at a quantile of the pairs,
+    agreement is the share of pairs on which ``score >= t`` equals
+    ``new >= t``: before calibration the score is the bridged cosine, after
+    it the calibrated one. ``constant`` is the agreement of the best constant
+    answer (every pair similar, or none), the floor any score should beat.
+
+    Parameters
+    ----------
+    bridged, new, calibrated : ndarray of shape (n_pairs,)
+        The bridged, new-model and calibrated cosines of the same pairs.
+
+    Returns
+    -------
+    dict
+        ``quantile`` (:data:`CALIBRATION_QUANTILE`), ``threshold``,
+        ``agreement_before``, ``agreement_after``, ``agreement_constant``
+        at it; ``by_quantile`` (the same at each of
+        :data:`AGREEMENT_QUANTILES`); the mean of each cosine and
+        ``n_score_pairs``.
+    """
+    by_quantile = {}
+    for q in AGREEMENT_QUANTILES:
+        t = float(np.quantile(new, q))
+        similar = new >= t
+        share = float(np.mean(similar))
+        by_quantile[str(q)] = {
+            "threshold": t,
+            "before": float(np.mean((bridged >= t) == similar)),
+            "after": float(np.mean((calibrated >= t) == similar)),
+            "constant": max(share, 1.0 - share),
+        }
+    fixed = by_quantile[str(CALIBRATION_QUANTILE)]
+    return {
+        "quantile": CALIBRATION_QUANTILE,
+        "threshold": fixed["threshold"],
+        "agreement_before": fixed["before"],
+        "agreement_after": fixed["after"],
+        "agreement_constant": fixed["constant"],
+        "by_quantile": by_quantile,
+        "mean_cosine_bridged": float(np.mean(bridged)),
+        "mean_cosine_calibrated": float(np.mean(calibrated)),
+        "mean_cosine_new": float(np.mean(new)),
+        "n_score_pairs": int(len(new)),
+    }
+
+
+def fit_calibration(search, rng):
+    """Fit the score calibration on held-out pairs and measure it honestly.
+
+    The (query, item) pairs of ``search`` (a bridge fitted on other pairs)
+    give bridged and new-model cosines. The queries are split in two halves:
+    a calibration fitted on each half's pairs scores the other half's, and
+    agreement after calibration is measured on those out-of-half scores;
+    the calibration returned is fitted on all the pairs.
+
+    Returns
+    -------
+    knots : dict
+        ``{"cosine": ..., "calibrated": ...}``, the isotonic regression's
+        knots (a bridge's ``score_calibration_``).
+    report : dict
+        :func:`score_agreement`'s block.
+    """
+    bridged, new, keep = _score_pairs(search, rng)
+    calibrated = np.empty_like(bridged)
+    halves = np.array_split(rng.permutation(len(bridged)), 2)
+    for fit_rows, score_rows in (halves, halves[::-1]):
+        iso = _isotonic(
+            bridged[fit_rows][keep[fit_rows]], new[fit_rows][keep[fit_rows]]
+        )
+        calibrated[score_rows] = iso.predict(bridged[score_rows].ravel()).reshape(
+            len(score_rows), -1
+        )
+    full = _isotonic(bridged[keep], new[keep])
+    knots = {"cosine": full.X_thresholds_, "calibrated": full.y_thresholds_}
+    return knots, score_agreement(bridged[keep], new[keep], calibrated[keep])
 
 
 def _split(n, n_held, rng):
@@ -355,7 +493,9 @@ def measure_bridge(
     -------
     dict
         The keys of :func:`fit_bridge`'s report (``shuffled`` is the
-        bridge's retention with the pairs' rows shuffled).
+        bridge's retention with the pairs' rows shuffled; ``calibration``
+        scores these pairs with the bridge's own calibration, None for a
+        bridge without one).
     """
     check_is_fitted(bridge, "translator_")
     X_old = np.asarray(X_old, dtype=np.float64)
@@ -388,7 +528,14 @@ def measure_bridge(
         min_retention=min_retention,
         queries=queries,
     )
-    return {**report, "n_pairs_fitted": bridge.n_pairs_}
+    calibration = None
+    if getattr(bridge, "score_calibration_", None) is not None:
+        bridged, new, keep = _score_pairs(
+            make_search(bridge, X_old, Y_new, queries), np.random.default_rng(0)
+        )
+        bridged, new = bridged[keep], new[keep]
+        calibration = score_agreement(bridged, new, bridge.calibrate_scores(bridged))
+    return {**report, "n_pairs_fitted": bridge.n_pairs_, "calibration": calibration}
 
 
 def _verdict(
