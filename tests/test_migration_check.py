@@ -16,6 +16,7 @@ from sklatent.migration import (
     fit_space_check,
     load_bridge,
     save_bridge,
+    search_store,
 )
 
 from ._migration_data import spaces
@@ -129,28 +130,32 @@ def test_cli_check_with_the_bridge_alone(pairs, bridge, tmp_path, capsys):
                  str(tmp_path / "new.npy")]) == 0  # fmt: skip
 
 
-@pytest.fixture
-def table(pairs, tmp_path):
-    """A LanceDB table: 100 old-space rows (ids 0..99), 20 new-space (100..119),
-    ids shuffled in the table."""
+def _create_table(tmp_path, vectors, ids, name="docs"):
+    """A LanceDB table of ``vectors`` under ``ids``; its URI."""
     lancedb = pytest.importorskip("lancedb")
     pa = pytest.importorskip("pyarrow")
-    mixed = pairs[2][80:200]
-    order = np.random.default_rng(0).permutation(len(mixed))
-    vectors = mixed[order].astype(np.float32)
-    db = lancedb.connect(tmp_path / "db")
-    db.create_table(
-        "docs",
+    vectors = np.asarray(vectors, dtype=np.float32)
+    lancedb.connect(tmp_path / "db").create_table(
+        name,
         pa.table(
             {
-                "id": order + 20,
+                "id": ids,
                 "vector": pa.FixedSizeListArray.from_arrays(
                     pa.array(vectors.ravel()), vectors.shape[1]
                 ),
             }
         ),
     )
-    return f"lancedb://{tmp_path / 'db'}/docs?column=vector"
+    return f"lancedb://{tmp_path / 'db'}/{name}?column=vector"
+
+
+@pytest.fixture
+def table(pairs, tmp_path):
+    """A LanceDB table: 20 old-space rows (ids 20..39), 100 new-space (40..139),
+    in shuffled order."""
+    mixed = pairs[2][80:200]
+    order = np.random.default_rng(0).permutation(len(mixed))
+    return _create_table(tmp_path, mixed[order], order + 20)
 
 
 def test_check_a_lancedb_table_finds_the_minority_ids(table, bridge):
@@ -194,3 +199,58 @@ def test_cli_check_store(table, bridge, tmp_path, capsys):
         ["migrate", "check", str(tmp_path / "narrow.skops"), "--store", table],
         capsys, "holds vectors of 32 values; the spaces checked have 24",
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fitted(pairs):
+    """Bridges of both directions fitted by fit_bridge (checked, calibrated)."""
+    old, new, _ = pairs
+    return {
+        d: fit_bridge(old, new, method="affine", direction=d)[0]
+        for d in ("old-to-new", "new-to-old")
+    }
+
+
+def _cosines(A, B):
+    A, B = np.asarray(A, np.float64), np.asarray(B, np.float64)
+    A = A / np.linalg.norm(A, axis=1, keepdims=True)
+    return A @ (B / np.linalg.norm(B, axis=1, keepdims=True)).T
+
+
+def test_search_a_cut_over_store_exactly_with_calibrated_scores(fitted, tmp_path):
+    bridge = fitted["old-to-new"]
+    old, new = spaces(900, seed=3, d_new=32)
+    stored = bridge.transform(old[:300])  # the store after cutover
+    ids = np.arange(300) + 1000
+    uri = _create_table(tmp_path, stored, ids)
+    hits, scores = search_store(bridge, uri, new[300:320], k=5, batch_size=64)
+    raw = _cosines(new[300:320], stored.astype(np.float32))
+    want = np.argsort(-raw, axis=1, kind="stable")[:, :5]
+    assert hits == (ids[want]).tolist()
+    np.testing.assert_allclose(
+        scores,
+        bridge.calibrate_scores(np.take_along_axis(raw, want, axis=1)),
+        atol=1e-6,
+    )
+
+
+def test_search_refuses_a_store_that_mixes_spaces(fitted, table, pairs, tmp_path):
+    queries = spaces(900, seed=4, d_new=32)[1][:3]
+    # the half-migrated table: new-model queries reach its old rows
+    with pytest.raises(ValueError, match=r"look like the old space: column 'vector'"):
+        search_store(fitted["old-to-new"], table, queries, k=120)
+    # the query side serves an old store: its new rows are refused
+    with pytest.raises(ValueError, match="look like the new space"):
+        search_store(fitted["new-to-old"], table, queries, k=120)
+    old_only = _create_table(tmp_path, pairs[2][:100], np.arange(100), "old")
+    hits, scores = search_store(fitted["new-to-old"], old_only, queries, k=4)
+    assert len(hits) == 3 and scores.shape == (3, 4)
+    assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+def test_search_errors(fitted, table):
+    narrow = MigrationBridge("affine").fit(*spaces(300, d_old=24))
+    with pytest.raises(ValueError, match="holds vectors of 32 values; the new space"):
+        search_store(narrow, table, spaces(5, d_old=24)[1], k=3)
+    with pytest.raises(ValueError, match="queries must be a non-empty 2-D array"):
+        search_store(fitted["old-to-new"], table, np.zeros((3, 5)))

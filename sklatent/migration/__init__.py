@@ -27,8 +27,9 @@ In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
 ``lancedb://DIR/TABLE?column=vector``), :func:`apply_to_store` writes the
 translated vectors into a stamped shadow column, resumably;
 :func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
-and switch it, and :func:`check_vector_store` finds the rows of either space
-in its served column.
+and switch it, :func:`check_vector_store` finds the rows of either space
+in its served column, and :func:`search_store` searches it with new-model
+queries, refusing hits of the other space.
 ``sklatent migrate`` is the command line over these functions.
 """
 
@@ -42,7 +43,12 @@ from ._fitting import (
     score_agreement,
 )
 from ._retention import bridge_retention, estimate_retention, retention_at_k
-from ._spaces import check_store, check_vector_store, fit_space_check
+from ._spaces import (
+    check_store,
+    check_vector_store,
+    fit_space_check,
+    search_store,
+)
 from ._stores import (
     apply_bridge,
     count_rows,
@@ -98,6 +104,7 @@ __all__ = [
     "rollback_store",
     "save_bridge",
     "score_agreement",
+    "search_store",
     "shadow_missing",
     "store_status",
 ]

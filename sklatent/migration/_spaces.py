@@ -335,3 +335,96 @@ def check_vector_store(bridge, store, *, pairs=None, batch_size=16384):
         "minority_ids": ids[minority],
         "neither_ids": ids[2],
     }
+
+
+def search_store(bridge, store, queries, *, k=10, batch_size=16384):
+    """Search a vector store with new-model queries, refusing a mix of spaces.
+
+    An exact search (every served vector scored, ``batch_size`` rows at a
+    time) of the served column by cosine. With an ``"old-to-new"`` bridge the
+    column must hold the new space (the store cut over: the translated
+    vectors), and the queries are searched as they are; with a
+    ``"new-to-old"`` bridge the queries are translated into the old space and
+    the column holds the old vectors. Every hit is classified by the bridge's
+    space check (``space_check_``): a hit of the other space means the
+    column mixes spaces, or is not the one the bridge serves, and is refused
+    rather than ranked. The scores are calibrated onto the new model's scale
+    (:meth:`~sklatent.migration.MigrationBridge.calibrate_scores`) when the
+    bridge has a calibration.
+
+    Parameters
+    ----------
+    bridge : MigrationBridge
+        Fitted.
+    store : str or VectorStore
+        A store URI or an opened store.
+    queries : array-like of shape (n_queries, new_width)
+        New-model query vectors.
+    k : int, default=10
+        Hits per query.
+    batch_size : int, default=16384
+        Stored rows scored at a time.
+
+    Returns
+    -------
+    ids : list of lists
+        The ids of each query's ``k`` hits, best first.
+    scores : ndarray of shape (n_queries, k)
+        Their cosines, calibrated when the bridge has a calibration.
+    """
+    from ._retention import check_queries
+
+    queries = check_queries(queries, bridge.new_width_)
+    corpus_side = bridge.direction == "old-to-new"
+    if not corpus_side:
+        queries = bridge.transform(queries)
+    store = open_store(store)
+    width = store.width(store.column)
+    if width != queries.shape[1]:
+        raise ValueError(
+            f"column {store.column!r} of {store.description()} holds vectors of "
+            f"{width} values; the {'new' if corpus_side else 'old'} space the "
+            f"bridge searches has {queries.shape[1]}"
+        )
+    Q = unit_rows(queries)
+    best = torch.full((len(Q), 0), -torch.inf, dtype=Q.dtype)
+    best_rows = torch.zeros((len(Q), 0), dtype=torch.long)
+    kept = {}  # row -> (id, vector) of the rows among the hits so far
+    seen = 0
+    for batch in store.read_batches(
+        [store.id_column, store.column],
+        where=f"{_sql_name(store.column)} IS NOT NULL",
+        batch_size=batch_size,
+    ):
+        S = np.asarray(batch[store.column])
+        rows = torch.arange(seen, seen + len(S)).expand(len(Q), -1)
+        scores = torch.cat([best, Q @ unit_rows(S).T], dim=1)
+        best, top = scores.topk(min(k, scores.shape[1]), dim=1)
+        best_rows = torch.cat([best_rows, rows], dim=1).gather(1, top)
+        hit = set(best_rows.unique().tolist())
+        kept = {row: kept[row] for row in kept if row in hit}
+        for row in hit - set(kept):
+            kept[row] = batch[store.id_column][row - seen], S[row - seen]
+        seen += len(S)
+    hits = best_rows.tolist()
+    _refuse_other_space(bridge, [kept[row][1] for row in kept], corpus_side, store)
+    scores = best.numpy()
+    if getattr(bridge, "score_calibration_", None) is not None:
+        scores = bridge.calibrate_scores(scores)
+    return [[kept[row][0] for row in row_hits] for row_hits in hits], scores
+
+
+def _refuse_other_space(bridge, vectors, corpus_side, store):
+    """Refuse hits that the bridge's space check puts in the other space."""
+    if bridge.old_width_ != bridge.new_width_ or not vectors:
+        return  # the column's width already tells its space
+    labels = classify_rows(space_check(bridge), np.stack(vectors))
+    other = 0 if corpus_side else 1
+    wrong = int(np.sum(labels == other))
+    if wrong:
+        raise ValueError(
+            f"{wrong} of the {len(labels)} stored vectors found look like the "
+            f"{'old' if corpus_side else 'new'} space: column {store.column!r} of "
+            f"{store.description()} mixes spaces or is not the one this bridge "
+            "searches; run sklatent migrate check BRIDGE --store URI"
+        )
