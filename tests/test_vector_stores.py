@@ -152,7 +152,11 @@ def test_an_interrupted_apply_resumes_without_missing_or_rewriting_a_row(store, 
     with pytest.raises(KeyboardInterrupt):
         apply_to_store(bridge, uri, batch_size=64, progress=interrupt)
     assert shadow_missing(open_store(uri)) == N - 128
-    assert store_status(uri)["shadow_written"] == pytest.approx(128 / N)
+    status = store_status(uri)
+    assert status["shadow_written"] == pytest.approx(128 / N)
+    assert status["shadow_staged"] == 128  # kept, committed by the next call
+    (stamp,) = status["stamps"]["vector__shadow"]
+    assert stamp["rows"] == 128
     resumed = []
     assert apply_to_store(bridge, uri, batch_size=64, progress=resumed.append) == (
         N - 128
@@ -228,7 +232,7 @@ def test_status_cutover_rollback(store, bridge):
         rollback_store(uri)
     with pytest.raises(KeyboardInterrupt):
         apply_to_store(bridge, uri, batch_size=64, progress=_stop_after_one)
-    with pytest.raises(ValueError, match=f"misses {N - 64} rows; finish it"):
+    with pytest.raises(ValueError, match=rf"misses {N} rows \(64 of them staged"):
         cutover_store(uri)
     apply_to_store(bridge, uri)
     status = store_status(uri)
@@ -313,3 +317,78 @@ def test_status_shows_that_an_index_stays_with_its_column(store, bridge):
     apply_to_store(bridge, uri)
     cutover_store(uri)
     assert store_status(uri)["indices"] == {name: ["vector__previous"]}
+
+
+def test_apply_writes_a_fragment_a_commit_keeping_deleted_and_empty_rows(
+    tmp_path, bridge
+):
+    """Three fragments, deleted rows and a row without a vector: one commit a
+    fragment (no join), deleted rows stay deleted, an empty row stays empty."""
+    old = spaces(150, seed=7)[0]
+    db = lancedb.connect(tmp_path / "db")
+    schema = pa.schema(
+        [pa.field("id", pa.int64()), pa.field("vector", pa.list_(pa.float32(), 32))]
+    )
+    table = None
+    for part in range(3):
+        rows = range(50 * part, 50 * part + 50)
+        vectors = pa.FixedSizeListArray.from_arrays(
+            pa.array(old[50 * part : 50 * part + 50].ravel()),
+            32,
+            mask=pa.array([i == 60 for i in rows]),  # row 60 has no vector
+        )
+        data = pa.table({"id": list(rows), "vector": vectors}, schema=schema)
+        if table is None:
+            table = db.create_table("docs", data)
+        else:
+            table.add(data)
+    table.delete("id IN (3, 70, 71, 149)")
+    uri = f"lancedb://{tmp_path / 'db'}/docs"
+    assert len(table.to_lance().get_fragments()) == 3
+    version = table.version
+    assert apply_to_store(bridge, uri, batch_size=16) == 150 - 4 - 1
+    table.checkout_latest()
+    assert table.version == version + 1 + 3  # the empty columns, then a fragment each
+    result = table.to_arrow()
+    ids = result.column("id").to_pylist()
+    assert sorted(ids) == sorted(set(range(150)) - {3, 70, 71, 149})
+    shadow = dict(zip(ids, result.column("vector__shadow").to_pylist(), strict=True))
+    stamps = dict(
+        zip(ids, result.column("vector__shadow__stamp").to_pylist(), strict=True)
+    )
+    assert shadow[60] is None and stamps[60] is None
+    kept = [i for i in ids if i != 60]
+    np.testing.assert_allclose(
+        np.asarray([shadow[i] for i in kept], np.float32),
+        bridge.transform(old[kept]),
+        atol=1e-5,
+    )
+    assert {stamps[i] for i in kept} == {bridge_stamp(bridge)}
+    staging = tmp_path / "db" / "docs.lance" / "_sklatent_staging" / "vector__shadow"
+    assert list(staging.iterdir()) == []
+    # rows added later are a new fragment, written by the next call
+    table.add(
+        pa.table(
+            {
+                "id": [200, 201],
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(old[:2].ravel()), 32
+                ),
+            },
+            schema=schema,
+        )
+    )
+    assert shadow_missing(uri) == 2
+    assert apply_to_store(bridge, uri) == 2
+    # a row emptied inside a written fragment is written by merge_insert
+    table.update(where="id = 5", values_sql={"vector__shadow": "NULL"})
+    assert shadow_missing(uri) == 1
+    assert apply_to_store(bridge, uri) == 1
+    assert shadow_missing(uri) == 0
+    table.checkout_latest()
+    row = table.search().where("id = 5").to_arrow()
+    np.testing.assert_allclose(
+        np.asarray(row.column("vector__shadow").to_pylist(), np.float32),
+        bridge.transform(old[[5]]),
+        atol=1e-5,
+    )

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ._retention import unit_rows
-from ._vector_stores import _sql_name, open_store
+from ._vector_stores import open_store
 
 NEITHER_QUANTILE = 0.01
 """A stored row looks like a space when its best cosine to that space's
@@ -314,7 +314,7 @@ def check_vector_store(bridge, store, *, pairs=None, batch_size=16384):
     labels, ids = [], {i: [] for i in range(3)}
     for batch in store.read_batches(
         [store.id_column, store.column],
-        where=f"{_sql_name(store.column)} IS NOT NULL",
+        present=[store.column],
         batch_size=batch_size,
     ):
         found = classify_rows(check, batch[store.column])
@@ -393,7 +393,7 @@ def search_store(bridge, store, queries, *, k=10, batch_size=16384):
     seen = 0
     for batch in store.read_batches(
         [store.id_column, store.column],
-        where=f"{_sql_name(store.column)} IS NOT NULL",
+        present=[store.column],
         batch_size=batch_size,
     ):
         S = np.asarray(batch[store.column])

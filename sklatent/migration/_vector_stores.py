@@ -7,9 +7,11 @@ absolute folder). :func:`open_store` opens it behind one small interface,
 list, add and rename columns, count rows. On it:
 
 - :func:`apply_to_store` writes ``bridge.transform`` of the served column
-  into a *shadow* column next to it (``vector__shadow``), a batch at a time,
-  each batch one commit: an interrupted run continues on the next call with
-  the rows still missing (no row missed or written twice). Every row carries
+  into a *shadow* column next to it (``vector__shadow``), a batch at a time
+  and in bounded memory (:meth:`VectorStore.fill`; a LanceDB table takes a
+  new data file a fragment): an interrupted run, even by ``kill -9``,
+  continues on the next call with the rows still missing (no row missed or
+  written twice). Every row carries
   a stamp (``vector__shadow__stamp``: the target model's name, the bridge's
   ``fingerprint_`` and the sklatent version, as JSON).
 - :func:`store_status` says which column is served, by which model, and how
@@ -23,9 +25,12 @@ Problems are one-line :class:`ValueError`\\ s.
 """
 
 import collections
+import hashlib
 import json
 import os
+import shutil
 import urllib.parse
+import uuid
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -123,12 +128,14 @@ class VectorStore:
         """The vectors' length in ``column`` (a fixed-size list of floats)."""
         raise NotImplementedError
 
-    def count(self, where=None):
-        """The number of rows (those where the SQL condition ``where`` holds)."""
+    def count(self, *, present=(), empty=()):
+        """The number of rows (those with a value in every ``present`` column
+        and none in any ``empty`` column)."""
         raise NotImplementedError
 
-    def read_batches(self, columns, *, where=None, batch_size=16384):
-        """Yield ``{column: values}`` batches of ``columns`` (vectors as 2-D arrays)."""
+    def read_batches(self, columns, *, present=(), empty=(), batch_size=16384):
+        """Yield ``{column: values}`` batches of ``columns`` (vectors as 2-D arrays)
+        of the rows :meth:`count` counts."""
         raise NotImplementedError
 
     def add_columns(self, specs):
@@ -144,6 +151,47 @@ class VectorStore:
     def rename(self, renames):
         """Rename columns (``{old: new}``) in one commit."""
         raise NotImplementedError
+
+    def fill(self, source, target, func, *, key, batch_size=16384, progress=None):
+        """Write ``func`` of ``source``'s vectors where ``target`` is empty.
+
+        ``func`` takes a 2-D array of ``source`` vectors and returns
+        ``{column: values}`` for the same rows: ``target`` and the columns
+        written with it (its stamps). Each batch is one commit, so an
+        interrupted call leaves whole batches and the next call writes only
+        the rows still empty (none twice). ``key`` names what ``func``
+        computes: a store that keeps work between commits discards work of
+        another key. ``progress`` is called with each batch's row count.
+
+        Returns
+        -------
+        int
+            The number of rows written.
+        """
+        batches = self.read_batches(
+            [self.id_column, source],
+            present=[source],
+            empty=[target],
+            batch_size=batch_size,
+        )
+        return self._write_batches(batches, source, func, progress)
+
+    def _write_batches(self, batches, source, func, progress):
+        """:meth:`write_batch` ``func`` of each batch's ``source``: the count."""
+        written = 0
+        for batch in batches:
+            ids = batch[self.id_column]
+            self.write_batch(ids, func(np.asarray(batch[source])))
+            written += len(ids)
+            if progress is not None:
+                progress(len(ids))
+        return written
+
+    def staged(self, target, column):
+        """Rows written by :meth:`fill` into ``target`` but not committed yet
+        (kept for the next call to commit): ``{value: rows}`` of their
+        ``column``, one of the columns written with ``target``."""
+        return collections.Counter()
 
     def indices(self):
         """The store's indices: ``{name: [column, ...]}``."""
@@ -165,8 +213,60 @@ def _lancedb():
     return lancedb, pa
 
 
-def _sql_string(text):
-    return "'" + text.replace("'", "''") + "'"
+def _lance():
+    """Lance's own package (``pylance``): fragments, data files, commits."""
+    # Lance logs every DataReplacement commit as a warning (a young operation);
+    # keep the command's output to its own lines unless the user set a level.
+    os.environ.setdefault("LANCE_LOG", "error")
+    try:
+        import lance
+        from lance.file import LanceFileWriter
+        from lance.fragment import DataFile
+    except ImportError:
+        raise ValueError(
+            "lancedb:// stores need pylance: pip install 'sklatent[lancedb]'"
+        ) from None
+    return lance, LanceFileWriter, DataFile
+
+
+STAGING = "_sklatent_staging"
+"""Folder, inside a Lance table's folder, of the batches written but not committed."""
+
+
+def _arrow_column(pa, values, type_, positions=None, length=None):
+    """``values`` as an arrow array of ``type_``; with ``positions``, placed there
+    in an array of ``length`` rows whose other rows are null."""
+    if isinstance(values, np.ndarray):
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        mask = None
+        if positions is not None:
+            full = np.zeros((length, values.shape[1]), np.float32)
+            full[positions] = values
+            mask = np.ones(length, bool)
+            mask[positions] = False
+            values, mask = full, pa.array(mask)
+        return pa.FixedSizeListArray.from_arrays(
+            pa.array(values.ravel()), values.shape[1], mask=mask
+        )
+    if positions is not None:
+        full = [None] * length
+        for position, value in zip(positions, values, strict=True):
+            full[position] = value
+        values = full
+    return pa.array(values, type_)
+
+
+def _vectors(column):
+    """A fixed-size list array without nulls as a 2-D numpy array."""
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    return flat.reshape(len(column), column.type.list_size)
+
+
+def _values(column):
+    """An arrow array as a migration reads it: vectors 2-D, the rest a list."""
+    if hasattr(column.type, "list_size"):  # a fixed-size list
+        return _vectors(column)
+    return column.to_pylist()
 
 
 def _sql_name(name):
@@ -176,8 +276,16 @@ def _sql_name(name):
 class LanceDBStore(VectorStore):
     """A LanceDB table (embedded: a folder, no server).
 
-    Each :meth:`write_batch` is one ``merge_insert`` on the id column: one
-    commit (a new table version), so a batch is written whole or not at all.
+    :meth:`fill` writes a column a fragment (a data file of the table) at a
+    time, with no join: each batch of a fragment's rows is staged in a file
+    of its own (in ``TABLE.lance/_sklatent_staging``), and when the fragment
+    is complete its new column is written as one new data file of the
+    fragment and committed (Lance's ``DataReplacement``), one table version.
+    A call interrupted, even by ``kill -9``, resumes after its last staged
+    batch; memory stays that of a batch, whatever the table's size. Rows
+    left empty in fragments that already hold the column, and
+    :meth:`write_batch`, go through a ``merge_insert`` on the id column (one
+    commit a batch, which joins the batch with the whole table).
     """
 
     def __init__(self, uri):
@@ -212,25 +320,69 @@ class LanceDBStore(VectorStore):
             )
         return field.type.list_size
 
-    def count(self, where=None):
-        return self.table.count_rows(where)
+    def _ranges(self, fragment, columns, batch_size, *, start=0):
+        """Yield ``(start, stop, rows)``: ``columns`` (and ``_rowaddr``) of the
+        rows of ``fragment``, ``batch_size`` physical rows at a time (from
+        ``start``), as one-chunk tables; ranges whose rows are all deleted
+        are left out.
 
-    def read_batches(self, columns, *, where=None, batch_size=16384):
-        query = self.table.search().select(list(columns))
-        if where is not None:
-            query = query.where(where)
-        pa = self._pa
-        for batch in query.limit(None).to_batches(batch_size):
-            values = {}
-            for name in columns:
-                column = batch.column(name)
-                if pa.types.is_fixed_size_list(column.type):
-                    flat = column.flatten().to_numpy(zero_copy_only=False)
-                    column = flat.reshape(len(batch), column.type.list_size)
-                else:
-                    column = column.to_pylist()
-                values[name] = column
-            yield values
+        One scan a range: a scan of a whole fragment reads its pages ahead
+        (the whole column, when it was written in large batches: the memory
+        grew with the table), a scan of a range only the pages it covers.
+        A condition on a vector column is evaluated here, not by Lance, whose
+        filter on it read the fragment's whole column again for every range.
+        """
+        base = fragment.fragment_id << 32
+        size = fragment.metadata.physical_rows
+        for lo in range(start, size, batch_size):
+            hi = min(lo + batch_size, size)
+            batches = [
+                batch
+                for batch in fragment.to_batches(
+                    columns=list(columns),
+                    filter=f"_rowaddr >= {base + lo} AND _rowaddr < {base + hi}",
+                    with_row_address=True,
+                    batch_size=batch_size,
+                )
+                if batch.num_rows
+            ]
+            if batches:
+                yield lo, hi, self._pa.Table.from_batches(batches).combine_chunks()
+
+    def _rows(self, columns, present, empty, batch_size, fragments=None):
+        """One-chunk tables of ``columns`` of the rows with a value in every
+        ``present`` column and none in any ``empty`` column."""
+        import pyarrow.compute as pc
+
+        _lance()
+        if fragments is None:
+            fragments = self.table.to_lance().get_fragments()
+        read = list(dict.fromkeys([*columns, *present, *empty]))
+        for fragment in fragments:
+            for _, _, rows in self._ranges(fragment, read, batch_size):
+                keep = None
+                for name, wanted in [(n, True) for n in present] + [
+                    (n, False) for n in empty
+                ]:
+                    mask = rows.column(name).is_valid()
+                    mask = mask if wanted else pc.invert(mask)
+                    keep = mask if keep is None else pc.and_(keep, mask)
+                if keep is not None:
+                    rows = rows.filter(keep)
+                if rows.num_rows:
+                    yield rows.select(list(columns)).combine_chunks()
+
+    def count(self, *, present=(), empty=()):
+        if not present and not empty:
+            return self.table.count_rows()
+        return sum(rows.num_rows for rows in self._rows([], present, empty, 16384))
+
+    def read_batches(
+        self, columns, *, present=(), empty=(), batch_size=16384, fragments=None
+    ):
+        """As :meth:`VectorStore.read_batches`; ``fragments``: of those only."""
+        for rows in self._rows(columns, present, empty, batch_size, fragments):
+            yield {name: _values(rows.column(name).chunk(0)) for name in columns}
 
     def add_columns(self, specs):
         pa = self._pa
@@ -244,16 +396,198 @@ class LanceDBStore(VectorStore):
 
     def write_batch(self, ids, values):
         pa = self._pa
+        schema = self.table.schema
         data = {self.id_column: ids}
         for name, value in values.items():
-            if isinstance(value, np.ndarray):
-                value = np.ascontiguousarray(value, dtype=np.float32)
-                value = pa.FixedSizeListArray.from_arrays(
-                    pa.array(value.ravel()), value.shape[1]
-                )
-            data[name] = value
+            data[name] = _arrow_column(pa, value, schema.field(name).type)
         self.table.merge_insert(self.id_column).when_matched_update_all().execute(
             pa.table(data)
+        )
+
+    def fill(self, source, target, func, *, key, batch_size=16384, progress=None):
+        _lance()
+        dataset = self.table.to_lance()
+        if dataset.data_storage_version.startswith("0."):  # legacy files
+            return super().fill(
+                source, target, func, key=key, batch_size=batch_size, progress=progress
+            )
+        field = {f.name(): f.id() for f in dataset.lance_schema.fields()}[target]
+        written = [
+            fragment
+            for fragment in dataset.get_fragments()
+            if any(field in file.fields for file in fragment.metadata.files)
+        ]
+        count = self._fill_fragments(
+            dataset, source, target, func, key, batch_size, progress
+        )
+        # rows emptied in fragments already written (a row rewritten since):
+        # a merge_insert of those rows
+        left = [
+            fragment
+            for fragment in written
+            if fragment.count_rows(f"{_sql_name(target)} IS NULL")
+        ]
+        batches = self.read_batches(
+            [self.id_column, source],
+            present=[source],
+            empty=[target],
+            batch_size=batch_size,
+            fragments=left,
+        )
+        return count + self._write_batches(batches, source, func, progress)
+
+    def _fill_fragments(self, dataset, source, target, func, key, batch_size, progress):
+        """Fill ``target`` in the fragments that have no data file for it."""
+        ids = {field.name(): field.id() for field in dataset.lance_schema.fields()}
+        todo = {}
+        for fragment in dataset.get_fragments():
+            files = fragment.metadata.files
+            if any(ids[target] in file.fields for file in files):
+                continue
+            source_file = [file.path for file in files if ids[source] in file.fields]
+            if source_file:  # else the source is empty in the whole fragment
+                # staged work is valid for these source data and this key only
+                digest = hashlib.sha1((source_file[0] + "\0" + key).encode())
+                todo[f"{fragment.fragment_id}-{digest.hexdigest()[:16]}"] = fragment
+        staging = os.path.join(dataset.uri, STAGING, target)
+        if os.path.isdir(staging):
+            for name in set(os.listdir(staging)) - set(todo):
+                shutil.rmtree(os.path.join(staging, name))
+        written = 0
+        for name, fragment in todo.items():
+            folder = os.path.join(staging, name)
+            os.makedirs(folder, exist_ok=True)
+            written += self._stage(fragment, folder, source, func, batch_size, progress)
+            if any(name.endswith(".arrow") for name in os.listdir(folder)):
+                dataset = self._commit(dataset, fragment.metadata, folder, ids)
+            shutil.rmtree(folder)
+        self.table.checkout_latest()
+        return written
+
+    def _staged_folders(self, target):
+        """The staging folders of fragments still to fill (stale ones too)."""
+        _lance()
+        dataset = self.table.to_lance()
+        staging = os.path.join(dataset.uri, STAGING, target)
+        if target not in self.columns() or not os.path.isdir(staging):
+            return []
+        field = {f.name(): f.id() for f in dataset.lance_schema.fields()}[target]
+        todo = {
+            str(fragment.fragment_id)
+            for fragment in dataset.get_fragments()
+            if not any(field in file.fields for file in fragment.metadata.files)
+        }
+        return [
+            os.path.join(staging, name)
+            for name in os.listdir(staging)
+            if name.split("-")[0] in todo
+        ]
+
+    def staged(self, target, column):
+        import pyarrow.compute as pc
+
+        counts = collections.Counter()
+        for folder in self._staged_folders(target):
+            for part in os.listdir(folder):
+                if part.endswith(".arrow"):
+                    with self._pa.memory_map(os.path.join(folder, part)) as source:
+                        table = self._pa.ipc.open_file(source).read_all()
+                        for item in pc.value_counts(table.column(column).drop_null()):
+                            counts[item["values"].as_py()] += item["counts"].as_py()
+        return counts
+
+    def _stage(self, fragment, folder, source, func, batch_size, progress):
+        """Write the ranges of a fragment not staged yet, each in its own file
+        (``START-STOP.arrow``, physical row offsets), renamed into place whole.
+
+        A range without a ``source`` vector is not staged (its rows stay null).
+        """
+        pa = self._pa
+        parts = sorted(name for name in os.listdir(folder) if name.endswith(".arrow"))
+        written = 0
+        schema = self.table.schema
+        for start, stop, rows in self._ranges(
+            fragment, [source], batch_size, start=int(parts[-1][11:21]) if parts else 0
+        ):
+            column = rows.column(source).chunk(0)
+            valid = column.is_valid().to_numpy(zero_copy_only=False)
+            if not valid.any():
+                continue
+            offsets = rows.column("_rowaddr").chunk(0).to_numpy() - (
+                fragment.fragment_id << 32
+            )
+            positions = (offsets[valid] - start).astype(np.intp)
+            if len(positions) == stop - start:
+                positions = None  # every row of the range: no nulls to place
+            vectors = _vectors(column.filter(column.is_valid()))
+            values = func(vectors)
+            part = pa.record_batch(
+                [
+                    _arrow_column(
+                        pa, value, schema.field(name).type, positions, stop - start
+                    )
+                    for name, value in values.items()
+                ],
+                names=list(values),
+            )
+            path = os.path.join(folder, f"{start:010d}-{stop:010d}.arrow")
+            with (
+                pa.OSFile(path + ".tmp", "wb") as sink,
+                pa.ipc.new_file(sink, part.schema) as writer,
+            ):
+                writer.write_batch(part)
+            os.replace(path + ".tmp", path)
+            written += len(vectors)
+            if progress is not None:
+                progress(len(vectors))
+        return written
+
+    def _commit(self, dataset, metadata, folder, ids):
+        """Write a fragment's staged batches as one data file and commit it."""
+        lance, LanceFileWriter, DataFile = _lance()
+        pa = self._pa
+        parts = sorted(name for name in os.listdir(folder) if name.endswith(".arrow"))
+        name = f"{uuid.uuid4().hex}.lance"
+        path = os.path.join(dataset.uri, "data", name)
+        writer, rows = None, 0
+
+        def nulls(n):  # rows between the staged ones: deleted or without a source
+            if n:
+                writer.write_batch(
+                    pa.record_batch(
+                        [pa.nulls(n, field.type) for field in schema], schema=schema
+                    )
+                )
+
+        for part in parts:
+            with pa.memory_map(os.path.join(folder, part)) as source:
+                reader = pa.ipc.open_file(source)
+                if writer is None:
+                    names = reader.schema.names
+                    schema = pa.schema([self.table.schema.field(n) for n in names])
+                    writer = LanceFileWriter(
+                        path, schema, version=dataset.data_storage_version
+                    )
+                nulls(int(part[:10]) - rows)
+                for i in range(reader.num_record_batches):
+                    writer.write_batch(reader.get_batch(i))
+            rows = int(part[11:21])
+        nulls(metadata.physical_rows - rows)
+        writer.close()
+        major, minor = map(int, dataset.data_storage_version.split("."))
+        file = DataFile(
+            name,
+            [ids[n] for n in names],
+            list(range(len(names))),
+            major,
+            minor,
+            os.path.getsize(path),
+        )
+        replace = lance.LanceOperation.DataReplacement(
+            [lance.LanceOperation.DataReplacementGroup(metadata.id, file)]
+        )
+        return lance.LanceDataset.commit(
+            dataset.uri, replace, read_version=dataset.version
         )
 
     def rename(self, renames):
@@ -307,9 +641,8 @@ def _names(column):
 
 
 def _missing(store, names):
-    """SQL: the rows with a served vector whose shadow is not written."""
-    shadow, served = _sql_name(names["shadow"]), _sql_name(store.column)
-    return f"{shadow} IS NULL AND {served} IS NOT NULL"
+    """The rows with a served vector whose shadow is not written (committed)."""
+    return store.count(present=[store.column], empty=[names["shadow"]])
 
 
 def shadow_missing(store):
@@ -324,13 +657,15 @@ def shadow_missing(store):
     -------
     int
         Rows with a served vector and no shadow one (all of them before
-        the shadow column exists).
+        the shadow column exists), less those staged by an interrupted
+        :func:`apply_to_store` (written, to be committed by the next call).
     """
     store = open_store(store)
     names = _names(store.column)
     if names["shadow"] not in store.columns():
-        return store.count(f"{_sql_name(store.column)} IS NOT NULL")
-    return store.count(_missing(store, names))
+        return store.count(present=[store.column])
+    staged = store.staged(names["shadow"], names["shadow_stamp"])
+    return _missing(store, names) - sum(staged.values())
 
 
 def bridge_stamp(bridge):
@@ -369,9 +704,11 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
     """Write ``bridge.transform`` of the served column into its shadow column.
 
     Reads the rows whose shadow is still empty ``batch_size`` at a time and
-    writes each batch's translations with their stamps in one commit: memory
-    stays bounded, and an interrupted run continues on the next call with
-    the rows it had not written (none is written twice).
+    writes each batch's translations with their stamps through
+    :meth:`VectorStore.fill`: memory stays bounded, and an interrupted run
+    continues on the next call with the rows it had not written (none is
+    written twice). A LanceDB table keeps each translated batch (staged) and
+    commits a fragment's new column as one data file, without a join.
 
     Parameters
     ----------
@@ -380,7 +717,7 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
     store : str or VectorStore
         A store URI or an opened store.
     batch_size : int, default=16384
-        Rows per batch (and per commit).
+        Rows per batch (translated, and staged or committed, at once).
     progress : callable or None, default=None
         Called with the number of rows written after each batch.
 
@@ -412,10 +749,8 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
                 f"the shadow column {shadow!r} holds vectors of "
                 f"{store.width(shadow)} values; the bridge writes {bridge.new_width_}"
             )
-        other = store.count(
-            f"{_sql_name(shadow_stamp)} IS NOT NULL AND "
-            f"{_sql_name(shadow_stamp)} != {_sql_string(stamp)}"
-        )
+        counts = _stamp_counts(store, shadow)
+        other = sum(counts.values()) - counts[stamp]
         if other:
             raise ValueError(
                 f"{other} rows of the shadow column {shadow!r} were written by "
@@ -423,28 +758,34 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
             )
     else:
         store.add_columns({shadow: bridge.new_width_, shadow_stamp: None})
-    written = 0
-    for batch in store.read_batches(
-        [store.id_column, store.column],
-        where=_missing(store, names),
+
+    def translate(X):
+        return {shadow: bridge.transform(X), shadow_stamp: [stamp] * len(X)}
+
+    return store.fill(
+        store.column,
+        shadow,
+        translate,
+        key=stamp,
         batch_size=batch_size,
-    ):
-        ids = batch[store.id_column]
-        Z = bridge.transform(np.asarray(batch[store.column]))
-        store.write_batch(ids, {shadow: Z, shadow_stamp: [stamp] * len(ids)})
-        written += len(ids)
-        if progress is not None:
-            progress(len(ids))
-    return written
+        progress=progress,
+    )
+
+
+def _stamp_counts(store, column):
+    """``{stamp: rows}`` of a vector column's stamps, the staged rows included."""
+    stamp = column + STAMP
+    if stamp not in store.columns():
+        return collections.Counter()
+    counts = store.staged(column, stamp)
+    for batch in store.read_batches([stamp], present=[stamp]):
+        counts.update(batch[stamp])
+    return counts
 
 
 def _stamps(store, column):
-    """``[{...stamp, "rows": n}]`` of a stamp column, most rows first."""
-    if column not in store.columns():
-        return []
-    counts = collections.Counter()
-    for batch in store.read_batches([column], where=f"{_sql_name(column)} IS NOT NULL"):
-        counts.update(batch[column])
+    """``[{...stamp, "rows": n}]`` of a vector column's stamps, most rows first."""
+    counts = _stamp_counts(store, column)
     return [dict(json.loads(text), rows=n) for text, n in counts.most_common()]
 
 
@@ -463,21 +804,24 @@ def store_status(store):
         served rows' stamps; None for unstamped vectors), ``state`` (``"no
         shadow"``, ``"shadow"`` or ``"cut over"``), ``rows``,
         ``shadow_written`` (the fraction of the served rows whose shadow is
-        written; None without a shadow), and ``stamps`` (per column: each
-        stamp and its row count).
+        written; None without a shadow), ``shadow_staged`` (how many of
+        those an interrupted apply staged and the next one commits; None
+        without a shadow), and ``stamps`` (per column: each stamp and its
+        row count, staged rows included).
     """
     store = open_store(store)
     names = _names(store.column)
     columns = store.columns()
-    served = store.count(f"{_sql_name(store.column)} IS NOT NULL")
+    served = store.count(present=[store.column])
     stamps = {
-        names[key]: _stamps(store, names[key + "_stamp"])
+        names[key]: _stamps(store, names[key])
         for key in ("served", "shadow", "previous")
         if names[key] in columns
     }
-    shadow_written = None
+    shadow_written = staged = None
     if names["shadow"] in columns:
-        written = store.count(f"{_sql_name(names['shadow'])} IS NOT NULL")
+        staged = sum(store.staged(names["shadow"], names["shadow_stamp"]).values())
+        written = store.count(present=[names["shadow"]]) + staged
         shadow_written = written / served if served else 1.0
     state = (
         "cut over"
@@ -494,6 +838,7 @@ def store_status(store):
         "state": state,
         "rows": store.count(),
         "shadow_written": shadow_written,
+        "shadow_staged": staged,
         "stamps": stamps,
         "indices": store.indices(),
     }
@@ -528,11 +873,13 @@ def cutover_store(store):
             f"{store.description()} has no shadow column {names['shadow']!r}; "
             "write it first: sklatent migrate apply BRIDGE --store URI"
         )
-    missing = store.count(_missing(store, names))
+    missing = _missing(store, names)
     if missing:
+        staged = sum(store.staged(names["shadow"], names["shadow_stamp"]).values())
         raise ValueError(
-            f"the shadow column {names['shadow']!r} misses {missing} rows; "
-            "finish it first: sklatent migrate apply BRIDGE --store URI"
+            f"the shadow column {names['shadow']!r} misses {missing} rows"
+            + (f" ({staged} of them staged by an interrupted apply)" if staged else "")
+            + "; finish it first: sklatent migrate apply BRIDGE --store URI"
         )
     store.rename(
         {
