@@ -140,16 +140,30 @@ def functional_map_similarity(
         n, batch_size, row_bytes=3 * n * dtype.itemsize, device=device
     )
     bases = [
-        spectral_basis(
-            _centred(Z, device, dtype),
-            n_components,
-            n_neighbors=n_neighbors,
-            weights=weights,
-            block_rows=block,
-        )[1].to(torch.float64)
+        space_basis(Z, n_components, n_neighbors, weights, device, dtype, block)
         for Z in (X, Y)
     ]
-    C = bases[1].T @ bases[0]
+    return map_score(bases[0], bases[1], measure)
+
+
+def space_basis(Z, n_components, n_neighbors, weights, device, dtype, block):
+    """The float64 spectral basis (n x ``n_components``) of ``Z`` centred.
+
+    One space's half of :func:`functional_map_similarity`, for callers that
+    score one space against many (a basis is the costly part).
+    """
+    return spectral_basis(
+        _centred(Z, device, dtype),
+        n_components,
+        n_neighbors=n_neighbors,
+        weights=weights,
+        block_rows=block,
+    )[1].to(torch.float64)
+
+
+def map_score(basis_x, basis_y, measure):
+    """:func:`functional_map_similarity` of two spaces from their bases."""
+    C = basis_y.T @ basis_x
     if measure == "diagonal":
         off = C - torch.diag(C.diagonal())
         score = 1.0 - torch.linalg.matrix_norm(off) / torch.linalg.matrix_norm(C)
