@@ -28,7 +28,9 @@ nearly noise, the eigensolver's hard case, eigenvalues packed together).
 
 ``scale``: ``match_spaces(X, Y, seeds=10 pairs, method="functional_map")`` on
 n x n pools of 384 features, Y a rotated, shuffled copy of X with noise (0.3
-of the data's spread), and the precision of its pairs.
+of the data's spread), and the precision of its pairs; wall-clock and CPU
+time (the process's, which other jobs on a shared machine disturb less),
+over ``--repeat`` calls.
 
 ``similarity``: :func:`sklatent.metrics.functional_map_similarity` (both
 measures) and linear CKA between the digits encoders trained with
@@ -39,7 +41,7 @@ measures) and linear CKA between the digits encoders trained with
         --counts 0,5,20,100,500
     python benchmarks/bench_functional_maps.py --only basis
     python benchmarks/bench_functional_maps.py --only similarity
-    python benchmarks/bench_functional_maps.py --only scale --sizes 5000
+    python benchmarks/bench_functional_maps.py --only scale --sizes 5000 --repeat 3
     python benchmarks/bench_functional_maps.py --only basis --sizes 5000,20000
 """
 
@@ -177,7 +179,7 @@ def basis_table(sizes, d=384, n_components=50):
             )
 
 
-def scale_table(sizes, d=384, n_seeds=10):
+def scale_table(sizes, d=384, n_seeds=10, repeat=1):
     import warnings
 
     from scipy.stats import ortho_group
@@ -185,7 +187,11 @@ def scale_table(sizes, d=384, n_seeds=10):
     from sklatent.matching import match_spaces
 
     print(f"match_spaces(method='functional_map'), {n_seeds} seeds, d={d}")
-    print(f"{'n':>7} {'time s':>7} {'pairs':>6} {'precision':>9} {'converged':>9}")
+    print(f"{'':>7} {'wall s, min / median / max':>41}")
+    print(
+        f"{'n':>7} {'wall s':>20} {'CPU s':>20} {'pairs':>6} {'precision':>9} "
+        f"{'converged':>9}"
+    )
     for n in sizes:
         rng = np.random.default_rng(0)
         X = _rows(n, d, 0.3)
@@ -194,13 +200,26 @@ def scale_table(sizes, d=384, n_seeds=10):
         Y += 0.3 * X.std() * rng.standard_normal(Y.shape).astype(np.float32)
         inverse = np.argsort(order)
         seeds = np.column_stack([np.arange(n_seeds), inverse[:n_seeds]])
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = match_spaces(X, Y, seeds=seeds, method="functional_map", random_state=0)
-        elapsed = time.perf_counter() - start
+        times, cpu = [], []
+        for _ in range(repeat):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = match_spaces(
+                    X, Y, seeds=seeds, method="functional_map", random_state=0
+                )
+            times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        spans = [
+            " / ".join(f"{v:.1f}" for v in np.percentile(t, [0, 50, 100]))
+            for t in (times, cpu)
+        ]
         right = np.mean(order[m.y_indices] == m.x_indices)
-        print(f"{n:>7} {elapsed:>7.1f} {len(m):>6} {right:>9.3f} {m.converged!s:>9}")
+        print(
+            f"{n:>7} {spans[0]:>20} {spans[1]:>20} {len(m):>6} {right:>9.3f} "
+            f"{m.converged!s:>9}",
+            flush=True,
+        )
 
 
 def similarity_table():
@@ -232,6 +251,7 @@ def main():
     parser.add_argument("--pairs", default="digits same,digits cross")
     parser.add_argument("--text-pool", type=int, default=3000)
     parser.add_argument("--counts", default=",".join(map(str, COUNTS)))
+    parser.add_argument("--repeat", type=int, default=1, help="calls timed (scale)")
     args = parser.parse_args()
     sections = set(args.only.split(","))
     sizes = [int(n) for n in args.sizes.split(",")]
@@ -241,7 +261,7 @@ def main():
     if "basis" in sections:
         basis_table(sizes)
     if "scale" in sections:
-        scale_table(sizes)
+        scale_table(sizes, repeat=args.repeat)
     if "similarity" in sections:
         similarity_table()
 

@@ -319,6 +319,34 @@ def test_bfloat16_pools_are_matched_in_float32():
     assert m.converged and precision(m, order) >= 0.95
 
 
+def test_the_baseline_stops_once_it_cannot_reach_the_bar(monkeypatch):
+    # The run from random pairs only has to stay below the bar that lifts
+    # the matching: it stops once its last gain could not take it there by
+    # max_iter, with the decision that running it to the end gives.
+    from sklatent import matching
+
+    X = clustered(1000, 16, seed=24)
+    Y, order = rotated_copy(X, seed=25, noise=0.3)
+    inverse = np.argsort(order)
+    seeds = np.column_stack([np.arange(10), inverse[:10]])
+    runs = {}
+    refine = matching._Problem.refine
+
+    def recorded(problem, method, x, y, **kwargs):
+        run = refine(problem, method, x, y, **kwargs)
+        runs[method] = (problem, x, y, kwargs, run)
+        return run
+
+    monkeypatch.setattr(matching._Problem, "refine", recorded)
+    m = match_spaces(X, Y, seeds=seeds, method="refine", random_state=0)
+    problem, x, y, kwargs, stopped = runs["random"]
+    bar = kwargs["bar"]
+    assert m.converged and m.baseline == stopped.criterion < bar
+    assert bar == pytest.approx((m.criterion - MIN_LIFT) / (1 - MIN_LIFT))
+    full = refine(problem, "random", x, y)
+    assert len(stopped.history) < len(full.history) and full.criterion < bar
+
+
 def test_max_iter_reached_gives_a_convergence_warning():
     X = clustered(200, 8, seed=10)
     Y, _ = rotated_copy(X, seed=11, noise=0.2)
@@ -386,22 +414,35 @@ def test_repr():
 # Kernels -----------------------------------------------------------------------
 
 
-def test_mutual_csls_pairs_match_brute_force():
+@pytest.mark.parametrize("k", [2, 4, 40])
+def test_mutual_csls_pairs_match_brute_force(k, monkeypatch):
+    # The best match of most rows is among their k nearest; the others are
+    # compared with every row again (some with k=2 and k=4, none with k=40).
+    from sklatent._kernels import matching
+
     generator = torch.Generator().manual_seed(0)
     Q = unit_rows(torch.randn(37, 5, generator=generator, dtype=torch.float64))
     C = unit_rows(torch.randn(29, 5, generator=generator, dtype=torch.float64))
-    q, c, scores = mutual_csls_pairs(Q, C, 4, block_rows=6)
+    again = []
+
+    def recorded(rows, *args):
+        again.append(len(rows))
+        return csls_scores(rows, *args)
+
+    monkeypatch.setattr(matching, "csls_scores", recorded)
+    q, c, scores = mutual_csls_pairs(Q, C, k, block_rows=6)
     full = csls_scores(
         Q,
         C,
-        neighbourhood_similarity(Q, C, 4, block_rows=100),
-        neighbourhood_similarity(C, Q, 4, block_rows=100),
+        neighbourhood_similarity(Q, C, k, block_rows=100),
+        neighbourhood_similarity(C, Q, k, block_rows=100),
     )
     forward, backward = full.argmax(dim=1), full.argmax(dim=0)
     expected = torch.nonzero(backward[forward] == torch.arange(37)).squeeze(1)
     torch.testing.assert_close(q, expected)
     torch.testing.assert_close(c, forward[expected])
     torch.testing.assert_close(scores, full[expected, forward[expected]])
+    assert (0 < sum(again) < 37) if k < 29 else not again
 
 
 def test_sorted_profiles_are_invariant_to_rotation_and_reference_order():

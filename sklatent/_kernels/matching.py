@@ -27,10 +27,24 @@ def mutual_csls_pairs(Q, C, k, *, block_rows):
 
     Row :math:`i` of ``Q`` and row :math:`j` of ``C`` are paired when
     :math:`j = \arg\max_{j'} \operatorname{CSLS}(q_i, c_{j'})` and
-    :math:`i = \arg\max_{i'} \operatorname{CSLS}(q_{i'}, c_j)`. Mutual pairs
-    are one-to-one by construction. Three passes over blocks of ``block_rows``
-    rows of ``Q`` against all of ``C`` (two for the neighbourhoods, one for the
-    scores), so memory stays bounded by ``block_rows`` times ``len(C)``.
+    :math:`i = \arg\max_{i'} \operatorname{CSLS}(q_{i'}, c_j)`, for
+    :math:`\operatorname{CSLS}(q_i, c_j) = 2 \cos(q_i, c_j) - r_C(q_i) -
+    r_Q(c_j)` (:mod:`~._kernels.csls`). Mutual pairs are one-to-one by
+    construction.
+
+    Two passes over blocks of ``block_rows`` rows: each block of ``Q``
+    against all of ``C`` gives, from one product, the ``k`` largest cosines
+    of each row (its neighbourhood :math:`r_C(q_i)`, and its candidates) and
+    each column's best :math:`2 \cos(q_i, c_j) - r_C(q_i)`, which the
+    columns' own neighbourhoods do not change; blocks of ``C`` against all of
+    ``Q`` give :math:`r_Q(c_j)`. A row's best match is then the best of its
+    ``k`` candidates, exactly, whenever that beats the bound :math:`2
+    \cos_{(k)} - r_C(q_i) - \min_j r_Q(c_j)` on every other column
+    (:math:`\cos_{(k)}` the row's ``k``-th largest cosine); the few rows
+    where it does not are scored against all of ``C`` again. So a call costs
+    about two products of ``Q`` and ``C`` where computing the neighbourhoods
+    and then the scores costs three, with the same pairs; memory stays
+    bounded by ``block_rows`` times ``max(len(Q), len(C))``.
 
     Parameters
     ----------
@@ -53,24 +67,42 @@ def mutual_csls_pairs(Q, C, k, *, block_rows):
         :math:`\operatorname{CSLS}(q_i, c_j)` of each pair.
     """
     block_rows = max(1, block_rows)
-    q_neighbourhood = neighbourhood_similarity(Q, C, k, block_rows=block_rows)
+    n, m = Q.shape[0], C.shape[0]
+    k_q = min(k, m)
+    candidates = Q.new_empty((n, k_q))
+    columns = torch.empty((n, k_q), dtype=torch.int64, device=Q.device)
+    q_neighbourhood = Q.new_empty(n)
+    column_part = Q.new_full((m,), -torch.inf)
+    for start in range(0, n, block_rows):
+        stop = min(start + block_rows, n)
+        cosines = Q[start:stop] @ C.T
+        candidates[start:stop], columns[start:stop] = cosines.topk(k_q, dim=1)
+        q_neighbourhood[start:stop] = candidates[start:stop].mean(dim=1)
+        cosines.mul_(2.0).sub_(q_neighbourhood[start:stop].unsqueeze(1))
+        torch.maximum(column_part, cosines.amax(dim=0), out=column_part)
     c_neighbourhood = neighbourhood_similarity(C, Q, k, block_rows=block_rows)
-    best_c = torch.empty(Q.shape[0], dtype=torch.int64, device=Q.device)
-    best_score = Q.new_empty(Q.shape[0])
-    column_best = Q.new_full((C.shape[0],), -torch.inf)
-    for start in range(0, Q.shape[0], block_rows):
-        stop = min(start + block_rows, Q.shape[0])
-        scores = csls_scores(
-            Q[start:stop], C, q_neighbourhood[start:stop], c_neighbourhood
-        )
-        best_score[start:stop], best_c[start:stop] = scores.max(dim=1)
-        # A column's best value, not its row: the row i of Q is the best of
-        # its best column exactly when its own best reaches that value.
-        torch.maximum(column_best, scores.amax(dim=0), out=column_best)
-    q_indices = torch.nonzero(best_score >= column_best[best_c]).squeeze(1)
+    column_best = column_part - c_neighbourhood
+    scores = 2.0 * candidates - q_neighbourhood.unsqueeze(1)
+    best_score, best = (scores - c_neighbourhood[columns]).max(dim=1)
+    best_c = columns.gather(1, best.unsqueeze(1)).squeeze(1)
+    if k_q < m:
+        bound = 2.0 * candidates[:, -1] - q_neighbourhood - c_neighbourhood.min()
+        unsure = torch.nonzero(best_score <= bound).squeeze(1)
+        for start in range(0, len(unsure), block_rows):
+            rows = unsure[start : start + block_rows]
+            full = csls_scores(Q[rows], C, q_neighbourhood[rows], c_neighbourhood)
+            best_score[rows], best_c[rows] = full.max(dim=1)
+    # A column's best value, not its row: row i of Q is the best of its best
+    # column when its own best reaches that value. The candidates' scores
+    # repeat the column's arithmetic exactly; a row compared again with all
+    # of C may differ from it in the last bits, hence the slack.
+    slack = 16 * torch.finfo(Q.dtype).eps
+    q_indices = torch.nonzero(best_score >= column_best[best_c] - slack).squeeze(1)
     c_indices = best_c[q_indices]
-    # Ties (two rows of Q with one best value in a column): keep the first.
-    order = torch.argsort(c_indices, stable=True)
+    # Two rows of Q at one column's best value: keep the higher score (the
+    # first of equal ones).
+    order = torch.argsort(best_score[q_indices], descending=True, stable=True)
+    order = order[torch.argsort(c_indices[order], stable=True)]
     first = torch.ones_like(order, dtype=torch.bool)
     first[1:] = c_indices[order][1:] != c_indices[order][:-1]
     q_indices = torch.sort(q_indices[order][first]).values
