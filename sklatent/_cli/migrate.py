@@ -1,4 +1,5 @@
-"""``sklatent migrate fit|apply|report|export-faiss|check|status|cutover|rollback``.
+"""``sklatent migrate``: fit, apply, plan, report, export-faiss, check, status, cutover,
+rollback.
 
 The command line of the migration.
 
@@ -33,6 +34,17 @@ def _retention(text):
         raise argparse.ArgumentTypeError(
             f"must be a retention between 0 and 1, got {text!r}"
         )
+    return value
+
+
+def _fraction(text):
+    """Parse a budget: a fraction in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text!r}")
     return value
 
 
@@ -117,7 +129,31 @@ def add_parser(commands, positive_int, one_line_errors):
         "shadow column, resumably (instead of --input and --out)",
     )
     apply.add_argument("--batch-size", type=positive_int, default=16384)
+    apply.add_argument(
+        "--reembedded",
+        help="parquet file of new-model vectors of some rows (--id-column: their "
+        "ids, row numbers for a .npy store; --embedding-column), written instead "
+        "of their translations (sklatent migrate plan says which rows)",
+    )
     io_flags(apply)
+
+    plan = sub.add_parser("plan", help="the rows worth re-embedding first")
+    plan.add_argument("bridge")
+    plan.add_argument("--input", help="the old store (.npy or parquet)")
+    plan.add_argument(
+        "--store", help="a vector store (lancedb://DIR/TABLE?column=vector)"
+    )
+    plan.add_argument(
+        "--budget",
+        type=_fraction,
+        required=True,
+        help="the fraction of the rows to re-embed, in (0, 1]",
+    )
+    plan.add_argument(
+        "--out", required=True, help="the ids, one a line (row numbers for .npy)"
+    )
+    plan.add_argument("--batch-size", type=positive_int, default=16384)
+    io_flags(plan)
 
     report = sub.add_parser("report", help="measure a bridge on pairs it has not seen")
     report.add_argument("bridge")
@@ -169,7 +205,8 @@ def add_parser(commands, positive_int, one_line_errors):
     cutover.add_argument("store")
     rollback = sub.add_parser("rollback", help="serve the old vectors again")
     rollback.add_argument("store")
-    for command in (fit, apply, report, export, check, status, cutover, rollback):
+    commands = (fit, apply, plan, report, export, check, status, cutover, rollback)
+    for command in commands:
         one_line_errors(command)
     return migrate
 
@@ -333,6 +370,46 @@ def _report(args):
     return _gate(report, args)
 
 
+def _reembedded(args):
+    """The ``--reembedded`` ids and vectors, or None."""
+    if args.reembedded is None:
+        return None
+    vectors, ids = migration.read_vectors(args.reembedded, **_columns(args))
+    if ids is None:
+        raise ValueError(
+            f"{args.reembedded} has no ids: give a parquet file with an "
+            f"{args.id_column!r} column (row numbers for a .npy store) and an "
+            f"{args.embedding_column!r} column"
+        )
+    return ids, np.asarray(vectors)
+
+
+def _plan(args):
+    if (args.input is None) == (args.store is None):
+        raise ValueError("give --input FILE or --store URI (one of them)")
+    bridge = migration.load_bridge(args.bridge)
+    ids = None
+    store = args.store
+    if store is None:
+        store, ids = migration.read_vectors(args.input, **_columns(args))
+    planned, errors = migration.plan_reembedding(
+        bridge, store, args.budget, batch_size=args.batch_size
+    )
+    if ids is not None:
+        planned = [ids[i] for i in planned]
+    text = "".join(f"{key}\n" for key in planned)
+    write_bytes_atomic(args.out, text.encode())
+    if not args.quiet:
+        picked = np.sort(errors)[::-1][: len(planned)]
+        print(
+            f"{len(planned)} of {len(errors)} rows to re-embed first (predicted "
+            f"error {picked.mean() if len(picked) else 0.0:.3f} against "
+            f"{errors.mean() if len(errors) else 0.0:.3f} for all rows)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
 def _apply(args):
     if args.store is not None:
         if args.input is not None or args.out is not None:
@@ -352,6 +429,8 @@ def _apply(args):
             batch_size=args.batch_size,
             progress=update,
             embedding_column=args.embedding_column,
+            id_column=args.id_column,
+            reembedded=_reembedded(args),
         )
     finally:
         close()
@@ -366,7 +445,11 @@ def _apply_store(args):
     )
     try:
         written = migration.apply_to_store(
-            bridge, store, batch_size=args.batch_size, progress=update
+            bridge,
+            store,
+            batch_size=args.batch_size,
+            progress=update,
+            reembedded=_reembedded(args),
         )
     finally:
         close()
@@ -467,6 +550,7 @@ def _check(args):
 COMMANDS = {
     "fit": _fit,
     "apply": _apply,
+    "plan": _plan,
     "report": _report,
     "export-faiss": _export_faiss,
     "check": _check,

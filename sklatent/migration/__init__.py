@@ -42,6 +42,7 @@ from ._fitting import (
     pairs_curve,
     score_agreement,
 )
+from ._plan import plan_reembedding, predicted_errors
 from ._retention import bridge_retention, estimate_retention, retention_at_k
 from ._spaces import (
     check_store,
@@ -98,6 +99,8 @@ __all__ = [
     "open_store",
     "pairs_curve",
     "parse_store_uri",
+    "plan_reembedding",
+    "predicted_errors",
     "read_pairs",
     "read_vectors",
     "retention_at_k",

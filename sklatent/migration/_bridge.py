@@ -173,6 +173,12 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         increasing :class:`~sklearn.isotonic.IsotonicRegression`; see
         :meth:`calibrate_scores`. None when fitted by :meth:`fit` alone (no
         held-out pairs).
+    pair_errors_ : dict or None
+        The pairs' held-out translation errors, from which a stored row's
+        predicted error is read (:func:`~sklatent.migration.plan_reembedding`):
+        ``{"old_rows": ..., "errors": ...}``, fitted by
+        :func:`~sklatent.migration.fit_bridge` for an old-to-new bridge; None
+        otherwise.
     space_check_ : dict or None
         Which space a vector is in, fitted on the pairs' two sides
         (:func:`~sklatent.migration.fit_space_check`): what
@@ -291,7 +297,8 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
                 gcv_alpha(source, target) if self.alpha == "gcv" else float(self.alpha)
             )
         self.translator_ = _translator(method, self.alpha_).fit(source, target)
-        self.score_calibration_ = None  # fit_bridge fits it on held-out pairs
+        # fit_bridge fits these on held-out pairs
+        self.score_calibration_ = self.pair_errors_ = None
         self.space_check_ = fit_space_check(X, Y) if space_check else None
         if self.direction == "new-to-old":
             self.n_features_in_ = Y.shape[1]

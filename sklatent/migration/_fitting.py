@@ -14,6 +14,7 @@ from ._bridge import (
     check_rows,
     item_groups,
 )
+from ._plan import fit_pair_errors
 from ._retention import (
     bridge_retention,
     check_queries,
@@ -96,7 +97,9 @@ def fit_bridge(
     are not parallel). The bridge returned is refitted on every pair, with
     the method chosen; it keeps a score calibration (``score_calibration_``,
     :meth:`MigrationBridge.calibrate_scores`) fitted on the held-out pairs
-    (:ref:`migration-calibration`).
+    (:ref:`migration-calibration`) and, old-to-new, the pairs' held-out
+    errors that plan which rows to re-embed first (``pair_errors_``,
+    :func:`plan_reembedding`).
 
     Parameters
     ----------
@@ -230,6 +233,9 @@ def fit_bridge(
     bridge.cv_scores_ = probe.cv_scores_
     bridge.score_calibration_, calibration = fit_calibration(
         make_search(probe, X_old[held], Y_new[held], queries), rng
+    )
+    bridge.pair_errors_ = fit_pair_errors(
+        bridge, X_old, Y_new, random_state=random_state
     )
     report = {
         "requested_method": method,

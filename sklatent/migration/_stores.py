@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._files import atomic_path, write_bytes_atomic
 from .._translation import LatentTranslator
 from ._bridge import MigrationBridge
+from ._reembedded import reembedded_rows
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -302,7 +303,15 @@ def save_bridge(bridge, path):
 
 
 def apply_bridge(
-    bridge, store, out, *, batch_size=16384, progress=None, embedding_column="embedding"
+    bridge,
+    store,
+    out,
+    *,
+    batch_size=16384,
+    progress=None,
+    embedding_column="embedding",
+    id_column="id",
+    reembedded=None,
 ):
     """Translate a whole store in bounded memory, written atomically.
 
@@ -329,6 +338,14 @@ def apply_bridge(
         Called with the number of rows done after each batch.
     embedding_column : str, default="embedding"
         The parquet column of the vectors.
+    id_column : str, default="id"
+        The parquet column of the ids (read only with ``reembedded``).
+    reembedded : tuple ``(ids, vectors)`` or None, default=None
+        New-model vectors of some rows (those a plan picked:
+        :func:`plan_reembedding`), written instead of their translations:
+        ``ids`` are row numbers for a ``.npy`` store, values of ``id_column``
+        for parquet. Needs an old-to-new bridge; an id that is not in the
+        store is an error (and nothing is written).
 
     Returns
     -------
@@ -347,10 +364,26 @@ def apply_bridge(
                 "as .parquet"
             )
         return _apply_parquet(
-            bridge, store, out, batch_size, progress, embedding_column
+            bridge,
+            store,
+            out,
+            batch_size,
+            progress,
+            embedding_column,
+            id_column,
+            reembedded_rows(bridge, reembedded),
         )
     X = read_vectors(store)[0] if isinstance(store, (str, os.PathLike)) else store
     _check_width(bridge, X.shape, store)
+    position, vectors = reembedded_rows(bridge, reembedded)
+    for key in position:
+        if not (isinstance(key, int) and 0 <= key < len(X)):
+            raise ValueError(
+                "the re-embedded ids of a .npy store are its row numbers, from 0 "
+                f"to {len(X) - 1}; got {key!r}"
+            )
+    rows = np.array(sorted(position), dtype=np.int64)
+    sources = np.array([position[row] for row in rows], dtype=np.int64)
     width = bridge.new_width_ if bridge.direction == "old-to-new" else bridge.old_width_
     with atomic_path(out, suffix=".npy") as tmp:
         Z = np.lib.format.open_memmap(
@@ -359,6 +392,8 @@ def apply_bridge(
         for start in range(0, len(X), batch_size):
             stop = min(start + batch_size, len(X))
             Z[start:stop] = bridge.transform(np.asarray(X[start:stop]))
+            lo, hi = np.searchsorted(rows, [start, stop])
+            Z[rows[lo:hi]] = vectors[sources[lo:hi]]
             if progress is not None:
                 progress(stop - start)
         Z.flush()
@@ -377,14 +412,22 @@ def _check_width(bridge, shape, where):
         )
 
 
-def _apply_parquet(bridge, store, out, batch_size, progress, embedding_column):
+def _apply_parquet(
+    bridge, store, out, batch_size, progress, embedding_column, id_column, reembedded
+):
+    position, vectors = reembedded
     pa, pq = _pyarrow()
     if not os.path.exists(store):
         raise ValueError(f"no such file: {os.fspath(store)}")
     source = pq.ParquetFile(store)
     if embedding_column not in source.schema_arrow.names:
         raise ValueError(f"{os.fspath(store)} has no column {embedding_column!r}")
-    n = width = 0
+    n = width = used = 0
+    if position and id_column not in source.schema_arrow.names:
+        raise ValueError(
+            f"{os.fspath(store)} has no id column {id_column!r} to match the "
+            "re-embedded ids on (name it with --id-column)"
+        )
     with atomic_path(out, suffix=".parquet") as tmp:
         writer = None
         try:
@@ -394,6 +437,11 @@ def _apply_parquet(bridge, store, out, batch_size, progress, embedding_column):
                 )
                 _check_width(bridge, X.shape, store)
                 Z = np.asarray(bridge.transform(X), dtype=np.float32)
+                if position:
+                    for i, key in enumerate(batch.column(id_column).to_pylist()):
+                        if key in position:
+                            Z[i] = vectors[position[key]]
+                            used += 1
                 width = Z.shape[1]
                 embedded = pa.FixedSizeListArray.from_arrays(pa.array(Z.ravel()), width)
                 i = batch.schema.get_field_index(embedding_column)
@@ -408,6 +456,12 @@ def _apply_parquet(bridge, store, out, batch_size, progress, embedding_column):
                     progress(len(batch))
             if writer is None:
                 raise ValueError(f"{os.fspath(store)} has no rows")
+            if used < len(position):
+                raise ValueError(
+                    f"{len(position) - used} of the {len(position)} re-embedded "
+                    f"ids are not in the {id_column!r} column of "
+                    f"{os.fspath(store)}"
+                )
         finally:
             if writer is not None:
                 writer.close()

@@ -36,6 +36,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _version
+from ._reembedded import reembedded_rows
 
 SHADOW = "__shadow"
 """Suffix of the shadow column (the translated vectors being written)."""
@@ -700,7 +701,7 @@ def _check_not_cut_over(store, names):
         )
 
 
-def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
+def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded=None):
     """Write ``bridge.transform`` of the served column into its shadow column.
 
     Reads the rows whose shadow is still empty ``batch_size`` at a time and
@@ -720,6 +721,12 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
         Rows per batch (translated, and staged or committed, at once).
     progress : callable or None, default=None
         Called with the number of rows written after each batch.
+    reembedded : tuple ``(ids, vectors)`` or None, default=None
+        New-model vectors of some rows (those a plan picked), written first,
+        in one commit, instead of their translations and stamped
+        ``"reembedded": true``; rows whose shadow is already written keep it.
+        An id that is not in the store is an error, before anything is
+        written.
 
     Returns
     -------
@@ -741,7 +748,10 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
             f"column {store.column!r} of {store.description()} holds vectors of "
             f"{width} values; the bridge takes {bridge.n_features_in_}"
         )
+    position, vectors = reembedded_rows(bridge, reembedded)
+    _check_ids(store, position)
     stamp = bridge_stamp(bridge)
+    own = json.dumps({**json.loads(stamp), "reembedded": True}, sort_keys=True)
     shadow, shadow_stamp = names["shadow"], names["shadow_stamp"]
     if shadow in store.columns():
         if store.width(shadow) != bridge.new_width_:
@@ -750,7 +760,7 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
                 f"{store.width(shadow)} values; the bridge writes {bridge.new_width_}"
             )
         counts = _stamp_counts(store, shadow)
-        other = sum(counts.values()) - counts[stamp]
+        other = sum(counts.values()) - counts[stamp] - counts[own]
         if other:
             raise ValueError(
                 f"{other} rows of the shadow column {shadow!r} were written by "
@@ -759,10 +769,12 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
     else:
         store.add_columns({shadow: bridge.new_width_, shadow_stamp: None})
 
+    written = _write_reembedded(store, shadow, position, vectors, own, progress)
+
     def translate(X):
         return {shadow: bridge.transform(X), shadow_stamp: [stamp] * len(X)}
 
-    return store.fill(
+    return written + store.fill(
         store.column,
         shadow,
         translate,
@@ -770,6 +782,35 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None):
         batch_size=batch_size,
         progress=progress,
     )
+
+
+def _check_ids(store, position):
+    """Refuse re-embedded ids that are not in the store."""
+    found = 0
+    for batch in store.read_batches([store.id_column]):
+        found += sum(key in position for key in batch[store.id_column])
+    if found < len(position):
+        raise ValueError(
+            f"{len(position) - found} of the {len(position)} re-embedded ids are "
+            f"not in {store.description()}"
+        )
+
+
+def _write_reembedded(store, shadow, position, vectors, stamp, progress):
+    """Write the re-embedded rows whose shadow is empty, in one commit: the count."""
+    if not position:
+        return 0
+    empty = []
+    for batch in store.read_batches([store.id_column], empty=[shadow]):
+        empty += [key for key in batch[store.id_column] if key in position]
+    if empty:
+        rows = [position[key] for key in empty]
+        store.write_batch(
+            empty, {shadow: vectors[rows], shadow + STAMP: [stamp] * len(rows)}
+        )
+        if progress is not None:
+            progress(len(rows))
+    return len(empty)
 
 
 def _stamp_counts(store, column):
