@@ -110,7 +110,9 @@ class Matching:
     ----------
     x_indices : ndarray of shape (n_pairs,), dtype int64
         Rows of ``X``. The seeds come first, in the order given, then the
-        pairs found, from the surest to the least sure.
+        pairs found, from the surest to the least sure; from
+        :data:`GATE_SEEDS` seeds on, the pairs found only when they help a
+        map on held-out seeds (see :func:`match_spaces`).
     y_indices : ndarray of shape (n_pairs,), dtype int64
         Their partners: ``Y[y_indices[i]]`` matches ``X[x_indices[i]]``.
         Each row of ``X`` and each row of ``Y`` appears at most once.
@@ -212,6 +214,23 @@ class _Problem:
         self.batch_size = batch_size
         self.n_min = min(len(X), len(Y))
         self.steps = 0
+        # Spectral bases of the pools by their size, computed once: they do
+        # not depend on the seeds (see with_seeds).
+        self.bases = {}
+
+    def with_seeds(self, seeds):
+        """The same pools and settings with other seeds, sharing the bases."""
+        other = _Problem(
+            self.X,
+            self.Y,
+            seeds,
+            n_neighbors=self.n_neighbors,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            batch_size=self.batch_size,
+        )
+        other.bases = self.bases
+        return other
 
     def block_rows(self, n_rows, n_columns, max_rows=None):
         """Rows per block against ``n_columns`` others, by the one policy."""
@@ -414,16 +433,17 @@ def _functional_map_pairs(
     """
     n_min = min(len(problem.X), len(problem.Y))
     k = max(1, min(n_components, n_min - 2))
-    bases = [
-        spectral_basis(
-            Z,
-            k,
-            n_neighbors=problem.n_neighbors,
-            block_rows=problem.block_rows(len(Z), len(Z)),
-        )
-        for Z in (problem.X, problem.Y)
-    ]
-    (values_x, basis_x), (values_y, basis_y) = bases
+    if k not in problem.bases:
+        problem.bases[k] = [
+            spectral_basis(
+                Z,
+                k,
+                n_neighbors=problem.n_neighbors,
+                block_rows=problem.block_rows(len(Z), len(Z)),
+            )
+            for Z in (problem.X, problem.Y)
+        ]
+    (values_x, basis_x), (values_y, basis_y) = problem.bases[k]
     solve = min(FUNCTIONAL_MAP_SOLVE, k)
     C = _functional_map.solve_functional_map(
         values_x[:solve],
@@ -596,6 +616,80 @@ def _best_run(problem, methods, rng, *, progress=None, **options):
     return problem.refine(leader.method, None, None, start=leader)
 
 
+GATE_SEEDS = 20
+"""From this many seeds on, :func:`match_spaces` returns the pairs it found
+only when they help a map on held-out seeds (:func:`_held_out_gate`)."""
+
+GATE_FOLDS = 5
+"""Folds of the seeds in the held-out-seed gate: each fold is held out once
+while the matching is found again from the others, which fit the map with
+and without its pairs."""
+
+
+def _held_out_fit(problem, fit_x, fit_y, held_x, held_y):
+    """Cosines of the held-out seeds to their partners, and the partners' ranks.
+
+    The map is fitted (Procrustes) on the pairs ``(fit_x, fit_y)`` and the
+    rows compared in the smaller space, as the refinement compares them;
+    each partner is ranked among all rows of ``Y``. Returns both as float64
+    arrays, the ranks as their reciprocals.
+    """
+    X, Y = problem.X, problem.Y
+    W, _ = _kernels.procrustes(X[fit_x].T @ Y[fit_y])
+    if X.shape[1] < Y.shape[1]:
+        cosines = X[held_x] @ _kernels.unit_rows(Y @ W.T).T
+    else:
+        cosines = _kernels.unit_rows(X[held_x] @ W) @ Y.T
+    true = cosines.gather(1, held_y.unsqueeze(1))
+    ranks = (cosines > true).sum(dim=1) + 1
+    return as_numpy(true.squeeze(1).double()), as_numpy(1.0 / ranks.double())
+
+
+def _held_out_gate(problem, run, rng, **options):
+    r"""Whether ``run``'s pairs help a map on held-out seeds.
+
+    The seeds are split into :data:`GATE_FOLDS` folds; each is held out in
+    turn while the matching is found again without it (the same
+    initialisation and refinement from the other folds' seeds), and an
+    orthogonal map is fitted on the other folds' seeds, alone and with those
+    pairs. Pairs found with every seed would not do: they agree with the
+    held-out seeds through the map fitted on them, and looked helpful on
+    pairs of spaces where they were not. The pairs *help* when, on the
+    held-out seeds, they raise the cosines to the partners by more than
+    twice the standard error of that mean gain, and raise the mean
+    reciprocal rank of the partners among all rows of ``Y``. The cosines
+    tell a gain from noise with few seeds, where ranks are too coarse; the
+    ranks catch maps whose cosines rise without better retrieval. The
+    surest pairs alone are not tried: they crowd into the easiest regions of
+    the spaces, and a map fitted on them was worse than on all or none.
+    """
+    seeds = torch.stack([problem.seed_x, problem.seed_y], dim=1)
+    folds = np.array_split(rng.permutation(len(seeds)), GATE_FOLDS)
+    cosines = np.zeros(len(seeds))
+    ranks = np.zeros(len(seeds))
+    for fold in folds:
+        held = np.zeros(len(seeds), dtype=bool)
+        held[fold] = True
+        held = torch.as_tensor(held, device=problem.X.device)
+        fit_x, fit_y = problem.seed_x[~held], problem.seed_y[~held]
+        held_x, held_y = problem.seed_x[held], problem.seed_y[held]
+        found = _best_run(
+            problem.with_seeds(seeds[~held]), (run.method,), rng, **options
+        )
+        with_pairs = _held_out_fit(
+            problem,
+            torch.cat([fit_x, found.x]),
+            torch.cat([fit_y, found.y]),
+            held_x,
+            held_y,
+        )
+        alone = _held_out_fit(problem, fit_x, fit_y, held_x, held_y)
+        cosines[fold] = with_pairs[0] - alone[0]
+        ranks[fold] = with_pairs[1] - alone[1]
+    error = cosines.std() / np.sqrt(len(cosines))
+    return bool(cosines.mean() > 2 * error and ranks.mean() > 0)
+
+
 def _check_pool(X, name):
     """A pool as a float array of at least two rows, finite."""
     if isinstance(X, torch.Tensor):
@@ -742,6 +836,18 @@ def match_spaces(
     So a criterion below its baseline is trusted only when the matching is
     reproduced. Otherwise a :class:`MatchingWarning` says so and
     ``converged`` is False: never use such a matching without checking it.
+
+    With plentiful seeds, the found pairs must help: from
+    :data:`GATE_SEEDS` (20) seeds on, the seeds are split into
+    :data:`GATE_FOLDS` (5) folds, and each is held out in turn while the
+    matching is found again from the other seeds and an orthogonal map is
+    fitted on those seeds, alone and with the pairs found; the pairs are
+    returned only when, on the held-out seeds, they raise the cosine to the
+    partner by more than twice the standard error of that gain, and raise
+    the mean reciprocal rank of the partner among all rows of ``Y``.
+    Otherwise the matching is the seeds alone, so that many seeds never end
+    below Procrustes on them (up to what held-out seeds can see). This runs
+    the matching once more per fold.
 
     Parameters
     ----------
@@ -1013,10 +1119,14 @@ def match_spaces(
             stacklevel=user_stacklevel(),
         )
     order = torch.argsort(best.scores, descending=True)
+    if len(seeds) >= GATE_SEEDS and not _held_out_gate(problem, best, rng, **options):
+        progress(f"the {len(order)} pairs found do not help on held-out seeds")
+        order = order[:0]
+    x, y = best.x[order], best.y[order]
     scores = np.concatenate([np.full(len(seeds), np.inf), as_numpy(best.scores[order])])
     return Matching(
-        x_indices=np.concatenate([seeds[:, 0], as_numpy(best.x[order])]),
-        y_indices=np.concatenate([seeds[:, 1], as_numpy(best.y[order])]),
+        x_indices=np.concatenate([seeds[:, 0], as_numpy(x)]),
+        y_indices=np.concatenate([seeds[:, 1], as_numpy(y)]),
         scores=scores.astype(np.float64),
         history=best.history,
         criterion=best.criterion,

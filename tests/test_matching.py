@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from scipy.linalg import orthogonal_procrustes
+from scipy.linalg import expm, orthogonal_procrustes
 from scipy.stats import ortho_group
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
@@ -196,6 +196,53 @@ def test_functional_map_on_partly_shared_pools_of_different_sizes(digits_pair):
     assert_well_formed(m, 400, len(y_rows))
     assert m.converged
     assert np.mean(y_order[m.y_indices[:200]] == m.x_indices[:200]) >= 0.88
+
+
+def _translation_mrr(X, Y, pairs, X_test, Y_test):
+    """MRR among the test items of the orthogonal map fitted on ``pairs``."""
+
+    def normalized(Z, pool):
+        units = pool / np.linalg.norm(pool, axis=1, keepdims=True)
+        Z = Z / np.linalg.norm(Z, axis=1, keepdims=True) - units.mean(axis=0)
+        return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+    R, _ = orthogonal_procrustes(
+        normalized(X[pairs[:, 0]], X), normalized(Y[pairs[:, 1]], Y)
+    )
+    S = normalized(X_test, X) @ R @ normalized(Y_test, Y).T
+    ranks = (S.diagonal()[:, None] < S).sum(axis=1) + 1
+    return np.mean(1.0 / ranks)
+
+
+def test_many_seeds_never_end_below_procrustes_on_them(monkeypatch):
+    # 300 items (A) relate by one rotation, 600 (B) by that rotation turned
+    # by 0.5 radian: the refinement pairs B too, and a map fitted on the
+    # seeds (of A) and those pairs retrieves held-out items of A worse than
+    # the seeds alone. The held-out-seed gate finds that and drops the pairs.
+    from sklatent import matching
+
+    rng = np.random.default_rng(0)
+    Z = clustered(1100, 16, seed=0)
+    R = ortho_group.rvs(16, random_state=0)
+    turn = rng.standard_normal((16, 16))
+    turn = (turn - turn.T) / 2
+    W = Z @ R
+    W[300:900] = Z[300:900] @ R @ expm(0.5 * turn / np.linalg.norm(turn, 2))
+    W += 0.3 * Z.std() * rng.standard_normal(W.shape)
+    order = rng.permutation(900)
+    X, Y = Z[:900], W[:900][order]
+    rows = rng.permutation(300)[:100]
+    seeds = np.column_stack([rows, np.argsort(order)[rows]])
+    found = {}
+    for gated, gate in ((True, matching.GATE_SEEDS), (False, len(seeds) + 1)):
+        monkeypatch.setattr(matching, "GATE_SEEDS", gate)
+        m = match_spaces(X, Y, seeds=seeds, method="refine", random_state=0)
+        assert m.converged
+        pairs = np.column_stack([m.x_indices, m.y_indices])
+        found[gated] = _translation_mrr(X, Y, pairs, Z[900:], W[900:])
+    seeds_only = _translation_mrr(X, Y, seeds, Z[900:], W[900:])
+    assert found[False] < seeds_only - 0.05
+    assert found[True] >= seeds_only
 
 
 # Negative controls -------------------------------------------------------------
