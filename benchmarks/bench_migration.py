@@ -43,7 +43,7 @@ import warnings
 
 import numpy as np
 
-METHODS = ("orthogonal", "rotation", "affine", "ridge", "auto")
+METHODS = ("orthogonal", "rotation", "affine", "ridge", "regional", "auto")
 MIGRATIONS = (("static", "minilm"), ("minilm", "static"))
 SIDES = {"corpus": "old-to-new", "query": "new-to-old"}
 BAND = (-0.10, 0.05)  # the target: estimate - measured within this

@@ -11,12 +11,14 @@ from ._translation import LatentTranslator
 from ._version import __version__
 from .anchors import AnchorWarning
 from .migration import MigrationBridge as _MigrationBridge
+from .migration import RegionalTranslator as _RegionalTranslator
 
 ESTIMATORS = (
     RelativeTransformer,
     LatentTranslator,
     _encoder.EncoderTransformer,
     _MigrationBridge,
+    _RegionalTranslator,
     _zeroshot.ZeroShotClassifier,
 )
 """Every estimator class of sklatent, e.g. for ``skops.io.load(trusted=...)``.
@@ -24,7 +26,8 @@ ESTIMATORS = (
 :class:`~sklatent.stitching.EncoderTransformer` and
 :class:`~sklatent.stitching.ZeroShotClassifier` are imported from
 :mod:`sklatent.stitching`; its encoder, when it is a function, must be trusted
-by name as well. :class:`~sklatent.migration.MigrationBridge` is imported from
+by name as well. :class:`~sklatent.migration.MigrationBridge` and
+:class:`~sklatent.migration.RegionalTranslator` are imported from
 :mod:`sklatent.migration`."""
 
 __all__ = [

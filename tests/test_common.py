@@ -5,7 +5,7 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklatent import ESTIMATORS, LatentTranslator, RelativeTransformer
-from sklatent.migration import MigrationBridge
+from sklatent.migration import MigrationBridge, RegionalTranslator
 from sklatent.stitching import EncoderTransformer, ZeroShotClassifier
 
 
@@ -60,6 +60,8 @@ def _bridge_instances():
         MigrationBridge(),
         MigrationBridge("affine"),
         MigrationBridge("ridge", alpha=3.0),
+        MigrationBridge("regional", random_state=0),
+        RegionalTranslator(n_regions=2, random_state=0),
     ]
 
 

@@ -93,6 +93,7 @@ def test_trust_list_names_the_defining_modules():
         "sklatent._translation.LatentTranslator",
         "sklatent._encoder.EncoderTransformer",
         "sklatent.migration.MigrationBridge",
+        "sklatent.migration.RegionalTranslator",
         "sklatent._zeroshot.ZeroShotClassifier",
     }
     X = _data()

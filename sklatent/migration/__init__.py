@@ -43,6 +43,7 @@ from ._fitting import (
     score_agreement,
 )
 from ._plan import plan_reembedding, predicted_errors
+from ._regions import RegionalTranslator
 from ._retention import bridge_retention, estimate_retention, retention_at_k
 from ._spaces import (
     check_store,
@@ -79,6 +80,7 @@ __all__ = [
     "METHODS",
     "LanceDBStore",
     "MigrationBridge",
+    "RegionalTranslator",
     "VectorStore",
     "apply_bridge",
     "apply_to_store",

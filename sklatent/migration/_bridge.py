@@ -14,10 +14,11 @@ from .._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
 from .._translation import LatentTranslator
 from .._translation_solve import fold_affine, gcv_alpha
 from ..anchors import AnchorWarning
+from ._regions import RegionalTranslator, region_count
 from ._retention import bridge_retention, check_queries
 from ._spaces import fit_space_check
 
-METHODS = ("orthogonal", "rotation", "affine", "ridge")
+METHODS = ("orthogonal", "rotation", "affine", "ridge", "regional")
 DIRECTIONS = ("old-to-new", "new-to-old")
 
 STABLE_PAIRS_PER_COEFFICIENT = 2
@@ -92,7 +93,13 @@ def check_rows(Z, side):
         )
 
 
-def _translator(method, alpha):
+#: Most regions of a ``"regional"`` bridge (fewer when the pairs cannot fill them).
+REGIONS = 16
+
+
+def _translator(method, alpha, random_state):
+    if method == "regional":
+        return RegionalTranslator(REGIONS, alpha=alpha, random_state=random_state)
     if method in ("orthogonal", "rotation"):
         scale = method == "orthogonal"
         return LatentTranslator(method="orthogonal", normalize="center", scale=scale)
@@ -124,7 +131,8 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    method : {"auto", "orthogonal", "rotation", "affine", "ridge"}, default="auto"
+    method : {"auto", "orthogonal", "rotation", "affine", "ridge", "regional"}, \
+            default="auto"
         The map: ``"orthogonal"`` is a scaled rotation between the centred
         spaces; ``"rotation"`` the same rotation unscaled (the translated
         vectors keep their spread about the target's mean, where the scale,
@@ -132,10 +140,14 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         translated queries retention: :ref:`migration`); ``"affine"`` least
         squares with an intercept;
         ``"ridge"`` affine with the penalty ``alpha`` on standardised spaces;
-        ``"auto"`` picks, among these four, the one with the best cross-validated
+        ``"regional"`` one ridge map per k-means region of the source space
+        (at most :data:`REGIONS`), blended by soft assignment
+        (:class:`RegionalTranslator`; not affine, so no FAISS export);
+        ``"auto"`` picks, among these five, the one with the best cross-validated
         held-out retention@10 on the pairs (folds split by item:
         :func:`item_groups`; ``affine`` only where the folds hold enough pairs
-        to fit it stably, :data:`STABLE_PAIRS_PER_COEFFICIENT`;
+        to fit it stably, :data:`STABLE_PAIRS_PER_COEFFICIENT`, ``regional``
+        only where they fill two regions so, :func:`region_count`;
         ``orthogonal`` for fewer distinct items than
         ``10 * cv``).
     alpha : float or "gcv", default="gcv"
@@ -152,7 +164,7 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    translator_ : LatentTranslator
+    translator_ : LatentTranslator or RegionalTranslator
         The fitted map, from the ``direction``'s source to its target.
     method_ : str
         The method used (the one chosen, for ``"auto"``).
@@ -296,7 +308,11 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
             self.alpha_ = (
                 gcv_alpha(source, target) if self.alpha == "gcv" else float(self.alpha)
             )
-        self.translator_ = _translator(method, self.alpha_).fit(source, target)
+        self.translator_ = _translator(
+            method,
+            self.alpha if self.alpha_ is None else self.alpha_,
+            self.random_state,
+        ).fit(source, target)
         # fit_bridge fits these on held-out pairs
         self.score_calibration_ = self.pair_errors_ = None
         self.space_check_ = fit_space_check(X, Y) if space_check else None
@@ -311,14 +327,19 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
         splits = list(folds.split(X, groups=items))
         width = (X if self.direction == "old-to-new" else Y).shape[1]
         fewest = min(len(np.unique(items[train])) for train, _ in splits)
-        candidates = [
-            m for m in METHODS if m != "affine" or affine_is_stable(fewest, width)
-        ]
+        stable = {
+            "affine": affine_is_stable(fewest, width),
+            "regional": region_count(fewest, width, REGIONS) >= 2,
+        }
+        candidates = [m for m in METHODS if stable.get(m, True)]
         scores = {m: [] for m in candidates}
         for train, test in splits:
             for method in candidates:
                 bridge = MigrationBridge(
-                    method, alpha=self.alpha, direction=self.direction
+                    method,
+                    alpha=self.alpha,
+                    direction=self.direction,
+                    random_state=self.random_state,
                 )
                 # a candidate the fold's pairs do not determine (affine with
                 # fewer pairs than dimensions) says so by its score; its
@@ -406,9 +427,11 @@ class MigrationBridge(TransformerMixin, BaseEstimator):
 
     @property
     def is_linear(self):
-        """Whether the map is affine: not when the translator normalises rows."""
+        """Whether the map is affine: not when the translator normalises rows,
+        nor for a ``"regional"`` bridge."""
         check_is_fitted(self, "translator_")
-        return self.translator_.normalize != "l2"
+        translator = self.translator_
+        return isinstance(translator, LatentTranslator) and translator.normalize != "l2"
 
     def affine_map(self, dtype=np.float64):
         """Return ``(weight, offset)`` with ``transform(x) == x @ weight + offset``.

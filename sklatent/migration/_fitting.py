@@ -105,7 +105,8 @@ def fit_bridge(
     ----------
     X_old, Y_new : array-like of shape (n_pairs, d_old) and (n_pairs, d_new)
         The pairs.
-    method : {"auto", "orthogonal", "rotation", "affine", "ridge"}, default="auto"
+    method : {"auto", "orthogonal", "rotation", "affine", "ridge", "regional"}, \
+            default="auto"
         See :class:`MigrationBridge`.
     direction : {"old-to-new", "new-to-old"}, default="old-to-new"
         See :class:`MigrationBridge`.
@@ -423,7 +424,7 @@ def pairs_curve(
     ----------
     X_old, Y_new : array-like of shape (n_pairs, d_old) and (n_pairs, d_new)
         The pairs.
-    method : {"orthogonal", "rotation", "affine", "ridge"}
+    method : {"orthogonal", "rotation", "affine", "ridge", "regional"}
         The bridge's method (``"auto"`` would choose afresh at each size).
     direction : {"old-to-new", "new-to-old"}, default="old-to-new"
         See :class:`MigrationBridge`.

@@ -21,6 +21,7 @@ from .._files import atomic_path, write_bytes_atomic
 from .._translation import LatentTranslator
 from ._bridge import MigrationBridge
 from ._reembedded import reembedded_rows
+from ._regions import RegionalTranslator
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -277,7 +278,9 @@ def load_bridge(path):
     if not os.path.exists(path):
         raise ValueError(f"no such bridge: {path}")
     try:
-        bridge = sio.load(path, trusted=[MigrationBridge, LatentTranslator])
+        bridge = sio.load(
+            path, trusted=[MigrationBridge, LatentTranslator, RegionalTranslator]
+        )
     except Exception as exc:  # skops raises many kinds on a foreign file
         raise ValueError(f"{path} is not a sklatent bridge: {exc}") from None
     if not isinstance(bridge, MigrationBridge):
@@ -509,9 +512,9 @@ def export_faiss(bridge, out):
         ) from None
     if not bridge.is_linear:
         raise ValueError(
-            "this bridge's map is not affine (its translator normalises rows: "
-            f"normalize={bridge.translator_.normalize!r}); FAISS can only apply an "
-            "affine map"
+            f"this {bridge.method_} bridge's map is not affine (its translator "
+            "normalises rows or blends regions); FAISS can only apply an affine "
+            "map: fit an orthogonal, rotation, affine or ridge bridge"
         )
     weight, offset = bridge.affine_map()
     _check_affine(bridge, weight, offset)
