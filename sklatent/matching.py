@@ -589,31 +589,96 @@ RACE_ITER = 3
 with the best criterion is refined on (see :func:`match_spaces`)."""
 
 
-def _best_run(problem, methods, rng, *, progress=None, **options):
+def _best_run(problem, methods, rng, *, progress=None, finish=True, **options):
     """The refinement with the best criterion over the methods' first pairs.
 
     Every first set of pairs is refined for :data:`RACE_ITER` iterations;
-    only the leader is then refined to the end.
+    only the leader is then refined to the end (or returned as it is, when
+    not ``finish``).
     """
-    starts = [
-        (name, pairs)
+    runs = [
+        problem.refine(name, *pairs, max_iter=min(RACE_ITER, problem.max_iter))
         for name in methods
         for pairs in _INITIALISATIONS[name](problem, rng, **options)
     ]
-    if len(starts) == 1:
-        name, pairs = starts[0]
-        return problem.refine(name, *pairs)
-    runs = [
-        problem.refine(name, *pairs, max_iter=min(RACE_ITER, problem.max_iter))
-        for name, pairs in starts
-    ]
     leader = max(runs, key=lambda run: run.criterion)
-    if progress is not None:
+    if progress is not None and len(runs) > 1:
         criteria = ", ".join(f"{run.method} {run.criterion:.3f}" for run in runs)
         progress(f"after {RACE_ITER} iterations: {criteria}")
-    if leader.stalled or len(leader.history) >= problem.max_iter:
-        return leader
-    return problem.refine(leader.method, None, None, start=leader)
+    return _finish(problem, leader) if finish else leader
+
+
+def _finish(problem, run, **options):
+    """``run`` refined to the end, unless it stalled or reached ``max_iter``."""
+    if run.stalled or len(run.history) >= problem.max_iter:
+        return run
+    return problem.refine(run.method, None, None, start=run, **options)
+
+
+PACE_ITER = 10
+"""A refinement that has not cleared its baseline (:data:`MIN_LIFT`) and,
+at its mean gain over its last :data:`RACE_ITER` iterations, would not clear
+it within this many more iterations, stops there and warns (see
+:func:`match_spaces`)."""
+
+
+def _hopeless(run, baseline):
+    """Whether ``run`` cannot clear ``baseline`` at its pace (:data:`PACE_ITER`)."""
+    needed = baseline + MIN_LIFT * (1 - baseline)
+    gains = np.diff(run.history[-RACE_ITER - 1 :])
+    pace = gains.mean() if len(gains) else 0.0
+    return run.criterion + PACE_ITER * pace < needed
+
+
+SEEDS_MRR = 0.3
+"""Mean reciprocal rank that Procrustes on the seeds alone reaches, on held-out
+items, where the refinement from those seeds starts to work on the curves of
+docs/matching.rst ("How many anchors?"): 0.29 from 5 seeds between digits
+encoders of one architecture, 0.39 from 10 across architectures, 0.38 from
+500 on the text pair (from fewer, 0.08 to 0.19, it failed)."""
+
+
+def _seeds_needed(problem, rng):
+    r"""How many seeds these pools likely need, and the seeds' MRR, or None.
+
+    Procrustes on the seeds is cross-validated over :data:`GATE_FOLDS` folds
+    (the partner of each held-out seed ranked among all rows of ``Y``);
+    taking that mean reciprocal rank :math:`r` to grow in proportion to the
+    seeds, as it does on the curves of docs/matching.rst while it is small,
+    :math:`m` seeds would reach :data:`SEEDS_MRR` from about :math:`m \cdot
+    0.3 / r` (at least :math:`m + 1`: from these it failed). None with
+    fewer than :data:`GATE_FOLDS` seeds.
+    """
+    m = len(problem.seed_x)
+    if m < GATE_FOLDS:
+        return None
+    seeds = torch.stack([problem.seed_x, problem.seed_y], dim=1)
+    ranks = np.zeros(m)
+    for fold in np.array_split(rng.permutation(m), GATE_FOLDS):
+        held = np.zeros(m, dtype=bool)
+        held[fold] = True
+        held = torch.as_tensor(held, device=problem.X.device)
+        ranks[fold] = _held_out_fit(problem, *seeds[~held].T, *seeds[held].T)[1]
+    return max(m + 1, int(np.ceil(m * SEEDS_MRR / ranks.mean()))), ranks.mean()
+
+
+def _seed_advice(problem, rng):
+    """What to do about a failed matching: how many seeds to give, if known."""
+    m = len(problem.seed_x)
+    if not m:
+        return "give known pairs (seeds=...) or check the matching before using it."
+    estimate = _seeds_needed(problem, rng)
+    if estimate is None:
+        return (
+            f"give more than {m} seeds (from {GATE_FOLDS} on, this warning "
+            "estimates how many) or check the matching before using it."
+        )
+    needed, mrr = estimate
+    return (
+        f"Procrustes on the {m} seeds gives held-out seeds an MRR of {mrr:.3f}, "
+        f"so this pair of spaces likely needs about {needed} seeds "
+        "(docs/matching.rst, 'How many anchors?')."
+    )
 
 
 GATE_SEEDS = 20
@@ -837,6 +902,17 @@ def match_spaces(
     reproduced. Otherwise a :class:`MatchingWarning` says so and
     ``converged`` is False: never use such a matching without checking it.
 
+    A failing matching stops fast: the run from random pairs first gets
+    :data:`RACE_ITER` iterations, and the leading refinement goes on only
+    while, at its mean gain over its last :data:`RACE_ITER` iterations, it
+    could clear that baseline by the eighth of the gap within
+    :data:`PACE_ITER` (10) more; otherwise it stops and warns at once. The
+    warning estimates the seeds the pair of spaces needs: Procrustes on the
+    given seeds (5 at least) is cross-validated over :data:`GATE_FOLDS`
+    folds, and its mean reciprocal rank of held-out partners, taken to grow
+    in proportion to the seeds, is scaled to :data:`SEEDS_MRR`, where the
+    refinement started to work on the curves of docs/matching.rst.
+
     With plentiful seeds, the found pairs must help: from
     :data:`GATE_SEEDS` (20) seeds on, the seeds are split into
     :data:`GATE_FOLDS` (5) folds, and each is held out in turn while the
@@ -974,7 +1050,9 @@ def match_spaces(
     Warns
     -----
     MatchingWarning
-        When the matching is not clearly better than chance (see above).
+        When the matching is not clearly better than chance (see above); the
+        message says whether the refinement stopped early and, from 5 seeds
+        on, how many seeds the pair of spaces likely needs.
     sklearn.exceptions.ConvergenceWarning
         When the refinement was still improving after ``max_iter`` iterations.
 
@@ -1076,14 +1154,28 @@ def match_spaces(
         "laplacian_weight": laplacian_weight,
         "commutativity_weight": commutativity_weight,
     }
-    best = _best_run(problem, methods, rng, progress=progress, **options)
+    best = _best_run(problem, methods, rng, progress=progress, finish=False, **options)
+    random_run = problem.refine(
+        "random", *_random_pairs(problem, rng), max_iter=min(RACE_ITER, max_iter)
+    )
+    while not (
+        best.stalled
+        or len(best.history) >= max_iter
+        or _hopeless(best, random_run.criterion)
+    ):
+        best = problem.refine(
+            best.method, None, None, start=best, max_iter=len(best.history) + 1
+        )
+    stopped = not (best.stalled or len(best.history) >= max_iter)
     progress(
         f"matching by {best.method!r}: criterion {best.criterion:.3f} after "
         f"{len(best.history)} iterations ({problem.steps} in all)"
+        + ("; stopped, at its pace short of its baseline" if stopped else "")
     )
-    # The baseline lifts the matching while it stays below this bar.
-    bar = (best.criterion - MIN_LIFT) / (1 - MIN_LIFT)
-    random_run = problem.refine("random", *_random_pairs(problem, rng), bar=bar)
+    if not stopped:
+        # The baseline lifts the matching while it stays below this bar.
+        bar = (best.criterion - MIN_LIFT) / (1 - MIN_LIFT)
+        random_run = _finish(problem, random_run, bar=bar)
     baseline = random_run.criterion
     progress(
         f"baseline from random pairs: {baseline:.3f} after "
@@ -1091,7 +1183,7 @@ def match_spaces(
     )
     lifted = best.criterion - baseline >= MIN_LIFT * (1 - baseline)
     same = _agreement(best, random_run, len(X)) >= 0.5
-    if lifted or same:
+    if not stopped and (lifted or same):
         reproduced, found, drawn = _reproducibility(problem, best, rng, **options)
         check = (
             f"; {found:.2f} of its pairs found again from "
@@ -1102,12 +1194,16 @@ def match_spaces(
         reproduced, check = False, ""
     trusted = reproduced
     if not trusted:
+        if stopped:
+            check = (
+                f"; at its pace it would not clear that within {PACE_ITER} more "
+                f"iterations, so the refinement stopped after {len(best.history)}"
+            )
         warnings.warn(
             f"No matching clearly better than chance was found: criterion "
             f"{best.criterion:.3f}, against {baseline:.3f} from random "
             f"pairs{check}. The spaces may be unrelated "
-            "or the pools may share few items; "
-            "give known pairs (seeds=...) or check the matching before using it.",
+            f"or the pools may share few items; {_seed_advice(problem, rng)}",
             MatchingWarning,
             stacklevel=user_stacklevel(),
         )

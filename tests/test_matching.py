@@ -268,6 +268,38 @@ def test_digits_against_noise_warn(digits_pair):
     assert not m.converged
 
 
+def test_a_failing_matching_stops_fast_and_says_how_many_seeds(monkeypatch):
+    # Different digit images by two networks, five "seeds" that pair
+    # different images: nothing to find. At its pace the refinement would not
+    # clear its baseline, so it stops (after 5 iterations, where it crept on
+    # to 7), and the warning estimates the seeds this pair needs.
+    from sklatent import matching
+
+    a = load_digits_embeddings(encoders="mlp_small", random_state=0)
+    b = load_digits_embeddings(encoders="mlp_small", random_state=1)
+    rows = np.random.default_rng(0).permutation(1797)
+    X = a.embeddings["mlp_small"][rows[:900]]
+    Y = b.embeddings["mlp_small"][rows[900:]]
+    seeds = np.column_stack([np.arange(5), np.arange(5)])
+    with pytest.warns(
+        MatchingWarning,
+        match=r"stopped after \d+\. .*likely needs about \d+ seeds",
+    ):
+        m = match_spaces(X, Y, seeds=seeds, method="refine", random_state=0)
+    monkeypatch.setattr(matching, "PACE_ITER", 10**6)
+    with pytest.warns(MatchingWarning, match="better than chance") as record:
+        crept = match_spaces(X, Y, seeds=seeds, method="refine", random_state=0)
+    assert not any("stopped after" in str(w.message) for w in record)
+    assert not m.converged and len(m.history) < len(crept.history)
+
+
+def test_too_few_seeds_to_estimate_ask_for_more():
+    rng = np.random.default_rng(8)
+    X, Y = rng.standard_normal((400, 16)), rng.standard_normal((400, 24))
+    with pytest.warns(MatchingWarning, match="give more than 2 seeds"):
+        match_spaces(X, Y, seeds=[[0, 0], [1, 1]], method="refine", random_state=0)
+
+
 def mixture_pools(seed, n=300, d=8, n_shared=0):
     """Two pools drawn from one 10-cluster Gaussian mixture.
 
@@ -376,17 +408,18 @@ def test_the_baseline_stops_once_it_cannot_reach_the_bar(monkeypatch):
     Y, order = rotated_copy(X, seed=25, noise=0.3)
     inverse = np.argsort(order)
     seeds = np.column_stack([np.arange(10), inverse[:10]])
-    runs = {}
+    calls = []
     refine = matching._Problem.refine
 
     def recorded(problem, method, x, y, **kwargs):
         run = refine(problem, method, x, y, **kwargs)
-        runs[method] = (problem, x, y, kwargs, run)
+        if method == "random":
+            calls.append((problem, x, y, kwargs, run))
         return run
 
     monkeypatch.setattr(matching._Problem, "refine", recorded)
     m = match_spaces(X, Y, seeds=seeds, method="refine", random_state=0)
-    problem, x, y, kwargs, stopped = runs["random"]
+    (problem, x, y, _, _), (_, _, _, kwargs, stopped) = calls[0], calls[-1]
     bar = kwargs["bar"]
     assert m.converged and m.baseline == stopped.criterion < bar
     assert bar == pytest.approx((m.criterion - MIN_LIFT) / (1 - MIN_LIFT))
