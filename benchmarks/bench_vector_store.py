@@ -1,19 +1,22 @@
-"""``migrate apply --store`` on a LanceDB table: speed against LanceDB's own column
-rewrite, anonymous memory, and the kill -9 check.
+"""``migrate apply --store`` on a LanceDB table or a Qdrant collection: speed
+against the store's own rewrite, anonymous memory, and the kill -9 check.
 
-A table of ``--rows`` x 384 float32 vectors (and an int64 id) is created in a
-temporary folder; an affine bridge (384 -> 384, fitted on 2,000 synthetic
-pairs) writes its shadow column with :func:`sklatent.migration.apply_to_store`.
-Measured against two references on the same table, each timed once in the
-same process (the order alternates between repeats):
+A table (``--store lancedb``) or a collection served through an alias
+(``--store qdrant``, local mode) of ``--rows`` x 384 float32 vectors (and
+int64 ids) is created in a temporary folder; an affine bridge (384 -> 384,
+fitted on 2,000 synthetic pairs) writes its shadow with
+:func:`sklatent.migration.apply_to_store`. Measured against references on the
+same store, each timed once in the same process (the order alternates
+between repeats):
 
-- **rewrite**: the column read and written back into a new column through
-  the same resumable path (``LanceDBStore.fill``: staged batches, a data
-  file and a commit a fragment) with no translation: LanceDB reading and
-  rewriting the column, the floor of any batched, resumable rewrite;
-- **native copy**: ``table.add_columns({"copy": "vector"})``, LanceDB copying
-  the column inside its engine in one commit (not resumable, no translation
-  possible; the floor of any rewrite at all).
+- **rewrite**: the column read and written back into the shadow through the
+  same resumable path (``VectorStore.fill``; for LanceDB staged batches, a
+  data file and a commit a fragment; for Qdrant an upsert a batch) with no
+  translation: the store reading and rewriting the column, the floor of any
+  batched, resumable rewrite;
+- **native copy** (LanceDB): ``table.add_columns({"copy": "vector"})``,
+  LanceDB copying the column inside its engine in one commit (not resumable,
+  no translation possible; the floor of any rewrite at all).
 
 The anonymous memory (``RssAnon`` of ``/proc/self/status``, sampled every
 10 ms) is reported as its peak rise during ``apply_to_store``. With
@@ -26,6 +29,8 @@ for bit.
     OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --rows 100000
     OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --rows 100000 \\
         --kill-check
+    OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --store qdrant \\
+        --rows 100000 --repeats 0 --kill-check
 """
 
 import argparse
@@ -72,22 +77,57 @@ class AnonPeak:
         self.rise = self.peak - self.start
 
 
-def make_table(path, n, seed=0, chunk=50_000):
+def _old_vectors(n, seed=0, chunk=50_000):
+    """``(start, X)`` chunks of the store's old vectors."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        yield start, (rng.standard_normal((m, D)) + 3.0).astype(np.float32)
+
+
+def make_qdrant(path, n):
+    """Collection ``docs_v1`` (vector ``vector``) served through the alias ``docs``."""
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=path)
+    client.create_collection(
+        "docs_v1",
+        vectors_config={"vector": models.VectorParams(size=D, distance="Cosine")},
+    )
+    for start, X in _old_vectors(n, chunk=1000):
+        client.upsert(
+            "docs_v1",
+            [
+                models.PointStruct(id=start + i, vector={"vector": x.tolist()})
+                for i, x in enumerate(X)
+            ],
+        )
+    client.update_collection_aliases(
+        change_aliases_operations=[
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(
+                    collection_name="docs_v1", alias_name="docs"
+                )
+            )
+        ]
+    )
+    client.close()
+    return f"qdrant://{path}/docs?vector=vector"
+
+
+def make_table(path, n):
     import lancedb
     import pyarrow as pa
 
-    rng = np.random.default_rng(seed)
     schema = pa.schema(
         [pa.field("id", pa.int64()), pa.field("vector", pa.list_(pa.float32(), D))]
     )
 
     def batches():
-        for start in range(0, n, chunk):
-            m = min(chunk, n - start)
-            X = (rng.standard_normal((m, D)) + 3.0).astype(np.float32)
+        for start, X in _old_vectors(n):
             yield pa.RecordBatch.from_pydict(
                 {
-                    "id": np.arange(start, start + m),
+                    "id": np.arange(start, start + len(X)),
                     "vector": pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), D),
                 },
                 schema=schema,
@@ -113,15 +153,16 @@ def rewrite(uri, batch_size):
     from sklatent.migration import open_store
 
     store = open_store(uri)
-    store.add_columns({"rewrite": D})
+    shadow, stamp = "vector__shadow", "vector__shadow__stamp"
+    store.add_columns({shadow: D, stamp: None})
     store.fill(
         "vector",
-        "rewrite",
-        lambda X: {"rewrite": X},
+        shadow,
+        lambda X: {shadow: X, stamp: [""] * len(X)},
         key="rewrite",
         batch_size=batch_size,
     )
-    store.table.drop_columns(["rewrite"])
+    drop_shadow(store)
 
 
 def native_copy(uri):
@@ -132,10 +173,14 @@ def native_copy(uri):
     store.table.drop_columns(["copy"])
 
 
-def drop_shadow(uri):
+def drop_shadow(store):
     from sklatent.migration import open_store
 
-    open_store(uri).table.drop_columns(["vector__shadow", "vector__shadow__stamp"])
+    store = open_store(store)
+    if store.uri.scheme == "qdrant":
+        store.client.delete_collection("docs_v1__shadow")
+    else:
+        store.table.drop_columns(["vector__shadow", "vector__shadow__stamp"])
 
 
 def check_rows(uri, bridge, n):
@@ -221,6 +266,7 @@ def kill_check(uri, bridge, n, batch_size, folder):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=("lancedb", "qdrant"), default="lancedb")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=16_384)
     parser.add_argument("--repeats", type=int, default=2)
@@ -232,12 +278,13 @@ def main(argv=None):
     bridge = fit_bridge()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         t = time.perf_counter()
-        uri = make_table(os.path.join(folder, "db"), args.rows)
+        make = make_table if args.store == "lancedb" else make_qdrant
+        uri = make(os.path.join(folder, "db"), args.rows)
         created = time.perf_counter() - t
-        times = {"apply": [], "rewrite": [], "native_copy": []}
+        order = ["apply", "rewrite", "native_copy"][: 3 if make is make_table else 2]
+        times = {name: [] for name in order}
         anon = []
         for repeat in range(args.repeats):
-            order = ["apply", "rewrite", "native_copy"]
             for name in order if repeat % 2 == 0 else order[::-1]:
                 t = time.perf_counter()
                 if name == "apply":
@@ -253,19 +300,25 @@ def main(argv=None):
                 else:
                     native_copy(uri)
                     times[name].append(time.perf_counter() - t)
-        best = {name: min(value) for name, value in times.items()}
         result = {
+            "store": args.store,
             "rows": args.rows,
             "width": D,
             "batch_size": args.batch_size,
             "create_s": round(created, 2),
-            "best_s": {k: round(v, 2) for k, v in best.items()},
-            "all_s": {k: [round(x, 2) for x in v] for k, v in times.items()},
-            "apply_rows_per_s": round(args.rows / best["apply"]),
-            "speed_vs_rewrite": round(best["rewrite"] / best["apply"], 2),
-            "speed_vs_native_copy": round(best["native_copy"] / best["apply"], 2),
-            "anon_peak_rise_mb": round(max(anon), 1),
         }
+        if args.repeats:
+            best = {name: min(value) for name, value in times.items()}
+            result.update(
+                best_s={k: round(v, 2) for k, v in best.items()},
+                all_s={k: [round(x, 2) for x in v] for k, v in times.items()},
+                apply_rows_per_s=round(args.rows / best["apply"]),
+                anon_peak_rise_mb=round(max(anon), 1),
+                **{
+                    f"speed_vs_{name}": round(best[name] / best["apply"], 2)
+                    for name in order[1:]
+                },
+            )
         if args.kill_check:
             result["kill_check"] = kill_check(
                 uri, bridge, args.rows, args.batch_size, folder

@@ -18,3 +18,44 @@ def spaces(n, *, seed=0, d_old=32, d_new=24):
     new = (Z @ B) * np.linspace(0.1, 3.0, d_new) + 0.5 * np.sin(Z @ B)
     new = new + 0.3 * rng.normal(size=(n, d_new)) - 2.0
     return old.astype(np.float32), new.astype(np.float32)
+
+
+KILL_AFTER = """
+import os, signal, sys
+from sklatent.migration import apply_to_store, load_bridge
+done = []
+def kill(rows):
+    done.append(rows)
+    if len(done) == int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)
+apply_to_store(load_bridge(sys.argv[1]), sys.argv[2], batch_size=int(sys.argv[4]),
+               progress=kill)
+"""
+
+
+def apply_killed(bridge_path, uri, *, batches, batch_size):
+    """Run ``apply_to_store`` in a fresh interpreter killed with SIGKILL after
+    ``batches`` batches; return its exit status."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    return subprocess.run(
+        [sys.executable, "-c", KILL_AFTER, str(bridge_path), uri]
+        + [str(batches), str(batch_size)],
+        env={**os.environ, "PYTHONPATH": root},
+    ).returncode
+
+
+def stop_after(batches):
+    """A ``progress`` callback that interrupts (Ctrl-C) after ``batches`` batches."""
+    done = []
+
+    def progress(rows):
+        done.append(rows)
+        if len(done) == batches:
+            raise KeyboardInterrupt
+
+    return progress

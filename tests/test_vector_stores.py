@@ -2,11 +2,7 @@
 rollback, end to end in a temporary LanceDB database."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +21,7 @@ from sklatent.migration import (
     store_status,
 )
 
-from ._migration_data import spaces
+from ._migration_data import apply_killed, spaces, stop_after
 
 lancedb = pytest.importorskip("lancedb")
 IvfFlat = pytest.importorskip("lancedb.index").IvfFlat
@@ -142,15 +138,8 @@ def test_apply_writes_a_stamped_shadow_next_to_the_served_column(store, bridge):
 
 def test_an_interrupted_apply_resumes_without_missing_or_rewriting_a_row(store, bridge):
     uri, old = store
-    done = []
-
-    def interrupt(rows):
-        done.append(rows)
-        if len(done) == 2:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        apply_to_store(bridge, uri, batch_size=64, progress=interrupt)
+        apply_to_store(bridge, uri, batch_size=64, progress=stop_after(2))
     assert shadow_missing(open_store(uri)) == N - 128
     status = store_status(uri)
     assert status["shadow_written"] == pytest.approx(128 / N)
@@ -169,23 +158,8 @@ def test_an_interrupted_apply_resumes_without_missing_or_rewriting_a_row(store, 
 def test_apply_survives_kill_9(store, bridge, tmp_path):
     uri, old = store
     save_bridge(bridge, tmp_path / "bridge.skops")
-    script = (
-        "import os, signal, sys\n"
-        "from sklatent.migration import apply_to_store, load_bridge\n"
-        "done = []\n"
-        "def kill(rows):\n"
-        "    done.append(rows)\n"
-        "    if len(done) == 3:\n"
-        "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "apply_to_store(load_bridge(sys.argv[1]), sys.argv[2], batch_size=50,"
-        " progress=kill)\n"
-    )
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": root}
-    killed = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "bridge.skops"), uri], env=env
-    )
-    assert killed.returncode == -signal.SIGKILL
+    killed = apply_killed(tmp_path / "bridge.skops", uri, batches=3, batch_size=50)
+    assert killed == -signal.SIGKILL
     assert shadow_missing(uri) == N - 150
     assert apply_to_store(bridge, uri, batch_size=50) == N - 150
     _check_shadow(uri, old, bridge)
@@ -207,14 +181,10 @@ def test_apply_refuses_what_does_not_fit(store, bridge):
         )
 
 
-def _stop_after_one(rows):
-    raise KeyboardInterrupt
-
-
 def test_apply_refuses_to_finish_a_shadow_with_another_bridge(store, bridge):
     uri, _ = store
     with pytest.raises(KeyboardInterrupt):
-        apply_to_store(bridge, uri, batch_size=64, progress=_stop_after_one)
+        apply_to_store(bridge, uri, batch_size=64, progress=stop_after(1))
     other = MigrationBridge(method="affine").fit(*spaces(200, seed=3))
     with pytest.raises(ValueError, match="64 rows of the shadow column .* another b"):
         apply_to_store(other, uri)
@@ -231,7 +201,7 @@ def test_status_cutover_rollback(store, bridge):
     with pytest.raises(ValueError, match="is not cut over"):
         rollback_store(uri)
     with pytest.raises(KeyboardInterrupt):
-        apply_to_store(bridge, uri, batch_size=64, progress=_stop_after_one)
+        apply_to_store(bridge, uri, batch_size=64, progress=stop_after(1))
     with pytest.raises(ValueError, match=rf"misses {N} rows \(64 of them staged"):
         cutover_store(uri)
     apply_to_store(bridge, uri)

@@ -125,7 +125,8 @@ def add_parser(commands, positive_int, one_line_errors):
     apply.add_argument("--out", help="the translated store")
     apply.add_argument(
         "--store",
-        help="a vector store (lancedb://DIR/TABLE?column=vector): write its "
+        help="a vector store (lancedb://DIR/TABLE?column=vector or "
+        "qdrant://DIR/COLLECTION?vector=NAME): write its "
         "shadow column, resumably (instead of --input and --out)",
     )
     apply.add_argument("--batch-size", type=positive_int, default=16384)
@@ -175,7 +176,8 @@ def add_parser(commands, positive_int, one_line_errors):
     check.add_argument("--input", help="the store (.npy or parquet)")
     check.add_argument(
         "--store",
-        help="a vector store (lancedb://DIR/TABLE?column=vector): check its "
+        help="a vector store (lancedb://DIR/TABLE?column=vector or "
+        "qdrant://DIR/COLLECTION?vector=NAME): check its "
         "served column (instead of --input)",
     )
     check.add_argument(
@@ -197,7 +199,10 @@ def add_parser(commands, positive_int, one_line_errors):
     status = sub.add_parser(
         "status", help="a vector store's served column, model and shadow"
     )
-    status.add_argument("store", help="lancedb://DIR/TABLE?column=vector")
+    status.add_argument(
+        "store",
+        help="lancedb://DIR/TABLE?column=vector or qdrant://DIR/COLLECTION?vector=NAME",
+    )
     status.add_argument("--json", action="store_true", help="print it as JSON")
     cutover = sub.add_parser(
         "cutover", help="serve the shadow column (the old one is kept)"

@@ -24,7 +24,8 @@ the pairs.
 check the bridge keeps (:func:`fit_space_check`). Bridges
 are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
 In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
-``lancedb://DIR/TABLE?column=vector``), :func:`apply_to_store` writes the
+``lancedb://DIR/TABLE?column=vector``, ``qdrant://DIR/COLLECTION``),
+:func:`apply_to_store` writes the
 translated vectors into a stamped shadow column, resumably;
 :func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
 and switch it, :func:`check_vector_store` finds the rows of either space
@@ -63,6 +64,7 @@ from ._stores import (
 )
 from ._vector_stores import (
     LanceDBStore,
+    QdrantStore,
     VectorStore,
     apply_to_store,
     bridge_stamp,
@@ -80,6 +82,7 @@ __all__ = [
     "METHODS",
     "LanceDBStore",
     "MigrationBridge",
+    "QdrantStore",
     "RegionalTranslator",
     "VectorStore",
     "apply_bridge",
