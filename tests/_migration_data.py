@@ -59,3 +59,61 @@ def stop_after(batches):
             raise KeyboardInterrupt
 
     return progress
+
+
+def lancedb_store(folder, ids, old):
+    """A LanceDB table ``docs`` of rows ``ids`` (a text column, vectors ``old``):
+    its URI."""
+    import lancedb
+    import pyarrow as pa
+
+    lancedb.connect(folder).create_table(
+        "docs",
+        pa.table(
+            {
+                "id": ids,
+                "text": [f"item {i}" for i in ids],
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(old.ravel()), old.shape[1]
+                ),
+            }
+        ),
+    )
+    return f"lancedb://{folder}/docs?column=vector"
+
+
+def qdrant_store(folder, ids, old):
+    """A Qdrant collection ``docs_v1`` (vectors ``text``, ``old``, and ``img``; a
+    title in the payload) served through the alias ``docs``: its URI."""
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(folder))
+    client.create_collection(
+        "docs_v1",
+        vectors_config={
+            "text": models.VectorParams(size=old.shape[1], distance="Cosine"),
+            "img": models.VectorParams(size=2, distance="Dot"),
+        },
+    )
+    client.upsert(
+        "docs_v1",
+        [
+            models.PointStruct(
+                id=int(i),
+                vector={"text": x.tolist(), "img": [1.0, float(i)]},
+                payload={"title": f"item {i}"},
+            )
+            for i, x in zip(ids, old, strict=True)
+        ],
+    )
+    client.update_collection_aliases(
+        change_aliases_operations=[
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(
+                    collection_name="docs_v1", alias_name="docs"
+                )
+            )
+        ]
+    )
+    client.close()
+    return f"qdrant://{folder}/docs?vector=text"

@@ -1,0 +1,190 @@
+"""What every vector store does the same, checked through the store interface on
+each of them (LanceDB and Qdrant, each skipped without its extra): resuming an
+interrupted or killed apply, its refusals, status, cutover and rollback, and
+the command line."""
+
+import json
+import signal
+
+import numpy as np
+import pytest
+
+from sklatent.__main__ import main
+from sklatent.migration import (
+    MigrationBridge,
+    apply_to_store,
+    bridge_stamp,
+    cutover_store,
+    open_store,
+    rollback_store,
+    save_bridge,
+    shadow_missing,
+    store_status,
+)
+
+from ._migration_data import (
+    apply_killed,
+    lancedb_store,
+    qdrant_store,
+    spaces,
+    stop_after,
+)
+
+pytest.importorskip("skops.io")
+
+N = 100
+B = 20  # rows a batch (Qdrant's local mode commits each point on its own)
+BUILD = {
+    "lancedb": ("lancedb", lancedb_store),
+    "qdrant": ("qdrant_client", qdrant_store),
+}
+
+
+@pytest.fixture(scope="module")
+def bridge():
+    old, new = spaces(600)
+    return MigrationBridge(method="affine", target_name="new-model").fit(old, new)
+
+
+@pytest.fixture(params=sorted(BUILD))
+def store(request, tmp_path):
+    """A store of N rows (ids out of order, old-space vectors): its URI, the
+    served column and ``{id: old vector}``."""
+    package, build = BUILD[request.param]
+    pytest.importorskip(package)
+    old = spaces(N, seed=5)[0]
+    ids = [int(i) for i in 1000 + np.random.default_rng(0).permutation(N)]
+    uri = build(tmp_path / "store", ids, old)
+    return uri, open_store(uri).column, dict(zip(ids, old, strict=True))
+
+
+def _column(uri, column):
+    """``{id: vector}`` of ``column``, read through the store, each id once."""
+    store = open_store(uri)
+    values = {}
+    for batch in store.read_batches([store.id_column, column], present=[column]):
+        for key, vector in zip(batch[store.id_column], batch[column], strict=True):
+            assert key not in values
+            values[key] = vector
+    return values
+
+
+def _check(uri, column, old, bridge):
+    """``column`` holds bridge.transform of every old vector, each row once."""
+    written = _column(uri, column)
+    assert sorted(written) == sorted(old)
+    ids = sorted(old)
+    np.testing.assert_allclose(
+        np.stack([written[i] for i in ids]),
+        bridge.transform(np.stack([old[i] for i in ids])),
+        atol=1e-5,
+    )
+
+
+def test_an_interrupted_apply_resumes_without_missing_or_rewriting_a_row(store, bridge):
+    uri, column, old = store
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=B, progress=stop_after(2))
+    assert shadow_missing(uri) == N - 2 * B
+    status = store_status(uri)
+    assert status["shadow_written"] == pytest.approx(2 * B / N)
+    (stamp,) = status["stamps"][column + "__shadow"]
+    assert stamp == {**json.loads(bridge_stamp(bridge)), "rows": 2 * B}
+    resumed = []
+    assert apply_to_store(bridge, uri, batch_size=B, progress=resumed.append) == (
+        N - 2 * B
+    )
+    assert sum(resumed) == N - 2 * B
+    _check(uri, column + "__shadow", old, bridge)
+    assert apply_to_store(bridge, uri) == 0  # nothing left
+    assert shadow_missing(uri) == 0
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch (~10 s)
+def test_apply_survives_kill_9(store, bridge, tmp_path):
+    uri, column, old = store
+    save_bridge(bridge, tmp_path / "bridge.skops")
+    killed = apply_killed(tmp_path / "bridge.skops", uri, batches=3, batch_size=B)
+    assert killed == -signal.SIGKILL
+    assert shadow_missing(uri) == N - 3 * B
+    assert apply_to_store(bridge, uri, batch_size=B) == N - 3 * B
+    _check(uri, column + "__shadow", old, bridge)
+
+
+def test_apply_refuses_what_does_not_fit(store, bridge):
+    uri, _, _ = store
+    with pytest.raises(ValueError, match="holds vectors of 32 values; the bridge"):
+        apply_to_store(
+            MigrationBridge(method="affine").fit(*spaces(200, d_old=16)), uri
+        )
+    with pytest.raises(ValueError, match="needs an old-to-new bridge"):
+        apply_to_store(
+            MigrationBridge(method="affine", direction="new-to-old").fit(*spaces(200)),
+            uri,
+        )
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=B, progress=stop_after(1))
+    other = MigrationBridge(method="affine").fit(*spaces(200, seed=3))
+    with pytest.raises(ValueError, match=f"{B} rows of the shadow column .* another"):
+        apply_to_store(other, uri)
+
+
+def test_status_cutover_rollback(store, bridge):
+    uri, column, old = store
+    status = store_status(uri)
+    assert status["state"] == "no shadow" and status["shadow_written"] is None
+    assert status["served_model"] is None and status["rows"] == N
+    with pytest.raises(ValueError, match=f"has no shadow column '{column}__shadow'"):
+        cutover_store(uri)
+    with pytest.raises(ValueError, match="is not cut over"):
+        rollback_store(uri)
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=B, progress=stop_after(1))
+    staged = rf"misses {N} rows \({B} of them staged by an interrupted apply\)"
+    with pytest.raises(ValueError, match=rf"misses {N - B} rows; finish|{staged}"):
+        cutover_store(uri)
+    apply_to_store(bridge, uri)
+    status = store_status(uri)
+    assert status["state"] == "shadow" and status["shadow_written"] == 1.0
+    before = _column(uri, column)
+
+    cutover_store(uri)
+    _check(uri, column, old, bridge)  # the URI's column serves the new space
+    assert {k: v.tobytes() for k, v in _column(uri, column + "__previous").items()} == {
+        k: v.tobytes() for k, v in before.items()
+    }
+    status = store_status(uri)
+    assert status["state"] == "cut over" and status["served_model"] == "new-model"
+    with pytest.raises(ValueError, match="is cut over .* migrate rollback"):
+        cutover_store(uri)
+    with pytest.raises(ValueError, match="is cut over"):
+        apply_to_store(bridge, uri)
+
+    rollback_store(uri)
+    assert {k: v.tobytes() for k, v in _column(uri, column).items()} == {
+        k: v.tobytes() for k, v in before.items()
+    }  # bit for bit
+    assert column + "__previous" not in open_store(uri).columns()
+    _check(uri, column + "__shadow", old, bridge)
+    assert store_status(uri)["served_model"] is None
+    cutover_store(uri)  # and forth again
+    _check(uri, column, old, bridge)
+
+
+def test_cli_apply_status_cutover_rollback(store, bridge, tmp_path, capsys):
+    uri, column, old = store
+    path = str(tmp_path / "bridge.skops")
+    save_bridge(bridge, path)
+    assert main(["migrate", "apply", path, "--store", uri, "--batch-size", "30"]) == 0
+    assert f"{N} rows written" in capsys.readouterr().err
+    assert main(["migrate", "status", uri, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["shadow_written"] == 1.0 and status["served_model"] is None
+    assert status["stamps"][column + "__shadow"][0]["model"] == "new-model"
+    assert main(["migrate", "cutover", uri]) == 0
+    assert main(["migrate", "status", uri]) == 0
+    out = capsys.readouterr().out
+    assert f"serves '{column}' (new-model)" in out and "cut over" in out
+    _check(uri, column, old, bridge)
+    assert main(["migrate", "rollback", uri]) == 0
+    _check(uri, column + "__shadow", old, bridge)
