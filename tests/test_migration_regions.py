@@ -80,6 +80,8 @@ def test_a_small_region_keeps_the_global_map():
 
 def test_float32_far_from_the_origin_matches_float64():
     old, new, _ = _piecewise(1500)
+    # and a dead dimension, constant far from the origin
+    old = np.hstack([old, np.full((len(old), 1), 300.0, np.float32)])
     single = RegionalTranslator(n_regions=2, random_state=0).fit(old, new)
     double = RegionalTranslator(n_regions=2, random_state=0).fit(
         old.astype(np.float64), new.astype(np.float64)

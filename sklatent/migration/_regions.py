@@ -3,10 +3,12 @@
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernels.similarity import squared_euclidean
 from .._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
 from .._translation import LatentTranslator
 from .._translation_solve import gcv_alpha
@@ -172,9 +174,8 @@ class RegionalTranslator(TransformerMixin, BaseEstimator):
         return (np.asarray(X, np.float64) - self.mean_) / self.scale_
 
     def _squared_distances(self, Z):
-        squares = (Z * Z).sum(axis=1, keepdims=True)
-        distances = squares - 2.0 * Z @ self.centres_.T + (self.centres_**2).sum(axis=1)
-        return np.maximum(distances, 0.0)
+        centres = torch.from_numpy(self.centres_)
+        return squared_euclidean(torch.from_numpy(Z), centres).numpy()
 
     def region_weights(self, X):
         """Soft assignment of each row to the regions.
@@ -191,6 +192,10 @@ class RegionalTranslator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "maps_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._weights(X)
+
+    def _weights(self, X):
+        """:meth:`region_weights` of validated rows."""
         distances = self._squared_distances(self._standardised(X))
         logits = -(distances - distances.min(axis=1, keepdims=True)) / self.tau_
         weights = np.exp(logits)
@@ -213,8 +218,9 @@ class RegionalTranslator(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, target width)
             In ``X``'s float dtype.
         """
-        weights = self.region_weights(X)
+        check_is_fitted(self, "maps_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        weights = self._weights(X)
         out = np.zeros((len(X), self.n_features_out_), dtype=X.dtype)
         for region, translator in enumerate(self.maps_):
             rows = np.flatnonzero(weights[:, region])
