@@ -43,9 +43,20 @@ from ._fitting import (
     pairs_curve,
     score_agreement,
 )
+from ._lancedb_store import LanceDBStore
 from ._plan import plan_reembedding, predicted_errors
+from ._qdrant_store import QdrantStore
 from ._regions import RegionalTranslator
 from ._retention import bridge_retention, estimate_retention, retention_at_k
+from ._shadow import (
+    apply_to_store,
+    bridge_stamp,
+    cutover_store,
+    open_store,
+    rollback_store,
+    shadow_missing,
+    store_status,
+)
 from ._spaces import (
     check_store,
     check_vector_store,
@@ -62,19 +73,7 @@ from ._stores import (
     read_vectors,
     save_bridge,
 )
-from ._vector_stores import (
-    LanceDBStore,
-    QdrantStore,
-    VectorStore,
-    apply_to_store,
-    bridge_stamp,
-    cutover_store,
-    open_store,
-    parse_store_uri,
-    rollback_store,
-    shadow_missing,
-    store_status,
-)
+from ._vector_stores import VectorStore, parse_store_uri
 
 __all__ = [
     "DEFAULT_STORE_SIZE",

@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..anchors import AnchorWarning
 from ._bridge import MigrationBridge
 from ._retention import unit_rows
-from ._vector_stores import VectorStore, open_store
+from ._shadow import open_store
+from ._vector_stores import VectorStore
 
 PLAN_NEIGHBOURS = 10
 """Pairs whose held-out errors are averaged into a stored row's prediction."""

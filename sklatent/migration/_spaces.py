@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ._retention import unit_rows
-from ._vector_stores import open_store
+from ._shadow import open_store
 
 NEITHER_QUANTILE = 0.01
 """A stored row looks like a space when its best cosine to that space's
