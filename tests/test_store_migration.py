@@ -1,7 +1,7 @@
 """What every vector store does the same, checked through the store interface on
 each of them (LanceDB and Qdrant, each skipped without its extra): resuming an
-interrupted or killed apply, its refusals, status, cutover and rollback, and
-the command line."""
+interrupted or killed apply, its refusals, status, cutover, rollback and
+finalize (and a second migration after it), and the command line."""
 
 import json
 import signal
@@ -15,6 +15,7 @@ from sklatent.migration import (
     apply_to_store,
     bridge_stamp,
     cutover_store,
+    finalize_store,
     open_store,
     rollback_store,
     save_bridge,
@@ -188,3 +189,56 @@ def test_cli_apply_status_cutover_rollback(store, bridge, tmp_path, capsys):
     _check(uri, column, old, bridge)
     assert main(["migrate", "rollback", uri]) == 0
     _check(uri, column + "__shadow", old, bridge)
+
+
+def test_finalize_deletes_the_old_vectors_and_a_second_migration_follows(store, bridge):
+    uri, column, old = store
+    apply_to_store(bridge, uri)
+    with pytest.raises(ValueError, match="is not cut over .* after a cutover"):
+        finalize_store(uri)
+    cutover_store(uri)
+    dropped = finalize_store(uri)
+    assert (
+        dropped == [column + "__previous", column + "__previous__stamp"][: len(dropped)]
+        and dropped[0] == column + "__previous"
+    )
+    assert not any("__previous" in name for name in open_store(uri).columns())
+    status = store_status(uri)
+    assert status["state"] == "no shadow" and status["served_model"] == "new-model"
+    _check(uri, column, old, bridge)  # the served vectors are untouched
+    with pytest.raises(ValueError, match="is not cut over"):
+        rollback_store(uri)
+
+    # a second migration: only from the model whose stamps the served rows carry
+    served = _column(uri, column)
+    pairs = spaces(600, d_old=24, d_new=16)
+    for name, match in (
+        (None, "model 'new-model' .* names no source model: fit a bridge from"),
+        ("old-model", "this bridge translates from 'old-model'"),
+    ):
+        other = MigrationBridge(method="affine", source_name=name).fit(*pairs)
+        with pytest.raises(ValueError, match=match):
+            apply_to_store(other, uri)
+    second = MigrationBridge(
+        method="affine", source_name="new-model", target_name="newer-model"
+    ).fit(*pairs)
+    assert apply_to_store(second, uri, batch_size=B) == N
+    cutover_store(uri)
+    _check(uri, column, served, second)
+    assert store_status(uri)["served_model"] == "newer-model"
+    rollback_store(uri)  # to the first migration's vectors
+    _check(uri, column, old, bridge)
+
+
+def test_cli_finalize_asks_for_yes(store, bridge, tmp_path, capsys):
+    uri, column, old = store
+    apply_to_store(bridge, uri)
+    cutover_store(uri)
+    assert main(["migrate", "finalize", uri]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no rollback after it); pass --yes" in err and len(err.splitlines()) == 1
+    assert column + "__previous" in open_store(uri).columns()
+    assert main(["migrate", "finalize", uri, "--yes"]) == 0
+    assert f"deleted '{column}__previous'" in capsys.readouterr().err
+    assert main(["migrate", "finalize", uri, "--yes"]) == 2
+    assert "is not cut over" in capsys.readouterr().err

@@ -210,7 +210,28 @@ def add_parser(commands, positive_int, one_line_errors):
     cutover.add_argument("store")
     rollback = sub.add_parser("rollback", help="serve the old vectors again")
     rollback.add_argument("store")
-    commands = (fit, apply, plan, report, export, check, status, cutover, rollback)
+    finalize = sub.add_parser(
+        "finalize",
+        help="delete the old vectors of a cut-over store (no rollback after it)",
+    )
+    finalize.add_argument("store")
+    finalize.add_argument(
+        "--yes",
+        action="store_true",
+        help="confirm: the old vectors are deleted for good",
+    )
+    commands = (
+        fit,
+        apply,
+        plan,
+        report,
+        export,
+        check,
+        status,
+        cutover,
+        rollback,
+        finalize,
+    )
     for command in commands:
         one_line_errors(command)
     return migrate
@@ -499,6 +520,17 @@ def _rollback(args):
     return EXIT_OK
 
 
+def _finalize(args):
+    if not args.yes:
+        raise ValueError(
+            "finalize deletes the old vectors for good (no rollback after it); "
+            "pass --yes"
+        )
+    dropped = migration.finalize_store(args.store)
+    print(f"deleted {', '.join(map(repr, dropped))}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _export_faiss(args):
     migration.export_faiss(migration.load_bridge(args.bridge), args.out)
     return EXIT_OK
@@ -562,4 +594,5 @@ COMMANDS = {
     "status": _status,
     "cutover": _cutover,
     "rollback": _rollback,
+    "finalize": _finalize,
 }

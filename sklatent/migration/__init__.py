@@ -28,9 +28,10 @@ In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
 :func:`apply_to_store` writes the
 translated vectors into a stamped shadow column, resumably;
 :func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
-and switch it, :func:`check_vector_store` finds the rows of either space
-in its served column, and :func:`search_store` searches it with new-model
-queries, refusing hits of the other space.
+and switch it, :func:`finalize_store` deletes the old vectors after a cutover
+(so the store can be migrated again), :func:`check_vector_store` finds the
+rows of either space in its served column, and :func:`search_store` searches
+it with new-model queries, refusing hits of the other space.
 ``sklatent migrate`` is the command line over these functions.
 """
 
@@ -52,6 +53,7 @@ from ._shadow import (
     apply_to_store,
     bridge_stamp,
     cutover_store,
+    finalize_store,
     open_store,
     rollback_store,
     shadow_missing,
@@ -94,6 +96,7 @@ __all__ = [
     "cutover_store",
     "estimate_retention",
     "export_faiss",
+    "finalize_store",
     "fit_bridge",
     "fit_space_check",
     "gcv_alpha",

@@ -404,5 +404,11 @@ class LanceDBStore(VectorStore):
             *({"path": old, "rename": new} for old, new in renames.items())
         )
 
+    def drop(self, columns):
+        """Delete columns (their data files go at the table's next
+        ``cleanup_old_versions``, which also drops the versions a
+        ``checkout`` could restore them from)."""
+        self.table.drop_columns(list(columns))
+
     def indices(self):
         return {index.name: list(index.columns) for index in self.table.list_indices()}

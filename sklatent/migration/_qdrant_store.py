@@ -234,6 +234,20 @@ class QdrantStore(VectorStore):
                 )
             self.client.upsert(collection, upserts, wait=True)
 
+    def drop(self, columns):
+        """Delete the collection that holds ``columns`` (a shadow or previous
+        vector and its stamps: all of that collection's columns)."""
+        layout = self._layout()
+        doomed = {layout[name][0] for name in columns}
+        held = {name for name, (where, _) in layout.items() if where in doomed}
+        if self.served in doomed or held != set(columns):
+            raise ValueError(
+                f"{self.description()} drops whole collections: the shadow or the "
+                "previous one, with its stamps"
+            )
+        for collection in doomed:
+            self.client.delete_collection(collection)
+
     def serve(self, column):
         if self.alias is None:
             raise ValueError(

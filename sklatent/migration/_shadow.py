@@ -165,6 +165,7 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded
             f"column {store.column!r} of {store.description()} holds vectors of "
             f"{width} values; the bridge takes {bridge.n_features_in_}"
         )
+    _check_source_model(store, bridge)
     position, vectors = reembedded_rows(bridge, reembedded)
     _check_ids(store, position)
     stamp = bridge_stamp(bridge)
@@ -199,6 +200,26 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded
         batch_size=batch_size,
         progress=progress,
     )
+
+
+def _check_source_model(store, bridge):
+    """Refuse a bridge from another model than the one whose stamps the served
+    vectors carry (a store migrated before, then finalized)."""
+    models = sorted(
+        {json.loads(text)["model"] for text in _stamp_counts(store, store.column)},
+        key=str,
+    )
+    if models and models != [bridge.source_name]:
+        raise ValueError(
+            f"the served column {store.column!r} of {store.description()} holds "
+            f"vectors of model {' and '.join(map(repr, models))} (their stamps); "
+            + (
+                "this bridge names no source model"
+                if bridge.source_name is None
+                else f"this bridge translates from {bridge.source_name!r}"
+            )
+            + f": fit a bridge from {models[0]!r} (--source-name {models[0]})"
+        )
 
 
 def _check_ids(store, position):
@@ -357,3 +378,42 @@ def rollback_store(store):
             f"{names['shadow']!r}; rename or drop one by hand"
         )
     store.serve(names["previous"])
+
+
+def finalize_store(store):
+    """Delete the old vectors of a cut-over store: no rollback after it.
+
+    Drops ``COLUMN__previous`` and its stamps (a Qdrant store: the old
+    collection), so the store serves only the new space, stamped, and can be
+    migrated again: the next bridge must translate from the model of those
+    stamps (:func:`apply_to_store` refuses another).
+
+    Parameters
+    ----------
+    store : str or VectorStore
+        A store URI or an opened store, cut over.
+
+    Returns
+    -------
+    list of str
+        The columns deleted.
+    """
+    store = open_store(store)
+    names = _names(store.column)
+    columns = store.columns()
+    if names["previous"] not in columns:
+        raise ValueError(
+            f"{store.description()} is not cut over (no column "
+            f"{names['previous']!r}); finalize deletes the old vectors after a "
+            "cutover"
+        )
+    if names["shadow"] in columns:
+        raise ValueError(
+            f"{store.description()} has both {names['previous']!r} and "
+            f"{names['shadow']!r}; rename or drop one by hand"
+        )
+    dropped = [
+        name for name in (names["previous"], names["previous_stamp"]) if name in columns
+    ]
+    store.drop(dropped)
+    return dropped

@@ -154,6 +154,10 @@ class VectorStore:
         """Rename columns (``{old: new}``) in one commit."""
         raise NotImplementedError
 
+    def drop(self, columns):
+        """Delete columns and their values, in one commit."""
+        raise NotImplementedError
+
     def serve(self, column):
         """Serve ``column``, the shadow or the previous one, in one commit.
 
