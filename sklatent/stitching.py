@@ -73,9 +73,9 @@ def _check_step_fitted(name, estimator, what):
         ) from exc
 
 
-def _check_names_kept(pipeline, rel_a, rel_b):
+def _check_names_kept(later_steps, rel_a, rel_b):
     """Refuse to stitch when A's next step checks column names B's step changes."""
-    later = [step for _, step in pipeline.steps[1:] if not isinstance(step, str)]
+    later = [step for _, step in later_steps if not isinstance(step, str)]
     names_in = getattr(later[0], "feature_names_in_", None) if later else None
     names_b = rel_b.get_feature_names_out()
     if names_in is None or np.array_equal(names_in, names_b):
@@ -94,23 +94,32 @@ def _check_names_kept(pipeline, rel_a, rel_b):
 def stitch_relative(pipeline, X_b, *, rows="auto"):
     """Reuse a pipeline fitted on encoder A's relative space on encoder B.
 
-    ``pipeline`` was fitted on encoder A's embeddings and starts with a
-    :class:`~sklatent.RelativeTransformer`. The stitched pipeline replaces that
-    first step by encoder B's relative transformer, whose anchors are the same
-    items embedded by B (*parallel anchors*), and keeps A's later steps
-    unchanged and frozen. Since both transformers map their encoder into
-    similarities to the same items, the later steps, fitted on A's relative
-    vectors, apply to B's (Moschella et al., 2023).
+    ``pipeline`` was fitted on encoder A's embeddings and holds a
+    :class:`~sklatent.RelativeTransformer`. The stitched pipeline replaces it
+    by encoder B's relative transformer, whose anchors are the same items
+    embedded by B (*parallel anchors*), and keeps A's later steps unchanged
+    and frozen. Since both transformers map their encoder into similarities
+    to the same items, the later steps, fitted on A's relative vectors, apply
+    to B's (Moschella et al., 2023).
+
+    Steps before the relative transformer are *per-encoder preprocessing*,
+    such as ``PCA(whiten=True)``: each encoder gets its own, fitted on its
+    own embeddings, so B's are clones of A's fitted on ``X_b`` (without
+    labels). Whitening each space before the centred cosines makes two spaces
+    related by any invertible linear map differ by a rotation only, to which
+    the relative representation is invariant (docs/modalities.rst).
 
     Parameters
     ----------
     pipeline : Pipeline
-        A fitted :class:`~sklearn.pipeline.Pipeline` whose first step is a
+        A fitted :class:`~sklearn.pipeline.Pipeline` holding a
         :class:`~sklatent.RelativeTransformer`, fitted on encoder A's
-        embeddings.
+        embeddings. The steps before it (if any) must be transformers that
+        fit without labels.
 
     X_b : {array-like, torch.Tensor} of shape (n_samples, n_features_b)
-        Encoder B's embeddings, in one of two forms:
+        Encoder B's embeddings, as the pipeline's first step takes them, in
+        one of two forms:
 
         - *aligned*: B's embeddings of the rows A's relative transformer was
           fitted on, in the same order, so that its ``anchor_indices_`` pick
@@ -119,7 +128,8 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
           the ``"sum"`` and ``"mean"`` aggregations) are estimated on the same
           items as A's;
         - *anchors*: B's embeddings of A's anchors, one row per anchor in the
-          order of A's ``anchors_``. B's transformer is fitted on them alone.
+          order of A's ``anchors_``. B's transformer, and B's preprocessing
+          steps, are fitted on them alone.
 
         Either way, B's transformer keeps the anchors as embeddings (a 2-D
         ``anchors``), never as row indices, so refitting the stitched
@@ -135,18 +145,22 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     Returns
     -------
     stitched : Pipeline
-        A pipeline with the same step names: encoder B's fitted
-        :class:`~sklatent.RelativeTransformer` (the same parameters as A's, with
-        ``anchors`` set to B's embeddings of the parallel anchors), then A's
-        later steps, each wrapped in :class:`sklearn.frozen.FrozenEstimator`.
+        A pipeline with the same step names: B's own preprocessing steps (if
+        any), then encoder B's fitted :class:`~sklatent.RelativeTransformer`
+        (the same parameters as A's, with ``anchors`` set to B's embeddings of
+        the parallel anchors), then A's later steps, each wrapped in
+        :class:`sklearn.frozen.FrozenEstimator`.
         It predicts from B's embeddings right away; ``fit`` refits only the
         relative transformer's statistics, on the rows it is given, with the
-        same anchors.
+        same anchors. Steps before the relative transformer are B's own,
+        fitted on ``X_b`` and frozen too, so that the anchors stay in the
+        space those steps map to.
 
     Raises
     ------
     TypeError
-        If ``pipeline`` is not a Pipeline starting with a RelativeTransformer.
+        If ``pipeline`` is not a Pipeline holding a RelativeTransformer, or a
+        step before it cannot be fitted without labels.
     sklearn.exceptions.NotFittedError
         If the pipeline is not fitted.
     ValueError
@@ -199,24 +213,56 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
     >>> model_b = stitch_relative(model_a, X_b)
     >>> bool((model_b.predict(X_b) == model_a.predict(X_a)).all())
     True
+
+    Encoder C is a linear image of A that does not keep angles: cosines to the
+    anchors change, unless each encoder's embeddings are whitened first (a
+    ``PCA(whiten=True)`` step before the relative one, which C gets fitted on
+    its own embeddings):
+
+    >>> from sklearn.decomposition import PCA
+    >>> X_c = X_a @ rng.normal(size=(8, 8)) + 3
+    >>> plain = stitch_relative(model_a, X_c)
+    >>> float(np.mean(plain.predict(X_c) == model_a.predict(X_a)))
+    0.615
+    >>> white_a = make_pipeline(
+    ...     PCA(whiten=True),
+    ...     RelativeTransformer(n_anchors=20, center=True, random_state=0),
+    ...     LogisticRegression(),
+    ... ).fit(X_a, y)
+    >>> white_c = stitch_relative(white_a, X_c)
+    >>> [name for name, _ in white_c.steps]
+    ['pca', 'relativetransformer', 'logisticregression']
+    >>> float(np.mean(white_c.predict(X_c) == white_a.predict(X_a)))
+    1.0
     """
     if not isinstance(pipeline, Pipeline):
         raise TypeError(
-            "stitch_relative expects a fitted Pipeline whose first step is a "
+            "stitch_relative expects a fitted Pipeline holding a "
             f"RelativeTransformer; got {type(pipeline).__name__}. Build it with "
             "make_pipeline(RelativeTransformer(...), head) and fit it on encoder "
             "A's embeddings."
         )
     if rows not in ("auto", "aligned", "anchors"):
         raise ValueError(f"rows must be 'auto', 'aligned' or 'anchors'; got {rows!r}.")
-    first_name, rel_a = pipeline.steps[0]
-    if not isinstance(rel_a, RelativeTransformer):
+    position = next(
+        (
+            i
+            for i, (_, step) in enumerate(pipeline.steps)
+            if isinstance(step, RelativeTransformer)
+        ),
+        None,
+    )
+    if position is None:
+        names = ", ".join(
+            f"{name!r} ({type(step).__name__})" for name, step in pipeline.steps
+        )
         raise TypeError(
-            f"The pipeline's first step {first_name!r} is a "
-            f"{type(rel_a).__name__}, not a RelativeTransformer, so it has no "
-            "anchors to make parallel. Put a RelativeTransformer first, or use "
+            f"The pipeline's steps {names} hold no RelativeTransformer, so there "
+            "are no anchors to make parallel. Put one before the head (after "
+            "per-encoder preprocessing such as PCA(whiten=True), if any), or use "
             "stitch_translated for a head fitted on absolute embeddings."
         )
+    rel_name, rel_a = pipeline.steps[position]
     what = "The pipeline"
     for name, step in pipeline.steps:
         _check_step_fitted(name, step, what)
@@ -266,11 +312,44 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
             )
         anchors_b = _backend.as_numpy(X_b)[indices]
 
+    preprocessing, X_b = _fit_preprocessing(pipeline.steps[:position], X_b)
+    if preprocessing:
+        anchors_b = _backend.as_numpy(X_b if rows == "anchors" else X_b[indices])
     rel_b = clone(rel_a).set_params(anchors=anchors_b).fit(X_b)
-    _check_names_kept(pipeline, rel_a, rel_b)
-    steps = [(first_name, rel_b)]
-    steps += [(name, _frozen(step)) for name, step in pipeline.steps[1:]]
+    later = pipeline.steps[position + 1 :]
+    _check_names_kept(later, rel_a, rel_b)
+    steps = [*preprocessing, (rel_name, rel_b)]
+    steps += [(name, _frozen(step)) for name, step in later]
     return Pipeline(steps, verbose=pipeline.verbose)
+
+
+def _fit_preprocessing(steps, X_b):
+    """Encoder B's own copies of A's steps before the relative step, and ``X_b``.
+
+    Each step is a clone of A's fitted on B's rows (transformed by the steps
+    before it), without labels, then frozen: B's anchors are taken in the
+    space these steps fitted, so refitting them later would move the rows
+    away from the anchors. Returns the steps and ``X_b`` transformed by them.
+    """
+    fitted = []
+    for name, step in steps:
+        if step is None or isinstance(step, str):
+            fitted.append((name, step))
+            continue
+        inner = step.estimator if isinstance(step, FrozenEstimator) else step
+        b_step = clone(inner)
+        try:
+            X_b = b_step.fit_transform(X_b)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"Encoder B's copy of step {name!r} ({type(inner).__name__}), "
+                "before the RelativeTransformer, could not be fitted on X_b "
+                f"without labels ({exc}). Steps before the relative step are "
+                "per-encoder preprocessing fitted on each encoder's own "
+                "embeddings, such as PCA(whiten=True) or StandardScaler()."
+            ) from exc
+        fitted.append((name, FrozenEstimator(b_step)))
+    return fitted, X_b
 
 
 #: The per-feature affine scalers of scikit-learn that ``stitch_translated``

@@ -7,7 +7,9 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_selection import SelectKBest
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, cross_val_score
@@ -184,7 +186,9 @@ def test_stitch_relative_errors(encoders):
     with pytest.raises(TypeError, match="expects a fitted Pipeline"):
         stitch_relative(model_a[0], X_b)
     no_relative = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_a, y)
-    with pytest.raises(TypeError, match="'standardscaler' is a StandardScaler, not"):
+    with pytest.raises(TypeError, match="'standardscaler' \\(StandardScaler\\), "):
+        stitch_relative(no_relative, X_b)
+    with pytest.raises(TypeError, match="hold no RelativeTransformer"):
         stitch_relative(no_relative, X_b)
     unfitted = make_pipeline(RelativeTransformer(n_anchors=5), LogisticRegression())
     with pytest.raises(NotFittedError, match="step 'relativetransformer'"):
@@ -198,6 +202,102 @@ def test_stitch_relative_errors(encoders):
         stitch_relative(model_a, X_b[:40])
     with pytest.raises(ValueError, match="rows must be"):
         stitch_relative(model_a, X_b, rows="first")
+
+
+def _linear_image(X_a, dtype=np.float64, offset=0.0):
+    """Encoder C: an invertible linear map of A that does not keep angles."""
+    M = np.random.RandomState(1).normal(size=(X_a.shape[1], X_a.shape[1]))
+    return (X_a @ M + offset).astype(dtype)
+
+
+def _whitened_model(X, y):
+    # The "full" solver: the covariance one that "auto" picks for these
+    # shapes loses float32 data far from the origin to cancellation.
+    white = PCA(whiten=True, svd_solver="full")
+    rel = RelativeTransformer(n_anchors=30, center=True, random_state=0)
+    return make_pipeline(white, rel, LogisticRegression()).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "dtype, offset", [(np.float64, 0.0), (np.float32, 0.0), (np.float32, 1e3)]
+)
+def test_stitch_relative_whitened_reproduces_a(encoders, dtype, offset):
+    """Per-encoder whitening makes a linear image of A a rotation of it."""
+    X_a, _, y = encoders
+    X_c = _linear_image(X_a, dtype, offset)
+    plain = _relative_model(X_a, y, center=True)
+    agree = np.mean(stitch_relative(plain, X_c).predict(X_c) == plain.predict(X_a))
+    assert agree < 0.95  # cosines are not invariant to the map
+    model_a = _whitened_model(X_a, y)
+    model_c = stitch_relative(model_a, X_c)
+    np.testing.assert_array_equal(model_c.predict(X_c), model_a.predict(X_a))
+    atol = 1e-8 if dtype == np.float64 else 1e-4 if not offset else 1e-2
+    np.testing.assert_allclose(
+        model_c.predict_proba(X_c), model_a.predict_proba(X_a), atol=atol
+    )
+
+
+def test_stitch_relative_preprocessing_structure(encoders):
+    """B's steps before the relative one are its own, fitted on X_b, frozen."""
+    X_a, _, y = encoders
+    X_c = _linear_image(X_a, offset=5.0)
+    model_a = _whitened_model(X_a, y)
+    pca_a = model_a[0]
+    mean_a = pca_a.mean_.copy()
+    model_c = stitch_relative(model_a, X_c)
+    assert [name for name, _ in model_c.steps] == [n for n, _ in model_a.steps]
+    assert isinstance(model_c[0], FrozenEstimator)
+    pca_c = model_c[0].estimator
+    assert pca_c is not pca_a and pca_c.get_params() == pca_a.get_params()
+    np.testing.assert_allclose(pca_c.mean_, X_c.mean(axis=0))
+    np.testing.assert_array_equal(pca_a.mean_, mean_a)  # A is left untouched
+    idx = model_a[1].anchor_indices_
+    np.testing.assert_allclose(model_c[1].anchors_, pca_c.transform(X_c[idx]))
+    # Refitting the stitched pipeline on other rows keeps B's whitening, so
+    # its anchors stay in the space they were whitened into.
+    refitted = clone(model_c).fit(X_c[:40], y[:40])
+    np.testing.assert_array_equal(refitted[0].estimator.mean_, pca_c.mean_)
+    np.testing.assert_array_equal(refitted[1].anchors_, model_c[1].anchors_)
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X_c))
+    scores = cross_val_score(model_c, X_c, y, cv=folds, error_score="raise")
+    stitched = [model_c.score(X_c[test], y[test]) for _, test in folds]
+    np.testing.assert_allclose(scores, stitched)
+
+
+def test_stitch_relative_preprocessing_from_anchors(encoders):
+    """With B's anchors alone, B's preprocessing is fitted on them."""
+    X_a, _, y = encoders
+    X_c = _linear_image(X_a)
+    model_a = make_pipeline(
+        StandardScaler(),
+        "passthrough",
+        RelativeTransformer(n_anchors=30, random_state=0),
+        LogisticRegression(),
+    ).fit(X_a, y)
+    idx = model_a[2].anchor_indices_
+    model_c = stitch_relative(model_a, X_c[idx], rows="anchors")
+    assert model_c[1] == "passthrough"
+    scaler = model_c[0].estimator
+    np.testing.assert_allclose(scaler.mean_, X_c[idx].mean(axis=0))
+    np.testing.assert_allclose(model_c[2].anchors_, scaler.transform(X_c[idx]))
+    torch_model = stitch_relative(model_a, torch.from_numpy(X_c[idx]))
+    np.testing.assert_allclose(torch_model[2].anchors_, model_c[2].anchors_)
+
+
+@pytest.mark.parametrize(
+    "step, error",
+    [
+        (LinearDiscriminantAnalysis(n_components=1), TypeError),
+        (SelectKBest(k=3), ValueError),
+    ],
+)
+def test_stitch_relative_preprocessing_needs_labels(encoders, step, error):
+    X_a, X_b, y = encoders
+    rel = RelativeTransformer(n_anchors=30, random_state=0)
+    model_a = make_pipeline(step, rel, LogisticRegression()).fit(X_a, y)
+    name = model_a.steps[0][0]
+    with pytest.raises(error, match=f"B's copy of step '{name}' .* without labels"):
+        stitch_relative(model_a, X_b)
 
 
 def test_stitch_relative_ambiguous_rows():
