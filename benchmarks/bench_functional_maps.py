@@ -5,11 +5,14 @@ the same items by two encoders, Y's shuffled; seeds are random shared pairs
 (nested: the first 5 of the 10, ...). For each seed count, an orthogonal map
 (Procrustes on rows normalised as ``match_spaces`` normalises them) is fitted
 on the seeds alone ("procrustes"), and on the pairs matched by
-``match_spaces(method=...)`` from them ("refine", "functional_map"; with no
-seeds, "auto", which then uses the seed-free "sorted"), and translates
-held-out items; MRR and top-1 of the true item
-among all held-out items (cosine). "ceiling": the map fitted on every true
-pair of the pools. Pairs of spaces:
+``match_spaces(method=...)`` from them ("refine", "bootstrap",
+"functional_map"; with no seeds, "auto", which then uses the seed-free
+"sorted"), and translates held-out items; MRR and top-1 of the true item
+among all held-out items (cosine); "!" marks a matching that warned.
+"ceiling": the map fitted on every true pair of the pools. ``--draws``
+repeats the curve with other random draws of the seeds (draw 0 is the
+tables'). ``--json PATH`` merges every cell into PATH (a rerun of a cell
+replaces it), which ``figure_seed_count_curve.py`` draws. Pairs of spaces:
 
 - ``digits same``: ``mlp_small`` trained with ``random_state=0`` and ``1``
   (``load_digits_embeddings``); pools are the 1,257 training images, the 540
@@ -41,11 +44,16 @@ over ``--repeat`` calls.
 measures) and linear CKA between the digits encoders trained with
 ``random_state=0`` (rows) and ``random_state=1`` (columns), all 1,797 images.
 
-    python benchmarks/bench_functional_maps.py --only curve
+    python benchmarks/bench_functional_maps.py --only curve \
+        --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only curve --pairs text \
-        --counts 0,5,20,100,500
+        --counts 0,5,10,20,50,100,200,500 --text-pool 2000 \
+        --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only curve --pairs glove \
-        --counts 5,20,100,500 --text-pool 2000
+        --counts 0,5,10,20,50,100,200,500 --text-pool 2000 \
+        --json docs/images/seed_count_curve.json
+    python benchmarks/bench_functional_maps.py --only curve --first-draw 1 \
+        --draws 4 --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only basis
     python benchmarks/bench_functional_maps.py --only similarity
     python benchmarks/bench_functional_maps.py --only scale --sizes 5000 --repeat 3
@@ -53,12 +61,14 @@ measures) and linear CKA between the digits encoders trained with
 """
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 COUNTS = (0, 2, 5, 10, 20, 50, 100, 200, 500)
-METHODS = ("procrustes", "refine", "functional_map")
+METHODS = ("procrustes", "refine", "bootstrap", "functional_map")
 
 
 def _retrieval(X_pool, Y_pool, x, y, X_test, Y_test):
@@ -130,57 +140,105 @@ def _glove_pair(pool_size, test_size=2000):
     return A[pool], B[pool], A[test], B[test]
 
 
-def curve_table(names, counts=COUNTS, text_pool=3000):
+def _cells(X, Y, Y_items, seeds, order, methods, X_test, Y_test):
+    """``(method, MRR, top-1, warned, seconds)`` of each method from these seeds."""
     import warnings
 
     from sklatent.matching import match_spaces
 
+    count = len(seeds)
+    for method in methods if count >= 2 else ["auto"]:
+        start, warned = time.perf_counter(), False
+        if method == "procrustes":
+            x, y = seeds[:, 0], order[seeds[:, 1]]
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                m = match_spaces(
+                    X,
+                    Y,
+                    seeds=seeds if count else None,
+                    method=method,
+                    random_state=0,
+                )
+            x, y = m.x_indices, order[m.y_indices]
+            warned = any("chance" in str(w.message) for w in caught)
+        mrr, top1 = _retrieval(X, Y_items, x, y, X_test, Y_test)
+        yield method, mrr, top1, warned, time.perf_counter() - start
+
+
+def _key(cell):
+    return cell["draw"], cell["seeds"], cell["method"]
+
+
+def _store(path, results):
+    """Merge ``results`` into the JSON at ``path``: a rerun replaces its cells."""
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for name, measured in results.items():
+        pair = stored.setdefault(name, {"cells": []})
+        pair.update({k: v for k, v in measured.items() if k != "cells"})
+        new = {_key(c) for c in measured["cells"]}
+        kept = [c for c in pair["cells"] if _key(c) not in new]
+        pair["cells"] = sorted(kept + measured["cells"], key=_key)
+    path.write_text(json.dumps(stored, indent=1) + "\n")
+
+
+def curve_table(
+    names, counts=COUNTS, text_pool=3000, methods=METHODS, draws=(0,), json_path=None
+):
     for name, (X, Y_items, X_test, Y_test) in _curve_pairs(names, text_pool).items():
         n = len(X)
         order = np.random.default_rng(0).permutation(n)
         Y = Y_items[order]  # row j of Y is item order[j], row order[j] of X
         where_y = np.argsort(order)
-        drawn = np.random.default_rng(1).permutation(n)
         mrr, top1 = _retrieval(X, Y_items, np.arange(n), np.arange(n), X_test, Y_test)
         print(
             f"\n{name}: pools {n} x {n}, {len(X_test)} held out; ceiling MRR "
             f"{mrr:.3f}, top-1 {top1:.3f}"
         )
+        measured = {
+            "pool": n,
+            "held_out": len(X_test),
+            "ceiling": {"mrr": round(mrr, 4), "top1": round(top1, 4)},
+            "cells": [],
+        }
         print(
-            f"{'seeds':>5} " + "".join(f"{m:>24}" for m in METHODS) + f"{'seconds':>9}"
+            f"{'seeds':>5} {'draw':>4} "
+            + "".join(f"{m:>24}" for m in methods)
+            + f"{'seconds':>9}"
         )
-        for count in counts:
-            seeds = np.column_stack([drawn[:count], where_y[drawn[:count]]])
-            cells, start = [], time.perf_counter()
-            for method in METHODS:
-                if count < 2 and method != METHODS[-1]:
-                    cells.append(f"{'-':>24}")
-                    continue
-                if method == "procrustes":
-                    x = y = drawn[:count]
-                else:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        m = match_spaces(
-                            X,
-                            Y,
-                            seeds=seeds if count else None,
-                            method=method if count >= 2 else "auto",
-                            random_state=0,
-                        )
-                    x, y = m.x_indices, order[m.y_indices]
-                    warned = (
-                        "!" if any("chance" in str(w.message) for w in caught) else " "
+        for draw in draws:
+            # Draw 0 is the tables' draw; the seeds of a draw are nested.
+            drawn = np.random.default_rng(1 + draw).permutation(n)
+            for count in counts:
+                seeds = np.column_stack([drawn[:count], where_y[drawn[:count]]])
+                cells, start = [], time.perf_counter()
+                for method, mrr, top1, warned, seconds in _cells(
+                    X, Y, Y_items, seeds, order, methods, X_test, Y_test
+                ):
+                    measured["cells"].append(
+                        {
+                            "seeds": count,
+                            "draw": draw,
+                            "method": method,
+                            "mrr": round(mrr, 4),
+                            "top1": round(top1, 4),
+                            "warned": warned,
+                            "seconds": round(seconds, 1),
+                        }
                     )
-                mrr, top1 = _retrieval(X, Y_items, x, y, X_test, Y_test)
-                mark = "" if method == "procrustes" else warned
-                cells.append(f"{mrr:>12.3f} / {top1:.3f}{mark:1}".rjust(24))
-            print(
-                f"{count:>5} "
-                + "".join(cells)
-                + f"{time.perf_counter() - start:>9.1f}",
-                flush=True,
-            )
+                    cell = f"{mrr:>12.3f} / {top1:.3f}{'!' if warned else ' '}"
+                    cells.append(cell.rjust(24))
+                if count < 2:  # the seed-free "auto" fills the last column
+                    cells = [f"{'-':>24}"] * (len(methods) - 1) + cells
+                print(
+                    f"{count:>5} {draw:>4} "
+                    + "".join(cells)
+                    + f"{time.perf_counter() - start:>9.1f}",
+                    flush=True,
+                )
+                if json_path is not None:
+                    _store(json_path, {name: measured})
 
 
 def _rows(n, d, spread, seed=0):
@@ -285,13 +343,30 @@ def main():
     parser.add_argument("--pairs", default="digits same,digits cross")
     parser.add_argument("--text-pool", type=int, default=3000)
     parser.add_argument("--counts", default=",".join(map(str, COUNTS)))
+    parser.add_argument("--methods", default=",".join(METHODS), help="curve columns")
+    parser.add_argument(
+        "--draws", type=int, default=1, help="random draws of the seeds (curve)"
+    )
+    parser.add_argument(
+        "--first-draw", type=int, default=0, help="the first draw measured (curve)"
+    )
+    parser.add_argument(
+        "--json", type=Path, help="merge the curve's cells into this JSON file"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="calls timed (scale)")
     args = parser.parse_args()
     sections = set(args.only.split(","))
     sizes = [int(n) for n in args.sizes.split(",")]
     if "curve" in sections:
         counts = [int(c) for c in args.counts.split(",")]
-        curve_table(args.pairs.split(","), counts, text_pool=args.text_pool)
+        curve_table(
+            args.pairs.split(","),
+            counts,
+            text_pool=args.text_pool,
+            methods=args.methods.split(","),
+            draws=range(args.first_draw, args.first_draw + args.draws),
+            json_path=args.json,
+        )
     if "basis" in sections:
         basis_table(sizes)
     if "scale" in sections:
