@@ -117,3 +117,15 @@ def qdrant_store(folder, ids, old):
     )
     client.close()
     return f"qdrant://{folder}/docs?vector=text"
+
+
+def faiss_store(folder, ids, old):
+    """A FAISS ``IndexIDMap2`` over an ``IndexFlatIP`` of rows ``ids`` (vectors
+    ``old``) in ``folder/docs.faiss``: its URI."""
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(old.shape[1]))
+    index.add_with_ids(old, np.asarray(ids, np.int64))
+    faiss.write_index(index, str(folder / "docs.faiss"))
+    return f"faiss://{folder}/docs.faiss"

@@ -1,7 +1,8 @@
 """What every vector store does the same, checked through the store interface on
-each of them (LanceDB and Qdrant, each skipped without its extra): resuming an
-interrupted or killed apply, its refusals, status, cutover, rollback and
-finalize (and a second migration after it), and the command line."""
+each of them (LanceDB, Qdrant, FAISS files; each skipped without its extra):
+resuming an interrupted or killed apply, its refusals, status, cutover,
+rollback and finalize (and a second migration after it), and the command
+line."""
 
 import json
 import signal
@@ -25,6 +26,7 @@ from sklatent.migration import (
 
 from ._migration_data import (
     apply_killed,
+    faiss_store,
     lancedb_store,
     qdrant_store,
     spaces,
@@ -38,6 +40,7 @@ B = 20  # rows a batch (Qdrant's local mode commits each point on its own)
 BUILD = {
     "lancedb": ("lancedb", lancedb_store),
     "qdrant": ("qdrant_client", qdrant_store),
+    "faiss": ("faiss", faiss_store),
 }
 
 

@@ -125,8 +125,8 @@ def add_parser(commands, positive_int, one_line_errors):
     apply.add_argument("--out", help="the translated store")
     apply.add_argument(
         "--store",
-        help="a vector store (lancedb://DIR/TABLE?column=vector or "
-        "qdrant://DIR/COLLECTION?vector=NAME): write its "
+        help="a vector store (lancedb://DIR/TABLE?column=vector, "
+        "qdrant://DIR/COLLECTION?vector=NAME or faiss://FILE): write its "
         "shadow column, resumably (instead of --input and --out)",
     )
     apply.add_argument("--batch-size", type=positive_int, default=16384)
@@ -176,8 +176,8 @@ def add_parser(commands, positive_int, one_line_errors):
     check.add_argument("--input", help="the store (.npy or parquet)")
     check.add_argument(
         "--store",
-        help="a vector store (lancedb://DIR/TABLE?column=vector or "
-        "qdrant://DIR/COLLECTION?vector=NAME): check its "
+        help="a vector store (lancedb://DIR/TABLE?column=vector, "
+        "qdrant://DIR/COLLECTION?vector=NAME or faiss://FILE): check its "
         "served column (instead of --input)",
     )
     check.add_argument(
@@ -201,7 +201,8 @@ def add_parser(commands, positive_int, one_line_errors):
     )
     status.add_argument(
         "store",
-        help="lancedb://DIR/TABLE?column=vector or qdrant://DIR/COLLECTION?vector=NAME",
+        help="lancedb://DIR/TABLE?column=vector, qdrant://DIR/COLLECTION?vector=NAME "
+        "or faiss://FILE",
     )
     status.add_argument("--json", action="store_true", help="print it as JSON")
     cutover = sub.add_parser(

@@ -24,7 +24,8 @@ the pairs.
 check the bridge keeps (:func:`fit_space_check`). Bridges
 are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
 In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
-``lancedb://DIR/TABLE?column=vector``, ``qdrant://DIR/COLLECTION``),
+``lancedb://DIR/TABLE?column=vector``, ``qdrant://DIR/COLLECTION``,
+``faiss://FILE``),
 :func:`apply_to_store` writes the
 translated vectors into a stamped shadow column, resumably;
 :func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
@@ -37,6 +38,7 @@ it with new-model queries, refusing hits of the other space.
 
 from .._translation_solve import gcv_alpha
 from ._bridge import DIRECTIONS, METHODS, MigrationBridge
+from ._faiss_store import FaissStore
 from ._fitting import (
     DEFAULT_STORE_SIZE,
     fit_bridge,
@@ -81,6 +83,7 @@ __all__ = [
     "DEFAULT_STORE_SIZE",
     "DIRECTIONS",
     "METHODS",
+    "FaissStore",
     "LanceDBStore",
     "MigrationBridge",
     "QdrantStore",

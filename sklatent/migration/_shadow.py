@@ -24,21 +24,25 @@ import json
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _version
+from ._faiss_store import FaissStore
 from ._lancedb_store import LanceDBStore
 from ._qdrant_store import QdrantStore
 from ._reembedded import reembedded_rows
 from ._vector_stores import STAMP, StoreURI, VectorStore, _names, parse_store_uri
 
-STORES = {"lancedb": LanceDBStore, "qdrant": QdrantStore}
+STORES = {"lancedb": LanceDBStore, "qdrant": QdrantStore, "faiss": FaissStore}
 
 
-def open_store(uri):
+def open_store(uri, *, finishing=None):
     """Open the store a URI names (see :func:`parse_store_uri`).
 
     Parameters
     ----------
     uri : str, StoreURI or VectorStore
         The store (an opened one is returned as it is).
+    finishing : {"cutover", "rollback"} or None, default=None
+        The switch the caller finishes if it was interrupted; a store in the
+        middle of another (or of any, when None) is an error.
 
     Returns
     -------
@@ -50,6 +54,14 @@ def open_store(uri):
     if not isinstance(uri, StoreURI):
         uri = parse_store_uri(uri)
     store = STORES[uri.scheme](uri)
+    switch = store.interrupted()
+    if switch is not None:
+        if switch == finishing:
+            return store
+        raise ValueError(
+            f"{store.description()} is mid-cutover (a {switch} was interrupted); "
+            f"finish it: sklatent migrate {switch} URI"
+        )
     if store.column not in store.columns():
         raise ValueError(
             f"{store.description()} has no column {store.column!r} "
@@ -328,14 +340,18 @@ def cutover_store(store):
 
     In one commit the served column (and its stamps) becomes
     ``COLUMN__previous`` and the shadow ``COLUMN``. Refuses a shadow that is
-    not fully written.
+    not fully written. A cutover that was interrupted (in a store whose
+    switch is several steps) is finished.
 
     Parameters
     ----------
     store : str or VectorStore
         A store URI or an opened store.
     """
-    store = open_store(store)
+    store = open_store(store, finishing="cutover")
+    if store.interrupted():
+        store.finish()
+        return
     names = _names(store.column)
     _check_not_cut_over(store, names)
     if names["shadow"] not in store.columns():
@@ -358,14 +374,18 @@ def rollback_store(store):
     """Serve the old vectors again, bit for bit: undo :func:`cutover_store`.
 
     In one commit the served column becomes the shadow again and
-    ``COLUMN__previous`` the served one (``cutover`` again redoes it).
+    ``COLUMN__previous`` the served one (``cutover`` again redoes it). A
+    rollback that was interrupted is finished.
 
     Parameters
     ----------
     store : str or VectorStore
         A store URI or an opened store.
     """
-    store = open_store(store)
+    store = open_store(store, finishing="rollback")
+    if store.interrupted():
+        store.finish()
+        return
     names = _names(store.column)
     if names["previous"] not in store.columns():
         raise ValueError(

@@ -2,13 +2,14 @@
 
 A vector store is named by a URI, ``lancedb://DIR/TABLE?column=vector``
 (``&id=id`` names the id column; ``lancedb:///abs/dir/TABLE`` for an
-absolute folder) or ``qdrant://DIR/COLLECTION?vector=NAME``.
+absolute folder), ``qdrant://DIR/COLLECTION?vector=NAME`` or
+``faiss://FILE`` (a FAISS index file).
 :class:`VectorStore` is what a migration needs of a store: read id/vector
 batches, write a column in batches, list, add and rename columns, count
 rows, serve a column. Each engine implements it in a module of its own
-(``_lancedb_store``, ``_qdrant_store``); :mod:`._shadow` migrates a store
-through it. The column names a migration uses are the served column's name
-with a suffix: :data:`SHADOW`, :data:`PREVIOUS`, :data:`STAMP`.
+(``_lancedb_store``, ``_qdrant_store``, ``_faiss_store``); :mod:`._shadow`
+migrates a store through it. The column names a migration uses are the
+served column's name with a suffix: :data:`SHADOW`, :data:`PREVIOUS`, :data:`STAMP`.
 """
 
 import collections
@@ -25,10 +26,12 @@ STAMP = "__stamp"
 SCHEMES = {
     "lancedb": ("TABLE", {"column": "vector", "id": "id"}),
     "qdrant": ("COLLECTION", {"vector": None}),
+    "faiss": ("FILE", {}),
 }
 """Each scheme's ``DIR/NAME`` and its options with their defaults (a Qdrant
 store's ids are its point ids; its vector defaults to the collection's only
-one)."""
+one). A ``FILE`` is a path of its own: ``faiss://index.faiss`` is in the
+working folder."""
 
 
 StoreURI = collections.namedtuple("StoreURI", "scheme path table column id_column")
@@ -37,12 +40,13 @@ StoreURI = collections.namedtuple("StoreURI", "scheme path table column id_colum
 def _usage(scheme):
     name, options = SCHEMES[scheme]
     query = "&".join(f"{key}=NAME" for key in options)
-    return f"{scheme}://DIR/{name}?{query}"
+    where = name if name == "FILE" else f"DIR/{name}"
+    return f"{scheme}://{where}" + (f"?{query}" if query else "")
 
 
 def parse_store_uri(uri):
-    """Parse a store URI: ``lancedb://DIR/TABLE?column=vector&id=id`` or
-    ``qdrant://DIR/COLLECTION?vector=NAME``.
+    """Parse a store URI: ``lancedb://DIR/TABLE?column=vector&id=id``,
+    ``qdrant://DIR/COLLECTION?vector=NAME`` or ``faiss://FILE``.
 
     Parameters
     ----------
@@ -69,6 +73,8 @@ def parse_store_uri(uri):
     ('data/db', 'docs', 'emb', 'id')
     >>> parse_store_uri("qdrant:///srv/qdrant/docs?vector=text")[1:4]
     ('/srv/qdrant', 'docs', 'text')
+    >>> parse_store_uri("faiss://docs.faiss")[1:3]
+    ('', 'docs.faiss')
     """
     scheme, sep, rest = str(uri).partition("://")
     if not sep or scheme not in SCHEMES:
@@ -78,8 +84,10 @@ def parse_store_uri(uri):
         )
     name, defaults = SCHEMES[scheme]
     where, _, query = rest.partition("?")
-    path, _, table = where.rstrip("/").rpartition("/")
-    if not path or not table:
+    path, sep, table = where.rstrip("/").rpartition("/")
+    if name == "FILE" and sep and not path:  # a file in /
+        path = "/"
+    if not table or not (path or name == "FILE"):
         raise ValueError(f"{uri!r} names no {name.lower()}; expected {_usage(scheme)}")
     try:
         options = dict(urllib.parse.parse_qsl(query, strict_parsing=bool(query)))
@@ -91,7 +99,11 @@ def parse_store_uri(uri):
     if unknown:
         raise ValueError(
             f"{uri!r}: unknown option {sorted(unknown)[0]!r} "
-            f"(the options are {' and '.join(defaults)})"
+            + (
+                f"(the options are {' and '.join(defaults)})"
+                if defaults
+                else "(it takes none)"
+            )
         )
     options = {**defaults, **options}
     return StoreURI(
@@ -170,6 +182,16 @@ class VectorStore:
         self.rename(
             {**_swap(self, self.column, other), **_swap(self, column, self.column)}
         )
+
+    def interrupted(self):
+        """The switch (``"cutover"`` or ``"rollback"``) an interrupted call left
+        half done, or None. A store whose :meth:`serve` is one commit never
+        has one."""
+        return None
+
+    def finish(self):
+        """Finish the switch :meth:`interrupted` names."""
+        raise NotImplementedError
 
     def fill(self, source, target, func, *, key, batch_size=16384, progress=None):
         """Write ``func`` of ``source``'s vectors where ``target`` is empty.
