@@ -129,3 +129,26 @@ def faiss_store(folder, ids, old):
     index.add_with_ids(old, np.asarray(ids, np.int64))
     faiss.write_index(index, str(folder / "docs.faiss"))
     return f"faiss://{folder}/docs.faiss"
+
+
+def chroma_store(folder, ids, old):
+    """A Chroma collection ``docs`` (cosine) of records ``ids`` (strings; the
+    embeddings ``old``, a document and metadata each): its URI."""
+    import chromadb
+    from chromadb.config import Settings
+
+    client = chromadb.PersistentClient(
+        path=str(folder), settings=Settings(anonymized_telemetry=False)
+    )
+    client.create_collection(
+        "docs",
+        embedding_function=None,
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata={"owner": "tests"},
+    ).add(
+        ids=list(ids),
+        embeddings=old,
+        documents=[f"item {i}" for i in ids],
+        metadatas=[{"title": f"item {i}"} for i in ids],
+    )
+    return f"chroma://{folder}/docs"

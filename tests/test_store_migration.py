@@ -1,5 +1,6 @@
 """What every vector store does the same, checked through the store interface on
-each of them (LanceDB, Qdrant, FAISS files; each skipped without its extra):
+each of them (LanceDB, Qdrant, Chroma, FAISS files; each skipped without its
+extra):
 resuming an interrupted or killed apply, its refusals, status, cutover,
 rollback and finalize (and a second migration after it), and the command
 line."""
@@ -26,6 +27,7 @@ from sklatent.migration import (
 
 from ._migration_data import (
     apply_killed,
+    chroma_store,
     faiss_store,
     lancedb_store,
     qdrant_store,
@@ -37,10 +39,11 @@ pytest.importorskip("skops.io")
 
 N = 100
 B = 20  # rows a batch (Qdrant's local mode commits each point on its own)
-BUILD = {
-    "lancedb": ("lancedb", lancedb_store),
-    "qdrant": ("qdrant_client", qdrant_store),
-    "faiss": ("faiss", faiss_store),
+BUILD = {  # the package, the store's builder, its ids' type
+    "lancedb": ("lancedb", lancedb_store, int),
+    "qdrant": ("qdrant_client", qdrant_store, int),
+    "chroma": ("chromadb", chroma_store, str),
+    "faiss": ("faiss", faiss_store, int),
 }
 
 
@@ -54,10 +57,10 @@ def bridge():
 def store(request, tmp_path):
     """A store of N rows (ids out of order, old-space vectors): its URI, the
     served column and ``{id: old vector}``."""
-    package, build = BUILD[request.param]
+    package, build, key = BUILD[request.param]
     pytest.importorskip(package)
     old = spaces(N, seed=5)[0]
-    ids = [int(i) for i in 1000 + np.random.default_rng(0).permutation(N)]
+    ids = [key(i) for i in 1000 + np.random.default_rng(0).permutation(N)]
     uri = build(tmp_path / "store", ids, old)
     return uri, open_store(uri).column, dict(zip(ids, old, strict=True))
 

@@ -25,7 +25,7 @@ check the bridge keeps (:func:`fit_space_check`). Bridges
 are saved and loaded with skops (:func:`save_bridge`, :func:`load_bridge`).
 In a vector store named by a URI (:func:`parse_store_uri`, :func:`open_store`:
 ``lancedb://DIR/TABLE?column=vector``, ``qdrant://DIR/COLLECTION``,
-``faiss://FILE``),
+``chroma://DIR/COLLECTION``, ``faiss://FILE``),
 :func:`apply_to_store` writes the
 translated vectors into a stamped shadow column, resumably;
 :func:`store_status`, :func:`cutover_store` and :func:`rollback_store` follow
@@ -38,6 +38,7 @@ it with new-model queries, refusing hits of the other space.
 
 from .._translation_solve import gcv_alpha
 from ._bridge import DIRECTIONS, METHODS, MigrationBridge
+from ._chroma_store import ChromaStore
 from ._faiss_store import FaissStore
 from ._fitting import (
     DEFAULT_STORE_SIZE,
@@ -80,6 +81,7 @@ from ._stores import (
 from ._vector_stores import VectorStore, parse_store_uri
 
 __all__ = [
+    "ChromaStore",
     "DEFAULT_STORE_SIZE",
     "DIRECTIONS",
     "METHODS",

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from ._vector_stores import PREVIOUS, SHADOW, STAMP, VectorStore
+from ._vector_stores import PREVIOUS, SHADOW, STAMP, CollectionStore
 
 
 def _qdrant():
@@ -18,7 +18,7 @@ def _qdrant():
     return QdrantClient, models
 
 
-class QdrantStore(VectorStore):
+class QdrantStore(CollectionStore):
     """A Qdrant collection in local mode (``QdrantClient(path=DIR)``, no server).
 
     The URI names the collection or, for a cutover, the *alias* the
@@ -38,6 +38,8 @@ class QdrantStore(VectorStore):
     shadow collection, or ``VECTOR__previous`` in the old one after a
     cutover.
     """
+
+    id_kind = "point ids"
 
     def __init__(self, uri):
         super().__init__(uri)
@@ -102,16 +104,7 @@ class QdrantStore(VectorStore):
             layout[column + SHADOW + STAMP] = (served + SHADOW, "stamp")
         return layout
 
-    def columns(self):
-        return list(self._layout())
-
-    def width(self, column):
-        collection, kind = self._layout()[column]
-        if kind != "vector":
-            raise ValueError(
-                f"column {column!r} of {self.description()} holds "
-                f"{'point ids' if kind == 'id' else 'stamps'}, not vectors"
-            )
+    def _width(self, collection):
         return self._vectors_config(collection)[self._vector].size
 
     def _value(self, point, kind):
@@ -133,15 +126,8 @@ class QdrantStore(VectorStore):
             )
         }
 
-    def count(self, *, present=(), empty=()):
-        if not present and not empty:
-            return self.client.count(self.served, exact=True).count
-        return sum(
-            len(batch[self.id_column])
-            for batch in self.read_batches(
-                [self.id_column], present=present, empty=empty
-            )
-        )
+    def _size(self):
+        return self.client.count(self.served, exact=True).count
 
     def read_batches(self, columns, *, present=(), empty=(), batch_size=16384):
         layout = self._layout()
@@ -165,19 +151,10 @@ class QdrantStore(VectorStore):
                 values[name] = [
                     self._value(found[collection].get(i), kind) for i in ids
                 ]
-            keep = [
-                k
-                for k in range(len(ids))
-                if all(values[name][k] is not None for name in present)
-                and all(values[name][k] is None for name in empty)
-            ]
-            if keep:
-                batch = {}
-                for name in columns:
-                    column = [values[name][k] for k in keep]
-                    if layout[name][1] == "vector":
-                        column = np.asarray(column, np.float32)
-                    batch[name] = column
+            batch = self._select_rows(
+                values, layout, columns, present=present, empty=empty
+            )
+            if batch is not None:
                 yield batch
             if offset is None:
                 return
@@ -234,19 +211,8 @@ class QdrantStore(VectorStore):
                 )
             self.client.upsert(collection, upserts, wait=True)
 
-    def drop(self, columns):
-        """Delete the collection that holds ``columns`` (a shadow or previous
-        vector and its stamps: all of that collection's columns)."""
-        layout = self._layout()
-        doomed = {layout[name][0] for name in columns}
-        held = {name for name, (where, _) in layout.items() if where in doomed}
-        if self.served in doomed or held != set(columns):
-            raise ValueError(
-                f"{self.description()} drops whole collections: the shadow or the "
-                "previous one, with its stamps"
-            )
-        for collection in doomed:
-            self.client.delete_collection(collection)
+    def _delete(self, collection):
+        self.client.delete_collection(collection)
 
     def serve(self, column):
         if self.alias is None:

@@ -24,13 +24,19 @@ import json
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _version
+from ._chroma_store import ChromaStore
 from ._faiss_store import FaissStore
 from ._lancedb_store import LanceDBStore
 from ._qdrant_store import QdrantStore
 from ._reembedded import reembedded_rows
 from ._vector_stores import STAMP, StoreURI, VectorStore, _names, parse_store_uri
 
-STORES = {"lancedb": LanceDBStore, "qdrant": QdrantStore, "faiss": FaissStore}
+STORES = {
+    "lancedb": LanceDBStore,
+    "qdrant": QdrantStore,
+    "chroma": ChromaStore,
+    "faiss": FaissStore,
+}
 
 
 def open_store(uri, *, finishing=None):
@@ -56,11 +62,21 @@ def open_store(uri, *, finishing=None):
     store = STORES[uri.scheme](uri)
     switch = store.interrupted()
     if switch is not None:
-        if switch == finishing:
+        if finishing is not None and switch in (finishing, "either"):
             return store
+        if switch == "either":
+            switch, finish = (
+                "cutover or rollback",
+                (
+                    "sklatent migrate cutover URI serves the new vectors, "
+                    "sklatent migrate rollback URI the old ones"
+                ),
+            )
+        else:
+            finish = f"sklatent migrate {switch} URI"
         raise ValueError(
             f"{store.description()} is mid-cutover (a {switch} was interrupted); "
-            f"finish it: sklatent migrate {switch} URI"
+            f"finish it: {finish}"
         )
     if store.column not in store.columns():
         raise ValueError(
@@ -341,7 +357,9 @@ def cutover_store(store):
     In one commit the served column (and its stamps) becomes
     ``COLUMN__previous`` and the shadow ``COLUMN``. Refuses a shadow that is
     not fully written. A cutover that was interrupted (in a store whose
-    switch is several steps) is finished.
+    switch is several steps) is finished, and so is a switch of a store that
+    cannot tell which one was (:meth:`VectorStore.interrupted` ``"either"``:
+    Chroma's two renames), serving the shadow.
 
     Parameters
     ----------
@@ -349,10 +367,14 @@ def cutover_store(store):
         A store URI or an opened store.
     """
     store = open_store(store, finishing="cutover")
-    if store.interrupted():
+    names = _names(store.column)
+    switch = store.interrupted()
+    if switch == "either":  # the shadow was complete when the switch began
+        store.serve(names["shadow"])
+        return
+    if switch:
         store.finish()
         return
-    names = _names(store.column)
     _check_not_cut_over(store, names)
     if names["shadow"] not in store.columns():
         raise ValueError(
@@ -375,7 +397,8 @@ def rollback_store(store):
 
     In one commit the served column becomes the shadow again and
     ``COLUMN__previous`` the served one (``cutover`` again redoes it). A
-    rollback that was interrupted is finished.
+    rollback that was interrupted is finished, and so is a switch of a store
+    that cannot tell which one was, serving the previous column.
 
     Parameters
     ----------
@@ -383,10 +406,14 @@ def rollback_store(store):
         A store URI or an opened store.
     """
     store = open_store(store, finishing="rollback")
-    if store.interrupted():
+    names = _names(store.column)
+    switch = store.interrupted()
+    if switch == "either":
+        store.serve(names["previous"])
+        return
+    if switch:
         store.finish()
         return
-    names = _names(store.column)
     if names["previous"] not in store.columns():
         raise ValueError(
             f"{store.description()} is not cut over (no column "

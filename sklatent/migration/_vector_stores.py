@@ -2,14 +2,15 @@
 
 A vector store is named by a URI, ``lancedb://DIR/TABLE?column=vector``
 (``&id=id`` names the id column; ``lancedb:///abs/dir/TABLE`` for an
-absolute folder), ``qdrant://DIR/COLLECTION?vector=NAME`` or
-``faiss://FILE`` (a FAISS index file).
+absolute folder), ``qdrant://DIR/COLLECTION?vector=NAME``,
+``chroma://DIR/COLLECTION`` or ``faiss://FILE`` (a FAISS index file).
 :class:`VectorStore` is what a migration needs of a store: read id/vector
 batches, write a column in batches, list, add and rename columns, count
 rows, serve a column. Each engine implements it in a module of its own
-(``_lancedb_store``, ``_qdrant_store``, ``_faiss_store``); :mod:`._shadow`
-migrates a store through it. The column names a migration uses are the
-served column's name with a suffix: :data:`SHADOW`, :data:`PREVIOUS`, :data:`STAMP`.
+(``_lancedb_store``, ``_qdrant_store``, ``_chroma_store``, ``_faiss_store``);
+:mod:`._shadow` migrates a store through it. The column names a migration
+uses are the served column's name with a suffix: :data:`SHADOW`,
+:data:`PREVIOUS`, :data:`STAMP`.
 """
 
 import collections
@@ -26,12 +27,13 @@ STAMP = "__stamp"
 SCHEMES = {
     "lancedb": ("TABLE", {"column": "vector", "id": "id"}),
     "qdrant": ("COLLECTION", {"vector": None}),
+    "chroma": ("COLLECTION", {}),
     "faiss": ("FILE", {}),
 }
 """Each scheme's ``DIR/NAME`` and its options with their defaults (a Qdrant
 store's ids are its point ids; its vector defaults to the collection's only
-one). A ``FILE`` is a path of its own: ``faiss://index.faiss`` is in the
-working folder."""
+one; a Chroma record has one embedding, and its id). A ``FILE`` is a path of
+its own: ``faiss://index.faiss`` is in the working folder."""
 
 
 StoreURI = collections.namedtuple("StoreURI", "scheme path table column id_column")
@@ -46,7 +48,8 @@ def _usage(scheme):
 
 def parse_store_uri(uri):
     """Parse a store URI: ``lancedb://DIR/TABLE?column=vector&id=id``,
-    ``qdrant://DIR/COLLECTION?vector=NAME`` or ``faiss://FILE``.
+    ``qdrant://DIR/COLLECTION?vector=NAME``, ``chroma://DIR/COLLECTION`` or
+    ``faiss://FILE``.
 
     Parameters
     ----------
@@ -55,7 +58,9 @@ def parse_store_uri(uri):
         (default ``vector``) and the ``id`` column (default ``id``) of table
         ``NAME``. ``qdrant``: the ``vector`` (named; default: the
         collection's only one) of the collection or alias ``NAME``, in the
-        folder of a local ``QdrantClient(path=DIR)``. ``DIR`` is relative to
+        folder of a local ``QdrantClient(path=DIR)``. ``chroma``: the
+        collection ``NAME`` of ``chromadb.PersistentClient(path=DIR)`` (the
+        column ``embedding``, the ids ``id``). ``DIR`` is relative to
         the working folder; ``SCHEME:///abs/DIR/NAME`` for an absolute one.
 
     Returns
@@ -73,6 +78,8 @@ def parse_store_uri(uri):
     ('data/db', 'docs', 'emb', 'id')
     >>> parse_store_uri("qdrant:///srv/qdrant/docs?vector=text")[1:4]
     ('/srv/qdrant', 'docs', 'text')
+    >>> parse_store_uri("chroma://data/chroma/docs")[:3]
+    ('chroma', 'data/chroma', 'docs')
     >>> parse_store_uri("faiss://docs.faiss")[1:3]
     ('', 'docs.faiss')
     """
@@ -185,8 +192,9 @@ class VectorStore:
 
     def interrupted(self):
         """The switch (``"cutover"`` or ``"rollback"``) an interrupted call left
-        half done, or None. A store whose :meth:`serve` is one commit never
-        has one."""
+        half done, ``"either"`` for a store left in a state that either one's
+        :meth:`serve` finishes (it cannot tell which was stopped), or None. A
+        store whose :meth:`serve` is one commit never has one."""
         return None
 
     def finish(self):
@@ -262,3 +270,94 @@ def _swap(store, a, b):
     if a + STAMP in columns:
         renames[a + STAMP] = b + STAMP
     return renames
+
+
+class CollectionStore(VectorStore):
+    """A store that keeps its served vectors, the shadow and the previous ones
+    each in a collection of its own (Qdrant, Chroma), with their stamps.
+
+    An engine gives :meth:`_layout` (``{column: (collection, kind)}``, kind
+    ``"id"``, ``"vector"`` or ``"stamp"``; ``served``, the served
+    collection), :meth:`_width`, :meth:`_size` and :meth:`_delete`, and reads
+    its batches through :meth:`_select_rows`.
+    """
+
+    id_kind = "ids"
+    """What the engine's ids are, in words."""
+
+    def _layout(self):
+        raise NotImplementedError
+
+    def _width(self, collection):
+        """The vectors' length in ``collection``."""
+        raise NotImplementedError
+
+    def _size(self):
+        """The number of records of the served collection."""
+        raise NotImplementedError
+
+    def columns(self):
+        return list(self._layout())
+
+    def width(self, column):
+        collection, kind = self._layout()[column]
+        if kind != "vector":
+            raise ValueError(
+                f"column {column!r} of {self.description()} holds "
+                f"{self.id_kind if kind == 'id' else 'stamps'}, not vectors"
+            )
+        return self._width(collection)
+
+    def _delete(self, collection):
+        """Delete ``collection`` and its records."""
+        raise NotImplementedError
+
+    def drop(self, columns):
+        """Delete the collection that holds ``columns`` (a shadow or previous
+        vector and its stamps: all of that collection's columns)."""
+        layout = self._layout()
+        doomed = {layout[name][0] for name in columns}
+        held = {name for name, (where, _) in layout.items() if where in doomed}
+        if self.served in doomed or held != set(columns):
+            raise ValueError(
+                f"{self.description()} drops whole collections: the shadow or the "
+                "previous one, with its stamps"
+            )
+        for collection in doomed:
+            self._delete(collection)
+
+    def count(self, *, present=(), empty=()):
+        if not present and not empty:
+            return self._size()
+        return sum(
+            len(batch[self.id_column])
+            for batch in self.read_batches(
+                [self.id_column], present=present, empty=empty
+            )
+        )
+
+    @staticmethod
+    def _select_rows(values, layout, columns, *, present, empty):
+        """The rows of a batch whose ``present`` columns hold a value and whose
+        ``empty`` columns none.
+
+        ``values`` is ``{column: [value or None, ...]}`` (one entry a row).
+        Returns ``{column: values}`` of ``columns`` (those of kind
+        ``"vector"`` as 2-D float32 arrays), or None when no row is left.
+        """
+        rows = len(next(iter(values.values())))
+        keep = [
+            k
+            for k in range(rows)
+            if all(values[name][k] is not None for name in present)
+            and all(values[name][k] is None for name in empty)
+        ]
+        if not keep:
+            return None
+        batch = {}
+        for name in columns:
+            column = [values[name][k] for k in keep]
+            if layout[name][1] == "vector":
+                column = np.asarray(column, np.float32)
+            batch[name] = column
+        return batch
