@@ -47,11 +47,18 @@ INDEXES = {
     "IndexIDMap over IndexFlatL2": lambda d: faiss.IndexIDMap(faiss.IndexFlatL2(d)),
     "IndexFlatL2": faiss.IndexFlatL2,
     "IndexFlat": lambda d: faiss.IndexFlat(d, faiss.METRIC_L1),
+    "IndexHNSWFlat": lambda d: faiss.IndexHNSWFlat(d, 8, faiss.METRIC_INNER_PRODUCT),
+    "IndexIDMap over IndexHNSWFlat": lambda d: faiss.IndexIDMap(
+        faiss.IndexHNSWFlat(d, 6)
+    ),
 }
 
 
 def _write(path, make, X, ids):
     index = make(X.shape[1])
+    hnsw = faiss.downcast_index(getattr(index, "index", index))
+    if isinstance(hnsw, faiss.IndexHNSW):  # parameters the rebuild must keep
+        hnsw.hnsw.efConstruction, hnsw.hnsw.efSearch = 24, 12
     if isinstance(index, faiss.IndexIDMap):
         index.add_with_ids(X, ids)
     else:
@@ -208,9 +215,9 @@ def test_a_shadow_of_a_changed_index_starts_again(store, bridge):
 
 def test_refuses_what_it_cannot_rebuild(tmp_path):
     X = spaces(300, seed=1)[0]
-    hnsw = faiss.IndexHNSWFlat(32, 8)
-    hnsw.add(X)
-    faiss.write_index(hnsw, str(tmp_path / "hnsw.faiss"))
+    pq = faiss.IndexPQ(32, 4, 4)
+    pq.train(X)
+    faiss.write_index(pq, str(tmp_path / "pq.faiss"))
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(32), 32, 4)
     ivf.train(X)
     faiss.write_index(faiss.IndexIDMap(ivf), str(tmp_path / "ivf.faiss"))
@@ -218,9 +225,12 @@ def test_refuses_what_it_cannot_rebuild(tmp_path):
     _write(tmp_path / "cut.faiss", faiss.IndexFlatL2, X, None)
     with open(tmp_path / "cut.faiss", "r+b") as file:
         file.truncate(1000)
-    supported = "rebuilds an IndexFlat .L2, inner product. or IndexIDMap/IndexIDMap2"
+    supported = (
+        r"rebuilds an IndexFlat \(L2, inner product\), IndexHNSWFlat, or an "
+        "IndexIDMap/IndexIDMap2 over one"
+    )
     for name, match in [
-        ("hnsw.faiss", f"holds an IndexHNSWFlat: a migration {supported}"),
+        ("pq.faiss", f"holds an IndexPQ: a migration {supported}"),
         ("ivf.faiss", "holds an IndexIDMap over IndexIVFFlat: .* export-faiss"),
         ("text.faiss", "text.faiss is not a FAISS index file"),
         ("cut.faiss", "cut.faiss is a truncated or damaged FAISS index file"),
@@ -256,3 +266,18 @@ def test_cli_errors_are_one_line_and_exit_2(store, tmp_path, capsys, argv, messa
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_without_hard_links_the_old_file_is_copied(store, bridge, monkeypatch):
+    uri, path, _ = store
+    before = path.read_bytes()
+    apply_to_store(bridge, uri)
+
+    def no_links(a, b):
+        raise OSError("Operation not permitted")
+
+    monkeypatch.setattr(_faiss_store.os, "link", no_links)
+    cutover_store(uri)
+    assert (path.parent / "docs.faiss.previous").read_bytes() == before
+    rollback_store(uri)
+    assert path.read_bytes() == before

@@ -3,10 +3,13 @@
 A flat index file (``IndexFlat``, ``IndexFlatL2``, ``IndexFlatIP``, or an
 ``IndexIDMap``/``IndexIDMap2`` over one) holds its vectors as one float32
 block after a short header, and an ``IndexIDMap``'s ids as one int64 block
-after them. This module reads both memory-mapped (no FAISS needed, whatever
-the index's size) and writes the shadow index in FAISS's own format: the
-served file's header with the new width, the translated vectors, the same
-ids. The files of a store ``FILE``:
+after them; an ``IndexHNSWFlat`` writes its graph, then its vectors as a flat
+index. This module reads the vectors and ids memory-mapped (no FAISS needed,
+whatever the index's size) and writes the shadow of a flat index in FAISS's
+own format: the served file's header with the new width, the translated
+vectors, the same ids. The shadow of an ``IndexHNSWFlat`` is written as a
+flat index first, then FAISS builds the graph of the translated vectors
+with the served index's parameters. The files of a store ``FILE``:
 
 - ``FILE``: the served index, the one the application reads;
 - ``FILE.shadow``: the index of the translated vectors, with the same ids in
@@ -34,21 +37,27 @@ _HEADER = struct.Struct("<4siqqq?i")
 (a float32 metric_arg follows for metrics above inner product and L2)."""
 FLAT = {b"IxFI": "IndexFlatIP", b"IxF2": "IndexFlatL2", b"IxFl": "IndexFlat"}
 IDMAPS = {b"IxMp": "IndexIDMap", b"IxM2": "IndexIDMap2"}
-SUPPORTED = "IndexFlat (L2, inner product) or IndexIDMap/IndexIDMap2 over one"
+HNSW = b"IHNf"
+SUPPORTED = (
+    "IndexFlat (L2, inner product), IndexHNSWFlat, or an IndexIDMap/IndexIDMap2 "
+    "over one"
+)
 
 
 class _Index:
-    """Where a flat index file keeps its vectors and ids.
+    """Where an index file keeps its vectors and ids.
 
     Attributes: ``path``, ``kind`` (the index's name), ``d``, ``n``,
     ``codes`` (the vectors' offset), ``ids`` (the ids' offset; None: the ids
-    are the positions), ``prefix`` (the bytes before the vectors).
+    are the positions), ``outer`` (the bytes of an ``IndexIDMap``'s header,
+    else empty), ``flat`` (the flat index's header, up to the vectors; an
+    ``IndexHNSWFlat``'s storage's), ``hnsw`` (whether it is one).
     """
 
-    def __init__(self, path, prefix, kind, d, n, ids):
-        self.path, self.prefix, self.kind = path, bytes(prefix), kind
-        self.d, self.n, self.ids = d, n, ids
-        self.codes = len(prefix)
+    def __init__(self, path, kind, d, n, codes, ids, outer, flat, hnsw):
+        self.path, self.kind, self.d, self.n = path, kind, d, n
+        self.codes, self.ids, self.outer, self.flat = codes, ids, outer, flat
+        self.hnsw = hnsw
 
     def vectors(self, mode="r"):
         return np.memmap(
@@ -82,41 +91,73 @@ def _index_name(path):
     return name
 
 
+def _refuse(path, where):
+    name = _index_name(path)
+    if name is None:
+        raise ValueError(f"{where} is not a FAISS index file")
+    raise ValueError(
+        f"{where} holds an {name}: a migration rebuilds an {SUPPORTED} (an index "
+        "trained on its vectors would have to be trained again in the new "
+        "space); serve new-model queries from it with sklatent migrate "
+        "export-faiss instead"
+    )
+
+
 def read_index_layout(path, where):
-    """The layout of the flat index file ``path`` (``where`` names it in errors)."""
+    """The layout of the index file ``path`` (``where`` names it in errors).
+
+    A flat index's vectors follow its header; an ``IndexHNSWFlat`` writes its
+    storage (a flat index) last, so its vectors end the file (before the ids
+    of an ``IndexIDMap`` over it).
+    """
     size = os.path.getsize(path)
+    damaged = f"{where} is a truncated or damaged FAISS index file"
     with open(path, "rb") as file:
         head = file.read(2 * (_HEADER.size + 4) + 8)
         try:
-            outer = None
+            outer, n_outer = b"", None
             fourcc, d, n, offset = _header(head, 0)
             if fourcc in IDMAPS:
-                outer = fourcc, n
+                outer, n_outer = head[:offset], n
                 fourcc, d, n, offset = _header(head, offset)
-            (count,) = struct.unpack_from("<Q", head, offset)
         except struct.error:
             fourcc = None
-        if fourcc not in FLAT:
-            name = _index_name(path)
-            if name is None:
-                raise ValueError(f"{where} is not a FAISS index file")
-            raise ValueError(
-                f"{where} holds an {name}: a migration rebuilds an {SUPPORTED} "
-                "(an index that is trained or built on its vectors would have to "
-                "be rebuilt in the new space); serve new-model queries from it "
-                "with sklatent migrate export-faiss instead"
-            )
-        codes = offset + 8
+        if fourcc not in FLAT and fourcc != HNSW:
+            _refuse(path, where)
+        hnsw = fourcc == HNSW
+        if hnsw:  # the storage's header: its length from the HNSW's metric
+            length = offset - len(outer) + 8
+            tail = 4 * n * d + (8 + 8 * n if outer else 0)
+            start = size - tail - length
+            if start < offset:
+                raise ValueError(damaged)
+            file.seek(start)
+            flat = file.read(length)
+        else:
+            start, flat = len(outer), head[len(outer) : offset + 8]
+        try:
+            kind, d_flat, n_flat, _ = _header(flat, 0)
+            (count,) = struct.unpack_from("<Q", flat, len(flat) - 8)
+        except struct.error:
+            raise ValueError(damaged) from None
+        codes = start + len(flat)
         end = codes + 4 * n * d
         ids = None
-        if outer is not None:
+        if outer:
             file.seek(end)
-            (m,) = struct.unpack("<Q", file.read(8) or b"\0" * 8)
+            (m,) = struct.unpack("<Q", file.read(8).ljust(8, b"\0"))
             ids, end = end + 8, end + 8 + 8 * m
-        if count != n * d or (outer and outer[1] != n) or end != size:
-            raise ValueError(f"{where} is a truncated or damaged FAISS index file")
-    kind = FLAT[fourcc] if outer is None else f"{IDMAPS[outer[0]]} over {FLAT[fourcc]}"
-    return _Index(path, head[:codes], kind, d, n, ids)
+        if (
+            kind not in FLAT
+            or (d_flat, n_flat, count) != (d, n, n * d)
+            or n_outer not in (None, n)
+            or end != size
+        ):
+            raise ValueError(damaged)
+    name = "IndexHNSWFlat" if hnsw else FLAT[kind]
+    if outer:
+        name = f"{IDMAPS[outer[:4]]} over {name}"
+    return _Index(path, name, d, n, codes, ids, outer, flat, hnsw)
 
 
 def _identity(path):
@@ -147,8 +188,8 @@ def _runs(codes):
 
 
 class FaissStore(VectorStore):
-    """A FAISS index file (``faiss://FILE``): a flat index, or an
-    ``IndexIDMap``/``IndexIDMap2`` over one.
+    """A FAISS index file (``faiss://FILE``): a flat index or an
+    ``IndexHNSWFlat``, or an ``IndexIDMap``/``IndexIDMap2`` over one.
 
     The interface's columns are the ids (``id``: the ``IndexIDMap``'s, else
     the positions), the served vectors (``vector``: the index ``FILE``), the
@@ -162,7 +203,9 @@ class FaissStore(VectorStore):
     as written (their stamp codes, ``FILE.shadow.partial.rows.npy``, flushed
     in turn): an interrupted run, even by ``kill -9``, resumes with the rows
     not recorded, and none is written twice. When every row is written the
-    file is renamed ``FILE.shadow`` (one :func:`os.replace`). A cutover
+    file is renamed ``FILE.shadow`` (one :func:`os.replace`); for an
+    ``IndexHNSWFlat`` FAISS builds the graph (same M, efConstruction,
+    efSearch and metric) from it into ``FILE.shadow``, written atomically. A cutover
     moves ``FILE`` to ``FILE.previous`` (a hard link: ``FILE`` is never
     missing) and ``FILE.shadow`` onto ``FILE`` (one :func:`os.replace`), the
     stamps with them, and a rollback the other way, each step recorded
@@ -322,16 +365,17 @@ class FaissStore(VectorStore):
                 "its stamps), as a file of its own"
             )
         served, d = self.served, specs[shadow]
-        prefix = bytearray(served.prefix)
-        inner = 0 if served.ids is None else _header(prefix, 0)[3]
-        struct.pack_into("<i", prefix, 4, d)
-        struct.pack_into("<i", prefix, inner + 4, d)
-        struct.pack_into("<Q", prefix, len(prefix) - 8, served.n * d)
+        outer, flat = bytearray(served.outer), bytearray(served.flat)
+        # the partial shadow of an IndexHNSWFlat is a flat index (no ids)
+        for header in [flat] if served.hnsw or not outer else [outer, flat]:
+            struct.pack_into("<i", header, 4, d)
+        struct.pack_into("<Q", flat, len(flat) - 8, served.n * d)
+        prefix = flat if served.hnsw else outer + flat
         self._clean()
         with atomic_path(self.partial) as tmp, open(tmp, "wb") as out:
             out.write(prefix)
             out.truncate(len(prefix) + 4 * served.n * d)
-            if served.ids is not None:  # the same ids, copied
+            if served.ids is not None and not served.hnsw:  # the same ids
                 out.seek(0, os.SEEK_END)
                 with open(self.file, "rb") as source:
                     source.seek(served.ids - 8)
@@ -407,10 +451,40 @@ class FaissStore(VectorStore):
         _write_json(
             shadow + ".stamps.json", {"stamps": meta["stamps"], "runs": _runs(codes)}
         )
-        with open(self.partial, "rb+") as file:
-            os.fsync(file.fileno())
-        os.replace(self.partial, shadow)
+        if self.served.hnsw:
+            self._build_hnsw(shadow)
+            os.unlink(self.partial)
+        else:
+            with open(self.partial, "rb+") as file:
+                os.fsync(file.fileno())
+            os.replace(self.partial, shadow)
         self._clean()
+
+    def _build_hnsw(self, shadow):
+        """Build the shadow ``IndexHNSWFlat`` of the translated vectors with the
+        served one's parameters (M, efConstruction, efSearch, metric)."""
+        import faiss
+
+        served = faiss.read_index(self.file, faiss.IO_FLAG_SKIP_STORAGE)
+        hnsw = faiss.downcast_index(served.index) if self.served.outer else served
+        vectors = read_index_layout(self.partial, self.description()).vectors()
+        built = faiss.IndexHNSWFlat(
+            vectors.shape[1], hnsw.hnsw.nb_neighbors(1), hnsw.metric_type
+        )
+        built.hnsw.efConstruction = hnsw.hnsw.efConstruction
+        built.hnsw.efSearch = hnsw.hnsw.efSearch
+        index = built
+        if self.served.outer:
+            index = getattr(faiss, IDMAPS[self.served.outer[:4]])(built)
+        ids = self.served.id_values()
+        for start in range(0, len(vectors), 65536):
+            X = np.array(vectors[start : start + 65536])
+            if self.served.outer:
+                index.add_with_ids(X, np.array(ids[start : start + len(X)]))
+            else:
+                index.add(X)
+        with atomic_path(shadow) as tmp:
+            faiss.write_index(index, tmp)
 
     def drop(self, columns):
         """Delete the files of ``columns`` (the previous index and its stamps)."""
@@ -464,7 +538,11 @@ class FaissStore(VectorStore):
         for op, a, b in _read_json(self.journal)["steps"]:
             a, b = os.path.join(folder, a), os.path.join(folder, b)
             if op == "link" and not os.path.exists(b):
-                os.link(a, b)
+                try:
+                    os.link(a, b)
+                except OSError:  # a file system without hard links: a copy
+                    with atomic_path(b) as tmp:
+                        shutil.copyfile(a, tmp)
             elif op == "move" and os.path.exists(a):
                 os.replace(a, b)
         os.unlink(self.journal)
