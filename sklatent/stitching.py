@@ -313,8 +313,10 @@ def stitch_relative(pipeline, X_b, *, rows="auto"):
         anchors_b = _backend.as_numpy(X_b)[indices]
 
     preprocessing, X_b = _fit_preprocessing(pipeline.steps[:position], X_b)
-    if preprocessing:
-        anchors_b = _backend.as_numpy(X_b if rows == "anchors" else X_b[indices])
+    if preprocessing:  # B's anchors in the space of B's own steps
+        anchors_b = _backend.as_numpy(X_b)
+        if rows == "aligned":
+            anchors_b = anchors_b[indices]
     rel_b = clone(rel_a).set_params(anchors=anchors_b).fit(X_b)
     later = pipeline.steps[position + 1 :]
     _check_names_kept(later, rel_a, rel_b)

@@ -284,6 +284,20 @@ def test_stitch_relative_preprocessing_from_anchors(encoders):
     np.testing.assert_allclose(torch_model[2].anchors_, model_c[2].anchors_)
 
 
+def test_stitch_relative_preprocessing_pandas_output(encoders):
+    """A step before the relative one may output a DataFrame."""
+    pytest.importorskip("pandas")
+    X_a, X_b, y = encoders
+    scaler = StandardScaler().set_output(transform="pandas")
+    rel = RelativeTransformer(n_anchors=30, random_state=0)
+    model_a = make_pipeline(scaler, rel, LogisticRegression()).fit(X_a, y)
+    model_b = stitch_relative(model_a, X_b)
+    scaler_b = model_b[0].estimator
+    expected = scaler_b.transform(X_b[model_a[1].anchor_indices_]).to_numpy()
+    np.testing.assert_allclose(model_b[1].anchors_, expected)
+    assert model_b.score(X_b, y) > 0.8
+
+
 @pytest.mark.parametrize(
     "step, error",
     [
