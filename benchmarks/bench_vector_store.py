@@ -1,9 +1,13 @@
-"""``migrate apply --store`` on a LanceDB table or a Qdrant collection: speed
-against the store's own rewrite, anonymous memory, and the kill -9 check.
+"""``migrate apply --store`` on a LanceDB table, a Qdrant collection or a FAISS
+index file: speed against the store's own rewrite, anonymous memory, and the
+kill -9 check.
 
-A table (``--store lancedb``) or a collection served through an alias
-(``--store qdrant``, local mode) of ``--rows`` x 384 float32 vectors (and
-int64 ids) is created in a temporary folder; an affine bridge (384 -> 384,
+A table (``--store lancedb``), a collection served through an alias
+(``--store qdrant``, local mode) or an ``IndexIDMap2`` over an
+``IndexFlatIP`` (``--store faiss``; ``--faiss-index hnsw``: an
+``IndexHNSWFlat``, M=32; its ids a permutation of the rows) of
+``--rows`` x 384 float32 vectors (and int64 ids) is created in a temporary
+folder; an affine bridge (384 -> 384,
 fitted on 2,000 synthetic pairs) writes its shadow with
 :func:`sklatent.migration.apply_to_store`. Measured against references on the
 same store, each timed once in the same process (the order alternates
@@ -11,12 +15,15 @@ between repeats):
 
 - **rewrite**: the column read and written back into the shadow through the
   same resumable path (``VectorStore.fill``; for LanceDB staged batches, a
-  data file and a commit a fragment; for Qdrant an upsert a batch) with no
-  translation: the store reading and rewriting the column, the floor of any
-  batched, resumable rewrite;
+  data file and a commit a fragment; for Qdrant an upsert a batch; for FAISS
+  a memory-mapped partial index, flushed a batch) with no translation: the
+  store reading and rewriting the column, the floor of any batched,
+  resumable rewrite;
 - **native copy** (LanceDB): ``table.add_columns({"copy": "vector"})``,
   LanceDB copying the column inside its engine in one commit (not resumable,
-  no translation possible; the floor of any rewrite at all).
+  no translation possible; the floor of any rewrite at all); (FAISS):
+  ``faiss.read_index`` then ``faiss.write_index`` of the whole index, in
+  memory.
 
 The anonymous memory (``RssAnon`` of ``/proc/self/status``, sampled every
 10 ms) is reported as its peak rise during ``apply_to_store``. With
@@ -24,13 +31,15 @@ The anonymous memory (``RssAnon`` of ``/proc/self/status``, sampled every
 SIGKILL after about half the batches; the rerun must write exactly the rest,
 every row must equal ``bridge.transform`` of its old vector to 1e-5 and
 appear once, and a cutover then a rollback must give the old column back bit
-for bit.
+for bit (for FAISS, the index file's bytes too).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --rows 100000
     OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --rows 100000 \\
         --kill-check
     OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --store qdrant \\
         --rows 100000 --repeats 0 --kill-check
+    OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --store faiss \
+        --rows 100000 --repeats 3 --kill-check
 """
 
 import argparse
@@ -115,6 +124,25 @@ def make_qdrant(path, n):
     return f"qdrant://{path}/docs?vector=vector"
 
 
+def make_faiss(path, n, kind="flat"):
+    """An ``IndexIDMap2`` over an ``IndexFlatIP`` or an ``IndexHNSWFlat`` (M=32,
+    inner product; ids: a permutation of the rows)."""
+    import faiss
+
+    inner = (
+        faiss.IndexFlatIP(D)
+        if kind == "flat"
+        else faiss.IndexHNSWFlat(D, 32, faiss.METRIC_INNER_PRODUCT)
+    )
+    index = faiss.IndexIDMap2(inner)
+    ids = np.random.default_rng(2).permutation(n).astype(np.int64)
+    for start, X in _old_vectors(n):
+        index.add_with_ids(X, ids[start : start + len(X)])
+    os.makedirs(path)
+    faiss.write_index(index, os.path.join(path, "docs.faiss"))
+    return f"faiss://{path}/docs.faiss"
+
+
 def make_table(path, n):
     import lancedb
     import pyarrow as pa
@@ -169,6 +197,12 @@ def native_copy(uri):
     from sklatent.migration import open_store
 
     store = open_store(uri)
+    if store.uri.scheme == "faiss":
+        import faiss
+
+        faiss.write_index(faiss.read_index(store.file), store.file + ".copy")
+        os.unlink(store.file + ".copy")
+        return
     store.table.add_columns({"copy": "vector"})
     store.table.drop_columns(["copy"])
 
@@ -179,6 +213,9 @@ def drop_shadow(store):
     store = open_store(store)
     if store.uri.scheme == "qdrant":
         store.client.delete_collection("docs_v1__shadow")
+    elif store.uri.scheme == "faiss":
+        for name in (".shadow", ".shadow.stamps.json"):
+            os.unlink(store.file + name)
     else:
         store.table.drop_columns(["vector__shadow", "vector__shadow__stamp"])
 
@@ -229,6 +266,22 @@ def digest(uri, column="vector"):
     return h.hexdigest()
 
 
+def file_digest(uri):
+    """sha256 of a FAISS store's index file (None for the other stores)."""
+    import hashlib
+
+    from sklatent.migration import open_store
+
+    store = open_store(uri)
+    if store.uri.scheme != "faiss":
+        return None
+    h = hashlib.sha256()
+    with open(store.file, "rb") as file:
+        while chunk := file.read(1 << 24):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def kill_check(uri, bridge, n, batch_size, folder):
     from sklatent.migration import (
         apply_to_store,
@@ -238,7 +291,7 @@ def kill_check(uri, bridge, n, batch_size, folder):
         shadow_missing,
     )
 
-    before = digest(uri)
+    before, file_before = digest(uri), file_digest(uri)
 
     path = os.path.join(folder, "bridge.skops")
     save_bridge(bridge, path)
@@ -256,6 +309,7 @@ def kill_check(uri, bridge, n, batch_size, folder):
     cutover_store(uri)
     rollback_store(uri)
     assert digest(uri) == before, "rollback did not restore the old column"
+    assert file_digest(uri) == file_before, "rollback changed the index file"
     return {
         "killed_after": n - left,
         "rerun_wrote": written,
@@ -266,7 +320,15 @@ def kill_check(uri, bridge, n, batch_size, folder):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", choices=("lancedb", "qdrant"), default="lancedb")
+    parser.add_argument(
+        "--store", choices=("lancedb", "qdrant", "faiss"), default="lancedb"
+    )
+    parser.add_argument(
+        "--faiss-index",
+        choices=("flat", "hnsw"),
+        default="flat",
+        help="the FAISS store's index (--store faiss)",
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=16_384)
     parser.add_argument("--repeats", type=int, default=2)
@@ -278,10 +340,16 @@ def main(argv=None):
     bridge = fit_bridge()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         t = time.perf_counter()
-        make = make_table if args.store == "lancedb" else make_qdrant
-        uri = make(os.path.join(folder, "db"), args.rows)
+        make = {"lancedb": make_table, "qdrant": make_qdrant, "faiss": make_faiss}
+        path = os.path.join(folder, "db")
+        if args.store == "faiss":
+            uri = make_faiss(path, args.rows, args.faiss_index)
+        else:
+            uri = make[args.store](path, args.rows)
         created = time.perf_counter() - t
-        order = ["apply", "rewrite", "native_copy"][: 3 if make is make_table else 2]
+        order = ["apply", "rewrite", "native_copy"][
+            : 2 if args.store == "qdrant" else 3
+        ]
         times = {name: [] for name in order}
         anon = []
         for repeat in range(args.repeats):
@@ -301,7 +369,7 @@ def main(argv=None):
                     native_copy(uri)
                     times[name].append(time.perf_counter() - t)
         result = {
-            "store": args.store,
+            "store": args.store + ("-hnsw" if args.faiss_index == "hnsw" else ""),
             "rows": args.rows,
             "width": D,
             "batch_size": args.batch_size,
