@@ -20,9 +20,11 @@ takes part.
   each scaled to unit variance (``PCA(k, whiten=True)`` fitted on that
   encoder's own training embeddings, no pairs, no labels), then centred
   cosines to the anchors, each standardised on the encoder's own training
-  rows (``normalize="standard"``), then the logistic regression. If two spaces
-  are related by an invertible linear map, whitening leaves them related by
-  a rotation, to which cosines are invariant. ``k`` (32, 64, 128 or 256) is
+  rows (``normalize="standard"``), then the logistic regression: one
+  pipeline, ``PCA(k, whiten=True)`` first, which ``stitch_relative`` gives B
+  fitted on B's own training embeddings. If two spaces are related by an
+  invertible linear map, whitening leaves them related by a rotation, to
+  which cosines are invariant. ``k`` (32, 64, 128 or 256) is
   chosen for each direction by 3-fold stitching validation on the training
   images alone (A's head fitted on two folds, stitched onto B through 300
   anchors of those folds, scored on B's third fold), with the head's ``C``
@@ -118,22 +120,23 @@ def fit_quietly(model, X, y):
         return model.fit(X, y)
 
 
-def whitened(X_train, X_test, k):
-    """``(train, test)`` whitened on ``X_train``: ``k`` unit-variance components."""
-    pca = PCA(k, whiten=True, random_state=0).fit(X_train)
-    return pca.transform(X_train), pca.transform(X_test)
+def whitening_step(k):
+    """Each encoder's ``k`` leading principal components, at unit variance."""
+    return PCA(k, whiten=True, random_state=0)
 
 
-def whitened_head(C, anchors):
+def whitened_head(C, anchors, *steps):
+    """``steps`` (the whitening), centred relative vectors, the classifier."""
     relative = RelativeTransformer(anchors=anchors, center=True, normalize="standard")
-    return make_pipeline(relative, LogisticRegression(C=C, max_iter=2000))
+    return make_pipeline(*steps, relative, LogisticRegression(C=C, max_iter=2000))
 
 
 def choose_whitening(A_train, B_train, y_train):
     """``(k, C)`` of the best 3-fold stitching accuracy A -> B on training rows."""
     best = None
     for k in WHITENED_K:
-        A_w, B_w = whitened(A_train, A_train, k)[0], whitened(B_train, B_train, k)[0]
+        A_w = whitening_step(k).fit(A_train).transform(A_train)
+        B_w = whitening_step(k).fit(B_train).transform(B_train)
         relative = RelativeTransformer(n_anchors=300, center=True, random_state=0)
         C = choose_c(A_w, y_train, relative)
         scores = []
@@ -214,11 +217,9 @@ def stitched_scores(
                 scores[name] = stitch_relative(model, B_train).score(B_test, y_test)
         if "rel. whitened" in methods:
             k, C_w = whitening
-            A_w = whitened(A_train, A_train, k)[0]
-            B_w_train, B_w_test = whitened(B_train, B_test, k)
-            model = whitened_head(C_w, anchors).fit(A_w, y_train)
-            stitched = stitch_relative(model, B_w_train)
-            scores["rel. whitened"] = stitched.score(B_w_test, y_test)
+            model = whitened_head(C_w, anchors, whitening_step(k))
+            stitched = stitch_relative(model.fit(A_train, y_train), B_train)
+            scores["rel. whitened"] = stitched.score(B_test, y_test)
         pairs = B_train[anchors], A_train[anchors]
         variants = {name: (pairs, params) for name, params in TRANSLATORS.items()}
         if "ridge (CV)" in methods:
