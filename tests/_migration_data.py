@@ -119,13 +119,19 @@ def qdrant_store(folder, ids, old):
     return f"qdrant://{folder}/docs?vector=text"
 
 
-def faiss_store(folder, ids, old):
-    """A FAISS ``IndexIDMap2`` over an ``IndexFlatIP`` of rows ``ids`` (vectors
-    ``old``) in ``folder/docs.faiss``: its URI."""
+def faiss_store(folder, ids, old, *, ivf=False):
+    """A FAISS ``IndexIDMap2`` over an ``IndexFlatIP`` (``ivf``: an
+    ``IndexIVFFlat`` of 4 lists) of rows ``ids`` (vectors ``old``) in
+    ``folder/docs.faiss``: its URI."""
     import faiss
 
     folder.mkdir(parents=True, exist_ok=True)
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(old.shape[1]))
+    d = old.shape[1]
+    if ivf:
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, 4)
+        index.train(old)
+    else:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
     index.add_with_ids(old, np.asarray(ids, np.int64))
     faiss.write_index(index, str(folder / "docs.faiss"))
     return f"faiss://{folder}/docs.faiss"
@@ -152,3 +158,8 @@ def chroma_store(folder, ids, old):
         metadatas=[{"title": f"item {i}"} for i in ids],
     )
     return f"chroma://{folder}/docs"
+
+
+def faiss_ivf_store(folder, ids, old):
+    """:func:`faiss_store` of an ``IndexIVFFlat``."""
+    return faiss_store(folder, ids, old, ivf=True)

@@ -59,7 +59,9 @@ def _write(path, make, X, ids):
     hnsw = faiss.downcast_index(getattr(index, "index", index))
     if isinstance(hnsw, faiss.IndexHNSW):  # parameters the rebuild must keep
         hnsw.hnsw.efConstruction, hnsw.hnsw.efSearch = 24, 12
-    if isinstance(index, faiss.IndexIDMap):
+    if not index.is_trained:
+        index.train(X)
+    if isinstance(index, (faiss.IndexIDMap, faiss.IndexIVF)):
         index.add_with_ids(X, ids)
     else:
         index.add(X)
@@ -128,6 +130,49 @@ def test_the_shadow_and_the_cut_over_index_are_faiss_files(kind, tmp_path, bridg
     assert path.read_bytes() == before  # bit for bit
     assert (tmp_path / "docs.faiss.shadow").read_bytes() == shadow
     assert not os.path.exists(f"{path}.previous")
+
+
+def test_an_ivf_index_is_trained_again_in_the_new_space(tmp_path, bridge):
+    old, ids = spaces(N, seed=5)[0], _ids()
+    path = tmp_path / "docs.faiss"
+    served = faiss.IndexIVFFlat(
+        faiss.IndexFlatIP(32), 32, 3, faiss.METRIC_INNER_PRODUCT
+    )
+    served.nprobe = 2
+    _write(path, lambda d: served, old, ids)
+    before = path.read_bytes()
+    uri = f"faiss://{path}"
+    assert store_status(uri)["indices"] == {"IndexIVFFlat": ["vector"]}
+    with pytest.raises(KeyboardInterrupt):
+        apply_to_store(bridge, uri, batch_size=16, progress=stop_after(2))
+    assert apply_to_store(bridge, uri, batch_size=16) == N - 32
+    shadow = faiss.read_index(f"{path}.shadow")
+    assert isinstance(shadow, faiss.IndexIVFFlat)
+    assert (shadow.nlist, shadow.nprobe, shadow.metric_type, shadow.d) == (
+        3, 2, faiss.METRIC_INNER_PRODUCT, 24,
+    )  # fmt: skip
+    shadow.set_direct_map_type(faiss.DirectMap.Hashtable)
+    new = bridge.transform(old)
+    np.testing.assert_allclose(
+        np.stack([shadow.reconstruct(int(i)) for i in ids]), new, atol=1e-5
+    )
+    shadow.nprobe = 3  # every list: the exact search of the translated vectors
+    queries = spaces(5, seed=8)[1]
+    exact = np.argsort(-(queries @ new.T), axis=1, kind="stable")[:, :4]
+    np.testing.assert_array_equal(shadow.search(queries, 4)[1], ids[exact])
+    rows = {
+        key: vector
+        for batch in open_store(uri).read_batches(["id", "vector__shadow"])
+        for key, vector in zip(batch["id"], batch["vector__shadow"], strict=True)
+    }
+    assert sorted(rows) == sorted(ids.tolist())  # read through the store
+    np.testing.assert_array_equal(rows[int(ids[0])], shadow.reconstruct(int(ids[0])))
+    cutover_store(uri)
+    assert store_status(uri)["indices"] == {
+        "IndexIVFFlat": ["vector", "vector__previous"]
+    }
+    rollback_store(uri)
+    assert path.read_bytes() == before
 
 
 def test_stamps_follow_their_index(store, bridge):

@@ -28,6 +28,7 @@ from sklatent.migration import (
 from ._migration_data import (
     apply_killed,
     chroma_store,
+    faiss_ivf_store,
     faiss_store,
     lancedb_store,
     qdrant_store,
@@ -44,6 +45,7 @@ BUILD = {  # the package, the store's builder, its ids' type
     "qdrant": ("qdrant_client", qdrant_store, int),
     "chroma": ("chromadb", chroma_store, str),
     "faiss": ("faiss", faiss_store, int),
+    "faiss-ivf": ("faiss", faiss_ivf_store, int),
 }
 
 

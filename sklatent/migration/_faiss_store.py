@@ -9,7 +9,9 @@ whatever the index's size) and writes the shadow of a flat index in FAISS's
 own format: the served file's header with the new width, the translated
 vectors, the same ids. The shadow of an ``IndexHNSWFlat`` is written as a
 flat index first, then FAISS builds the graph of the translated vectors
-with the served index's parameters. The files of a store ``FILE``:
+with the served index's parameters; that of an ``IndexIVFFlat`` (read by
+FAISS) too, then FAISS trains as many lists on the translated vectors. The
+files of a store ``FILE``:
 
 - ``FILE``: the served index, the one the application reads;
 - ``FILE.shadow``: the index of the translated vectors, with the same ids in
@@ -38,9 +40,10 @@ _HEADER = struct.Struct("<4siqqq?i")
 FLAT = {b"IxFI": "IndexFlatIP", b"IxF2": "IndexFlatL2", b"IxFl": "IndexFlat"}
 IDMAPS = {b"IxMp": "IndexIDMap", b"IxM2": "IndexIDMap2"}
 HNSW = b"IHNf"
+IVF_FLAT = b"IwFl"
 SUPPORTED = (
     "IndexFlat (L2, inner product), IndexHNSWFlat, or an IndexIDMap/IndexIDMap2 "
-    "over one"
+    "over one, or an IndexIVFFlat"
 )
 
 
@@ -51,13 +54,14 @@ class _Index:
     ``codes`` (the vectors' offset), ``ids`` (the ids' offset; None: the ids
     are the positions), ``outer`` (the bytes of an ``IndexIDMap``'s header,
     else empty), ``flat`` (the flat index's header, up to the vectors; an
-    ``IndexHNSWFlat``'s storage's), ``hnsw`` (whether it is one).
+    ``IndexHNSWFlat``'s storage's), ``rebuilt`` (whether FAISS builds the
+    shadow from a flat file of the translated vectors: an HNSW).
     """
 
     def __init__(self, path, kind, d, n, codes, ids, outer, flat, hnsw):
         self.path, self.kind, self.d, self.n = path, kind, d, n
         self.codes, self.ids, self.outer, self.flat = codes, ids, outer, flat
-        self.hnsw = hnsw
+        self.rebuilt = hnsw
 
     def vectors(self, mode="r"):
         return np.memmap(
@@ -69,11 +73,100 @@ class _Index:
             return np.arange(self.n, dtype=np.int64)
         return np.memmap(self.path, np.int64, "r", offset=self.ids, shape=(self.n,))
 
+    def rebuild(self, faiss, d):
+        """An empty ``IndexHNSWFlat`` of width ``d`` (under the same
+        ``IndexIDMap``) with this one's parameters (M, efConstruction,
+        efSearch, metric), and whether it takes ids."""
+        served = faiss.read_index(self.path, faiss.IO_FLAG_SKIP_STORAGE)
+        hnsw = faiss.downcast_index(served.index) if self.outer else served
+        built = faiss.IndexHNSWFlat(d, hnsw.hnsw.nb_neighbors(1), hnsw.metric_type)
+        built.hnsw.efConstruction = hnsw.hnsw.efConstruction
+        built.hnsw.efSearch = hnsw.hnsw.efSearch
+        if not self.outer:
+            return built, False
+        return getattr(faiss, IDMAPS[self.outer[:4]])(built), True
+
+
+class _IVFIndex(_Index):
+    """An ``IndexIVFFlat``, read by FAISS: its vectors and ids in memory, in
+    the order of the ids (a row's list changes when the lists are trained
+    again; its id does not)."""
+
+    def __init__(self, path, faiss, where):
+        try:
+            index = faiss.read_index(path)
+        except RuntimeError:
+            raise ValueError(
+                f"{where} is a truncated or damaged FAISS index file"
+            ) from None
+        self.nlist, self.nprobe, self.metric = (
+            index.nlist,
+            index.nprobe,
+            index.metric_type,
+        )
+        invlists, vectors, ids = index.invlists, [], []
+        for key in range(index.nlist):
+            size = invlists.list_size(key)
+            if not size:
+                continue
+            codes = faiss.rev_swig_ptr(invlists.get_codes(key), size * index.code_size)
+            vectors.append(np.frombuffer(codes, np.float32).reshape(size, index.d))
+            ids.append(faiss.rev_swig_ptr(invlists.get_ids(key), size).copy())
+        ids = np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, np.int64)
+        order = np.argsort(ids, kind="stable")  # a retrained index has other lists
+        self._ids = ids[order]
+        if np.any(np.diff(self._ids) == 0):
+            raise ValueError(
+                f"{where} repeats ids: an IndexIVFFlat is migrated row by row by "
+                "its ids, which must be unique"
+            )
+        self._vectors = (
+            np.concatenate(vectors)[order] if vectors else np.zeros((0, index.d))
+        )
+        flat = bytearray(faiss.serialize_index(faiss.IndexFlat(index.d, self.metric)))
+        struct.pack_into("<q", flat, 8, index.ntotal)
+        super().__init__(
+            path,
+            "IndexIVFFlat",
+            index.d,
+            index.ntotal,
+            None,
+            None,
+            b"",
+            bytes(flat),
+            True,
+        )
+
+    def vectors(self, mode="r"):
+        return self._vectors
+
+    def id_values(self):
+        return self._ids
+
+    def rebuild(self, faiss, d):
+        """An empty ``IndexIVFFlat`` of width ``d``, as many lists, the same
+        nprobe and metric (trained by the caller), and True: it takes ids."""
+        built = faiss.IndexIVFFlat(
+            faiss.IndexFlat(d, self.metric), d, self.nlist, self.metric
+        )
+        built.nprobe = self.nprobe
+        return built, True
+
 
 def _header(data, offset):
     """``(fourcc, d, n, offset after the header)`` of the header at ``offset``."""
     fourcc, d, n, _, _, _, metric = _HEADER.unpack_from(data, offset)
     return fourcc, d, n, offset + _HEADER.size + (4 if metric > 1 else 0)
+
+
+def _faiss(where):
+    try:
+        import faiss
+    except ImportError:
+        raise ValueError(
+            f"{where} is an index FAISS rebuilds: pip install 'sklatent[faiss]'"
+        ) from None
+    return faiss
 
 
 def _index_name(path):
@@ -122,6 +215,8 @@ def read_index_layout(path, where):
                 fourcc, d, n, offset = _header(head, offset)
         except struct.error:
             fourcc = None
+        if fourcc == IVF_FLAT and not outer:
+            return _IVFIndex(path, _faiss(where), where)
         if fourcc not in FLAT and fourcc != HNSW:
             _refuse(path, where)
         hnsw = fourcc == HNSW
@@ -189,7 +284,8 @@ def _runs(codes):
 
 class FaissStore(VectorStore):
     """A FAISS index file (``faiss://FILE``): a flat index or an
-    ``IndexHNSWFlat``, or an ``IndexIDMap``/``IndexIDMap2`` over one.
+    ``IndexHNSWFlat``, or an ``IndexIDMap``/``IndexIDMap2`` over one, or an
+    ``IndexIVFFlat``.
 
     The interface's columns are the ids (``id``: the ``IndexIDMap``'s, else
     the positions), the served vectors (``vector``: the index ``FILE``), the
@@ -205,7 +301,9 @@ class FaissStore(VectorStore):
     not recorded, and none is written twice. When every row is written the
     file is renamed ``FILE.shadow`` (one :func:`os.replace`); for an
     ``IndexHNSWFlat`` FAISS builds the graph (same M, efConstruction,
-    efSearch and metric) from it into ``FILE.shadow``, written atomically. A cutover
+    efSearch and metric) from it into ``FILE.shadow``, written atomically,
+    and for an ``IndexIVFFlat`` trains as many lists (same nprobe and
+    metric) on it. A cutover
     moves ``FILE`` to ``FILE.previous`` (a hard link: ``FILE`` is never
     missing) and ``FILE.shadow`` onto ``FILE`` (one :func:`os.replace`), the
     stamps with them, and a rollback the other way, each step recorded
@@ -366,16 +464,16 @@ class FaissStore(VectorStore):
             )
         served, d = self.served, specs[shadow]
         outer, flat = bytearray(served.outer), bytearray(served.flat)
-        # the partial shadow of an IndexHNSWFlat is a flat index (no ids)
-        for header in [flat] if served.hnsw or not outer else [outer, flat]:
+        # the partial shadow of an index FAISS rebuilds is a flat index (no ids)
+        for header in [flat] if served.rebuilt or not outer else [outer, flat]:
             struct.pack_into("<i", header, 4, d)
         struct.pack_into("<Q", flat, len(flat) - 8, served.n * d)
-        prefix = flat if served.hnsw else outer + flat
+        prefix = flat if served.rebuilt else outer + flat
         self._clean()
         with atomic_path(self.partial) as tmp, open(tmp, "wb") as out:
             out.write(prefix)
             out.truncate(len(prefix) + 4 * served.n * d)
-            if served.ids is not None and not served.hnsw:  # the same ids
+            if served.ids is not None and not served.rebuilt:  # the same ids
                 out.seek(0, os.SEEK_END)
                 with open(self.file, "rb") as source:
                     source.seek(served.ids - 8)
@@ -392,7 +490,7 @@ class FaissStore(VectorStore):
     def _positions(self, ids):
         """The rows of ``ids``."""
         ids = np.asarray(ids, np.int64)
-        if self.served.ids is None:
+        if self.served.ids is None and not self.served.rebuilt:
             return ids
         known = self.served.id_values()
         order = np.argsort(known, kind="stable")
@@ -451,8 +549,8 @@ class FaissStore(VectorStore):
         _write_json(
             shadow + ".stamps.json", {"stamps": meta["stamps"], "runs": _runs(codes)}
         )
-        if self.served.hnsw:
-            self._build_hnsw(shadow)
+        if self.served.rebuilt:
+            self._rebuild(shadow)
             os.unlink(self.partial)
         else:
             with open(self.partial, "rb+") as file:
@@ -460,26 +558,20 @@ class FaissStore(VectorStore):
             os.replace(self.partial, shadow)
         self._clean()
 
-    def _build_hnsw(self, shadow):
-        """Build the shadow ``IndexHNSWFlat`` of the translated vectors with the
-        served one's parameters (M, efConstruction, efSearch, metric)."""
-        import faiss
-
-        served = faiss.read_index(self.file, faiss.IO_FLAG_SKIP_STORAGE)
-        hnsw = faiss.downcast_index(served.index) if self.served.outer else served
+    def _rebuild(self, shadow):
+        """FAISS builds the shadow index (an HNSW's graph, an IVF's lists
+        trained again) of the translated vectors, written atomically."""
+        faiss = _faiss(self.description())
         vectors = read_index_layout(self.partial, self.description()).vectors()
-        built = faiss.IndexHNSWFlat(
-            vectors.shape[1], hnsw.hnsw.nb_neighbors(1), hnsw.metric_type
-        )
-        built.hnsw.efConstruction = hnsw.hnsw.efConstruction
-        built.hnsw.efSearch = hnsw.hnsw.efSearch
-        index = built
-        if self.served.outer:
-            index = getattr(faiss, IDMAPS[self.served.outer[:4]])(built)
+        index, with_ids = self.served.rebuild(faiss, vectors.shape[1])
+        if not index.is_trained:  # k-means on at most 256 rows a list
+            n = min(len(vectors), 256 * index.nlist)
+            rows = np.random.default_rng(0).choice(len(vectors), n, replace=False)
+            index.train(np.array(vectors[np.sort(rows)]))
         ids = self.served.id_values()
         for start in range(0, len(vectors), 65536):
             X = np.array(vectors[start : start + 65536])
-            if self.served.outer:
+            if with_ids:
                 index.add_with_ids(X, np.array(ids[start : start + len(X)]))
             else:
                 index.add(X)
