@@ -4,8 +4,9 @@ kill -9 check.
 
 A table (``--store lancedb``), a collection served through an alias
 (``--store qdrant``, local mode) or an ``IndexIDMap2`` over an
-``IndexFlatIP`` (``--store faiss``; ``--faiss-index hnsw``: an
-``IndexHNSWFlat``, M=32; its ids a permutation of the rows) of
+``IndexFlatIP`` (``--store faiss``; ``--faiss-index hnsw``: over an
+``IndexHNSWFlat``, M=32; ``ivf``: an ``IndexIVFFlat`` of 256 lists; the ids
+a permutation of the rows) of
 ``--rows`` x 384 float32 vectors (and int64 ids) is created in a temporary
 folder; an affine bridge (384 -> 384,
 fitted on 2,000 synthetic pairs) writes its shadow with
@@ -125,18 +126,24 @@ def make_qdrant(path, n):
 
 
 def make_faiss(path, n, kind="flat"):
-    """An ``IndexIDMap2`` over an ``IndexFlatIP`` or an ``IndexHNSWFlat`` (M=32,
-    inner product; ids: a permutation of the rows)."""
+    """An ``IndexIDMap2`` over an ``IndexFlatIP`` or an ``IndexHNSWFlat`` (M=32),
+    or an ``IndexIVFFlat`` (256 lists, nprobe 16); inner product, the ids a
+    permutation of the rows."""
     import faiss
 
-    inner = (
-        faiss.IndexFlatIP(D)
-        if kind == "flat"
-        else faiss.IndexHNSWFlat(D, 32, faiss.METRIC_INNER_PRODUCT)
-    )
-    index = faiss.IndexIDMap2(inner)
+    ip = faiss.METRIC_INNER_PRODUCT
+    if kind == "ivf":
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(D), D, 256, ip)
+        index.nprobe = 16
+    else:
+        inner = (
+            faiss.IndexFlatIP(D) if kind == "flat" else faiss.IndexHNSWFlat(D, 32, ip)
+        )
+        index = faiss.IndexIDMap2(inner)
     ids = np.random.default_rng(2).permutation(n).astype(np.int64)
     for start, X in _old_vectors(n):
+        if not index.is_trained:
+            index.train(X)
         index.add_with_ids(X, ids[start : start + len(X)])
     os.makedirs(path)
     faiss.write_index(index, os.path.join(path, "docs.faiss"))
@@ -325,7 +332,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--faiss-index",
-        choices=("flat", "hnsw"),
+        choices=("flat", "hnsw", "ivf"),
         default="flat",
         help="the FAISS store's index (--store faiss)",
     )
@@ -369,7 +376,8 @@ def main(argv=None):
                     native_copy(uri)
                     times[name].append(time.perf_counter() - t)
         result = {
-            "store": args.store + ("-hnsw" if args.faiss_index == "hnsw" else ""),
+            "store": args.store
+            + ("" if args.faiss_index == "flat" else "-" + args.faiss_index),
             "rows": args.rows,
             "width": D,
             "batch_size": args.batch_size,
