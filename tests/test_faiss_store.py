@@ -175,6 +175,37 @@ def test_an_ivf_index_is_trained_again_in_the_new_space(tmp_path, bridge):
     assert path.read_bytes() == before
 
 
+def test_a_build_interrupted_after_the_last_row_is_done_by_the_next_call(
+    tmp_path, bridge, monkeypatch
+):
+    old, ids = spaces(N, seed=5)[0], _ids()
+    path = tmp_path / "docs.faiss"
+    _write(path, INDEXES["IndexIDMap over IndexHNSWFlat"], old, ids)
+    uri = f"faiss://{path}"
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            _faiss_store.FaissStore,
+            "_rebuild",
+            lambda self, shadow: (_ for _ in ()).throw(KeyboardInterrupt),
+        )
+        with pytest.raises(KeyboardInterrupt):
+            apply_to_store(bridge, uri, batch_size=16)
+    assert not os.path.exists(f"{path}.shadow")
+    assert store_status(uri)["shadow_written"] == 1.0  # every row recorded
+    cutover_store(uri)  # builds the index first
+    served = faiss.read_index(str(path))
+    want = _write(
+        tmp_path / "want.faiss",
+        INDEXES["IndexIDMap over IndexHNSWFlat"],
+        bridge.transform(old),
+        ids,
+    )
+    assert faiss.serialize_index(served).tobytes() == (
+        faiss.serialize_index(want).tobytes()
+    )
+    assert not [name for name in os.listdir(tmp_path) if "partial" in name]
+
+
 def test_stamps_follow_their_index(store, bridge):
     uri, path, _ = store
     planned = [int(i) for i in _ids()[:5]]

@@ -55,7 +55,7 @@ class _Index:
     are the positions), ``outer`` (the bytes of an ``IndexIDMap``'s header,
     else empty), ``flat`` (the flat index's header, up to the vectors; an
     ``IndexHNSWFlat``'s storage's), ``rebuilt`` (whether FAISS builds the
-    shadow from a flat file of the translated vectors: an HNSW).
+    shadow from a flat file of the translated vectors: an HNSW or an IVF).
     """
 
     def __init__(self, path, kind, d, n, codes, ids, outer, flat, hnsw):
@@ -350,7 +350,8 @@ class FaissStore(VectorStore):
 
     def _clean(self):
         """Remove what a finished shadow (or a stale one) left behind."""
-        if self._partial_meta() is None:
+        built = os.path.isfile(self._path(self.column + SHADOW))
+        if built or self._partial_meta() is None:
             for name in ("", ".rows.npy", ".json"):
                 if os.path.exists(self.partial + name):
                     os.unlink(self.partial + name)
@@ -538,7 +539,8 @@ class FaissStore(VectorStore):
         return written
 
     def _finish(self):
-        """Rename a fully written shadow ``FILE.shadow``, its stamps first."""
+        """Make a fully written partial shadow ``FILE.shadow`` (renamed, or
+        the index FAISS builds from it), its stamps first."""
         if self._shadow_state() != "partial":
             return
         meta = self._partial_meta()
