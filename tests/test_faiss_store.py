@@ -237,7 +237,9 @@ def test_check_reads_a_faiss_store(store):
     assert result["target_fraction"] == 1.0 and result["minority_ids"] == []
 
 
-def test_an_interrupted_cutover_is_found_and_finished(store, bridge, monkeypatch):
+def test_an_interrupted_cutover_is_found_and_finished(
+    store, bridge, monkeypatch, capsys
+):
     uri, path, _ = store
     apply_to_store(bridge, uri)
     before, shadow = path.read_bytes(), (path.parent / "docs.faiss.shadow").read_bytes()
@@ -262,7 +264,10 @@ def test_an_interrupted_cutover_is_found_and_finished(store, bridge, monkeypatch
             "migrate cutover URI",
         ):
             call(uri)
-    cutover_store(uri)  # finishes it
+    assert main(["migrate", "status", uri]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is mid-cutover" in err
+    assert main(["migrate", "cutover", uri]) == 0  # finishes it
     assert path.read_bytes() == shadow
     assert store_status(uri)["state"] == "cut over"
     with monkeypatch.context() as patch:
