@@ -4,10 +4,11 @@ Zero-shot stitching reuses a model fitted on encoder A's embeddings (a
 classifier, a regressor, any pipeline) on encoder B's embeddings without
 refitting it. Two routes build the stitched :class:`~sklearn.pipeline.Pipeline`:
 
-- :func:`stitch_relative`: A's pipeline starts with a
-  :class:`~sklatent.RelativeTransformer`; B gets its own relative transformer
-  with *parallel* anchors (the same items, embedded by B), and A's later steps
-  follow it, frozen;
+- :func:`stitch_relative`: A's pipeline holds a
+  :class:`~sklatent.RelativeTransformer`, after per-encoder preprocessing
+  (whitening, say) if any; B gets its own preprocessing, fitted on B's
+  embeddings, and its own relative transformer with *parallel* anchors (the
+  same items, embedded by B), and A's later steps follow it, frozen;
 - :func:`stitch_translated`: a :class:`~sklatent.LatentTranslator` fitted on
   parallel anchors maps B's embeddings into A's space, where A's head (frozen)
   runs unchanged; into the output of the head's leading scaler, when it has
