@@ -1,9 +1,11 @@
-"""``migrate apply --store`` on a LanceDB table, a Qdrant collection or a FAISS
-index file: speed against the store's own rewrite, anonymous memory, and the
-kill -9 check.
+"""``migrate apply --store`` on a LanceDB table, a Qdrant or a Chroma collection
+or a FAISS index file: speed against the store's own rewrite, anonymous memory,
+and the kill -9 check.
 
 A table (``--store lancedb``), a collection served through an alias
-(``--store qdrant``, local mode) or an ``IndexIDMap2`` over an
+(``--store qdrant``, local mode), a collection of
+``chromadb.PersistentClient`` (``--store chroma``, cosine; the ids strings)
+or an ``IndexIDMap2`` over an
 ``IndexFlatIP`` (``--store faiss``; ``--faiss-index hnsw``: over an
 ``IndexHNSWFlat``, M=32; ``ivf``: an ``IndexIVFFlat`` of 256 lists; the ids
 a permutation of the rows) of
@@ -16,7 +18,8 @@ between repeats):
 
 - **rewrite**: the column read and written back into the shadow through the
   same resumable path (``VectorStore.fill``; for LanceDB staged batches, a
-  data file and a commit a fragment; for Qdrant an upsert a batch; for FAISS
+  data file and a commit a fragment; for Qdrant and Chroma an upsert a batch,
+  each record copied whole into the shadow collection; for FAISS
   a memory-mapped partial index, flushed a batch) with no translation: the
   store reading and rewriting the column, the floor of any batched,
   resumable rewrite;
@@ -41,6 +44,8 @@ for bit (for FAISS, the index file's bytes too).
         --rows 100000 --repeats 0 --kill-check
     OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --store faiss \
         --rows 100000 --repeats 3 --kill-check
+    OMP_NUM_THREADS=1 python benchmarks/bench_vector_store.py --store chroma \
+        --rows 100000 --repeats 1 --kill-check --dir /dev/shm
 """
 
 import argparse
@@ -150,6 +155,22 @@ def make_faiss(path, n, kind="flat"):
     return f"faiss://{path}/docs.faiss"
 
 
+def make_chroma(path, n):
+    """Collection ``docs`` (cosine), ids ``"0"``, ``"1"``, ..."""
+    import chromadb
+    from chromadb.config import Settings
+
+    client = chromadb.PersistentClient(
+        path=path, settings=Settings(anonymized_telemetry=False)
+    )
+    collection = client.create_collection(
+        "docs", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    for start, X in _old_vectors(n, chunk=client.get_max_batch_size()):
+        collection.add(ids=[str(start + i) for i in range(len(X))], embeddings=X)
+    return f"chroma://{path}/docs"
+
+
 def make_table(path, n):
     import lancedb
     import pyarrow as pa
@@ -188,10 +209,10 @@ def rewrite(uri, batch_size):
     from sklatent.migration import open_store
 
     store = open_store(uri)
-    shadow, stamp = "vector__shadow", "vector__shadow__stamp"
+    shadow, stamp = store.column + "__shadow", store.column + "__shadow__stamp"
     store.add_columns({shadow: D, stamp: None})
     store.fill(
-        "vector",
+        store.column,
         shadow,
         lambda X: {shadow: X, stamp: [""] * len(X)},
         key="rewrite",
@@ -218,8 +239,8 @@ def drop_shadow(store):
     from sklatent.migration import open_store
 
     store = open_store(store)
-    if store.uri.scheme == "qdrant":
-        store.client.delete_collection("docs_v1__shadow")
+    if store.uri.scheme in ("qdrant", "chroma"):
+        store.drop([store.column + "__shadow", store.column + "__shadow__stamp"])
     elif store.uri.scheme == "faiss":
         for name in (".shadow", ".shadow.stamps.json"):
             os.unlink(store.file + name)
@@ -234,12 +255,13 @@ def check_rows(uri, bridge, n):
     store = open_store(uri)
     seen, worst = 0, 0.0
     ids = np.zeros(n, dtype=bool)
-    for batch in store.read_batches(["id", "vector", "vector__shadow"]):
-        key = np.asarray(batch["id"])
+    old, shadow = store.column, store.column + "__shadow"
+    for batch in store.read_batches([store.id_column, old, shadow]):
+        key = np.asarray(batch[store.id_column]).astype(np.int64)
         assert not ids[key].any(), "a row appears twice"
         ids[key] = True
-        Z = bridge.transform(np.asarray(batch["vector"]))
-        worst = max(worst, float(np.abs(Z - batch["vector__shadow"]).max()))
+        Z = bridge.transform(np.asarray(batch[old]))
+        worst = max(worst, float(np.abs(Z - batch[shadow]).max()))
         seen += len(key)
     assert seen == n and ids.all(), f"{seen} rows of {n}"
     assert worst <= 1e-5, f"largest difference {worst}"
@@ -260,16 +282,17 @@ apply_to_store(load_bridge(sys.argv[1]), sys.argv[2], batch_size=batch_size,
 """
 
 
-def digest(uri, column="vector"):
-    """sha256 of the ids and the column's bytes, in the table's order."""
+def digest(uri):
+    """sha256 of the ids and the served column's bytes, in the table's order."""
     import hashlib
 
     from sklatent.migration import open_store
 
+    store = open_store(uri)
     h = hashlib.sha256()
-    for batch in open_store(uri).read_batches(["id", column]):
-        h.update(np.asarray(batch["id"], np.int64).tobytes())
-        h.update(np.ascontiguousarray(batch[column]).tobytes())
+    for batch in store.read_batches([store.id_column, store.column]):
+        h.update(np.asarray(batch[store.id_column]).astype(np.int64).tobytes())
+        h.update(np.ascontiguousarray(batch[store.column]).tobytes())
     return h.hexdigest()
 
 
@@ -328,7 +351,7 @@ def kill_check(uri, bridge, n, batch_size, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--store", choices=("lancedb", "qdrant", "faiss"), default="lancedb"
+        "--store", choices=("lancedb", "qdrant", "chroma", "faiss"), default="lancedb"
     )
     parser.add_argument(
         "--faiss-index",
@@ -347,7 +370,12 @@ def main(argv=None):
     bridge = fit_bridge()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         t = time.perf_counter()
-        make = {"lancedb": make_table, "qdrant": make_qdrant, "faiss": make_faiss}
+        make = {
+            "lancedb": make_table,
+            "qdrant": make_qdrant,
+            "chroma": make_chroma,
+            "faiss": make_faiss,
+        }
         path = os.path.join(folder, "db")
         if args.store == "faiss":
             uri = make_faiss(path, args.rows, args.faiss_index)
@@ -355,7 +383,7 @@ def main(argv=None):
             uri = make[args.store](path, args.rows)
         created = time.perf_counter() - t
         order = ["apply", "rewrite", "native_copy"][
-            : 2 if args.store == "qdrant" else 3
+            : 2 if args.store in ("qdrant", "chroma") else 3
         ]
         times = {name: [] for name in order}
         anon = []

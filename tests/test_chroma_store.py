@@ -151,9 +151,11 @@ def test_apply_copies_each_record_into_a_shadow_of_the_same_space(store, bridge)
     assert {k: (v[0].tobytes(), *v[1:]) for k, v in after.items()} == {
         k: (v[0].tobytes(), *v[1:]) for k, v in before.items()
     }
-    assert store_status(uri)["stamps"]["embedding__shadow"] == [
+    status = store_status(uri)
+    assert status["stamps"]["embedding__shadow"] == [
         {**json.loads(bridge_stamp(bridge)), "rows": N}
     ]
+    assert status["indices"] == {"HNSW (ip)": ["embedding", "embedding__shadow"]}
 
 
 def test_an_empty_shadow_is_taken_up_again(store, bridge):

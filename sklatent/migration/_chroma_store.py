@@ -235,6 +235,20 @@ class ChromaStore(CollectionStore):
                     },
                 )
 
+    def indices(self):
+        """Each collection's vector index and distance space (``{"HNSW (ip)":
+        ["embedding", "embedding__shadow"]}``): a shadow is searched as the
+        served collection is."""
+        found = {}
+        for column, (collection, kind) in self._layout().items():
+            if kind == "vector":
+                configuration = self._collection(collection).configuration_json
+                for index in ("hnsw", "spann"):
+                    if configuration.get(index):
+                        name = f"{index.upper()} ({configuration[index]['space']})"
+                        found.setdefault(name, []).append(column)
+        return found
+
     def serve(self, column):
         """Rename the served collection and then ``column``'s (two commits; a
         pair stopped between them is :meth:`interrupted`, and finished by
