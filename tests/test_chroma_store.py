@@ -224,3 +224,44 @@ def test_cli_errors_are_one_line_and_exit_2(store, tmp_path, capsys, argv, messa
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_plan_reembed_and_check_a_chroma_store(tmp_path):
+    """String ids through plan, apply --reembedded and check, against the same
+    rows as arrays."""
+    from sklatent.migration import (
+        check_store,
+        check_vector_store,
+        fit_bridge,
+        plan_reembedding,
+    )
+
+    old, new = spaces(700, seed=2, d_new=32)
+    bridge, _ = fit_bridge(old[:600], new[:600], method="affine", store_size=100)
+    ids = [f"doc-{i}" for i in range(100)]
+    mixed = np.vstack([old[600:680], new[680:700]])  # 20 rows cut over already
+    client = _client(tmp_path / "c")
+    for name, vectors in (("docs", old[600:]), ("mixed", mixed)):
+        client.create_collection(name, embedding_function=None).add(
+            ids=ids, embeddings=vectors
+        )
+    uri = f"chroma://{tmp_path / 'c'}/docs"
+
+    planned, _ = plan_reembedding(bridge, uri, 0.1, batch_size=32)
+    assert planned == [ids[i] for i in plan_reembedding(bridge, old[600:], 0.1)[0]]
+    rows = [ids.index(key) for key in planned]
+    assert apply_to_store(
+        bridge, uri, batch_size=32, reembedded=(planned, new[600:][rows])
+    ) == len(ids)
+    shadow = _records(uri, "docs__shadow")
+    for key, row in zip(planned, rows, strict=True):
+        np.testing.assert_array_equal(shadow[key][0], new[600 + row])
+        assert json.loads(shadow[key][2]["embedding__stamp"])["reembedded"] is True
+    with pytest.raises(ValueError, match="1 of the 1 re-embedded ids are not in"):
+        apply_to_store(bridge, uri, reembedded=(["doc-999"], new[:1]))
+
+    found = check_vector_store(bridge, uri.replace("/docs", "/mixed"), batch_size=32)
+    whole = check_store(bridge, mixed)
+    assert found["n_rows"] == 100 and found["minority"] == "target"
+    assert found["minority_ids"] == [ids[i] for i in whole["target_rows"]]
+    assert len(set(found["minority_ids"]) & set(ids[80:])) >= 18
