@@ -199,7 +199,7 @@ def curve_table(
         measured = {
             "pool": n,
             "held_out": len(X_test),
-            "ceiling": {"mrr": round(mrr, 4), "top1": round(top1, 4)},
+            "ceiling": {"mrr": mrr, "top1": top1},
             "cells": [],
         }
         print(
@@ -221,8 +221,8 @@ def curve_table(
                             "seeds": count,
                             "draw": draw,
                             "method": method,
-                            "mrr": round(mrr, 4),
-                            "top1": round(top1, 4),
+                            "mrr": mrr,
+                            "top1": top1,
                             "warned": warned,
                             "seconds": round(seconds, 1),
                         }
