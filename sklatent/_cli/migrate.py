@@ -22,6 +22,10 @@ from .._files import write_bytes_atomic
 from .._progress import progress_bar
 
 EXIT_OK, EXIT_GATE = 0, 1
+STORE_URIS = (
+    "lancedb://DIR/TABLE?column=vector, qdrant://DIR/COLLECTION?vector=NAME, "
+    "chroma://DIR/COLLECTION or faiss://FILE"
+)
 
 
 def _retention(text):
@@ -125,9 +129,8 @@ def add_parser(commands, positive_int, one_line_errors):
     apply.add_argument("--out", help="the translated store")
     apply.add_argument(
         "--store",
-        help="a vector store (lancedb://DIR/TABLE?column=vector, "
-        "qdrant://DIR/COLLECTION?vector=NAME or faiss://FILE): write its "
-        "shadow column, resumably (instead of --input and --out)",
+        help=f"a vector store ({STORE_URIS}): write its shadow column, "
+        "resumably (instead of --input and --out)",
     )
     apply.add_argument("--batch-size", type=positive_int, default=16384)
     apply.add_argument(
@@ -141,9 +144,7 @@ def add_parser(commands, positive_int, one_line_errors):
     plan = sub.add_parser("plan", help="the rows worth re-embedding first")
     plan.add_argument("bridge")
     plan.add_argument("--input", help="the old store (.npy or parquet)")
-    plan.add_argument(
-        "--store", help="a vector store (lancedb://DIR/TABLE?column=vector)"
-    )
+    plan.add_argument("--store", help=f"a vector store ({STORE_URIS})")
     plan.add_argument(
         "--budget",
         type=_fraction,
@@ -176,9 +177,8 @@ def add_parser(commands, positive_int, one_line_errors):
     check.add_argument("--input", help="the store (.npy or parquet)")
     check.add_argument(
         "--store",
-        help="a vector store (lancedb://DIR/TABLE?column=vector, "
-        "qdrant://DIR/COLLECTION?vector=NAME or faiss://FILE): check its "
-        "served column (instead of --input)",
+        help=f"a vector store ({STORE_URIS}): check its served column "
+        "(instead of --input)",
     )
     check.add_argument(
         "--old",
@@ -201,8 +201,7 @@ def add_parser(commands, positive_int, one_line_errors):
     )
     status.add_argument(
         "store",
-        help="lancedb://DIR/TABLE?column=vector, qdrant://DIR/COLLECTION?vector=NAME "
-        "or faiss://FILE",
+        help=STORE_URIS,
     )
     status.add_argument("--json", action="store_true", help="print it as JSON")
     cutover = sub.add_parser(
