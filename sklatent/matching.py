@@ -951,8 +951,9 @@ def match_spaces(
         Known pairs: ``seeds[i] = (row of X, row of Y)``. Each row appears in
         at most one seed. Seeds are kept as they are and come first in the
         result.
-    method : {"auto", "refine", "bootstrap", "sorted", "gromov"}, default="auto"
-        The first pairs of the refinement.
+    method : str, default="auto"
+        The first pairs of the refinement: ``"auto"``, ``"refine"``,
+        ``"bootstrap"``, ``"functional_map"``, ``"sorted"`` or ``"gromov"``.
 
         - ``"refine"``: the seeds alone (at least 2). Enough from about ten
           seeds when the encoders differ by little more than a rotation.
