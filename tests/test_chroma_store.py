@@ -169,20 +169,40 @@ def test_an_empty_shadow_is_taken_up_again(store, bridge):
     assert sorted(_records(uri, "docs__shadow")) == sorted(old)
 
 
+def _stopped_after_one_rename(monkeypatch, switch, uri):
+    """Run ``switch`` (cutover_store or rollback_store) interrupted (Ctrl-C)
+    after its first rename."""
+    from chromadb.api.models.Collection import Collection
+
+    modify, renames = Collection.modify, []
+
+    def once(self, *args, **kwargs):
+        renames.append(kwargs["name"])
+        if len(renames) > 1:
+            raise KeyboardInterrupt
+        return modify(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Collection, "modify", once)
+        with pytest.raises(KeyboardInterrupt):
+            switch(uri)
+    return renames[0]
+
+
 def test_a_cutover_or_rollback_stopped_between_its_renames_is_finished(
-    store, bridge, tmp_path
+    store, bridge, monkeypatch
 ):
     uri, old = store
     apply_to_store(bridge, uri)
     before = _records(uri, "docs")
-    client = _client(tmp_path / "c")
     message = (
         r"is mid-cutover \(a cutover or rollback was interrupted\); finish it: "
         r"sklatent migrate cutover URI serves the new vectors, sklatent migrate "
         r"rollback URI the old ones$"
     )
-    # a cutover's first rename alone: docs -> docs__previous
-    client.get_collection("docs").modify(name="docs__previous")
+    assert _stopped_after_one_rename(monkeypatch, cutover_store, uri) == (
+        "docs__previous"
+    )
     for command in (store_status, shadow_missing, lambda u: apply_to_store(bridge, u)):
         with pytest.raises(ValueError, match=message):
             command(uri)
@@ -190,8 +210,9 @@ def test_a_cutover_or_rollback_stopped_between_its_renames_is_finished(
     assert store_status(uri)["state"] == "cut over"
     assert sorted(_records(uri, "docs")) == sorted(old)
 
-    # a rollback's first rename alone: docs -> docs__shadow
-    client.get_collection("docs").modify(name="docs__shadow")
+    assert _stopped_after_one_rename(monkeypatch, rollback_store, uri) == (
+        "docs__shadow"
+    )
     with pytest.raises(ValueError, match=message):
         store_status(uri)
     rollback_store(uri)  # finishes it: the old vectors, bit for bit
@@ -199,6 +220,14 @@ def test_a_cutover_or_rollback_stopped_between_its_renames_is_finished(
         k: v[0].tobytes() for k, v in before.items()
     }
     assert store_status(uri)["state"] == "shadow"
+
+    # stopped again, then undone the other way: a cutover finished by rollback
+    _stopped_after_one_rename(monkeypatch, cutover_store, uri)
+    rollback_store(uri)
+    assert {k: v[0].tobytes() for k, v in _records(uri, "docs").items()} == {
+        k: v[0].tobytes() for k, v in before.items()
+    }
+    assert sorted(_records(uri, "docs__shadow")) == sorted(old)
 
 
 @pytest.mark.parametrize(
