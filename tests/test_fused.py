@@ -455,6 +455,25 @@ def test_compiled_kernel_in_a_child_process(method):
     np.testing.assert_allclose(child, parent, rtol=1e-6)
 
 
+def test_a_child_forked_after_inductor_started_its_compile_threads_compiles():
+    # torch's own after-fork hook forgets inductor's compile process pool but
+    # not its thread pool, whose threads do not survive a fork: a child that
+    # compiles (another dtype here) would wait on them forever.
+    from torch._inductor import async_compile
+
+    if async_compile.get_compile_threads() < 2:
+        pytest.skip("inductor compiles in the calling thread here")
+    # a thread started and idle, as after any compile in the parent
+    async_compile.AsyncCompile.pool().submit(int).result()
+    X = torch.randn(300, 20, dtype=torch.float64)
+    A = torch.randn(7, 20, dtype=torch.float64)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(
+            _distance_in_child, ("fork", (X.numpy(), A.numpy()))
+        ).get(timeout=300)
+    np.testing.assert_allclose(child, torch.cdist(X, A, p=1).numpy(), rtol=1e-10)
+
+
 def test_fitted_model_pickles_and_runs_eagerly_in_a_fresh_process(
     always_compile, tmp_path
 ):

@@ -20,7 +20,8 @@ reaches :data:`COMPILE_AFTER_WORK` pair-dimensions; the next call compiles the
 kernel in the caller's thread and uses it, as do all later calls. There is no
 background thread: a process can exit at any time without a compile running
 behind its back, and a forked child (:func:`os.register_at_fork`) starts with
-fresh locks, never waiting on a compile of its parent. A process that needs
+fresh locks and a fresh pool of inductor's compile threads, never waiting on
+a compile (or a compile thread) of its parent. A process that needs
 the compiled kernel at once calls :func:`warm_up` first (or
 :func:`compiled_distance`, which compiles whatever the problem size). While
 one thread compiles, other threads calling :func:`distance` are served by
@@ -54,6 +55,7 @@ child forked after the parent used it (spawned children need nothing).
 
 import math
 import os
+import sys
 import threading
 import types
 import warnings
@@ -124,6 +126,12 @@ def _reset_locks_in_child():
     global _lock, _key_locks
     _lock = threading.Lock()
     _key_locks = {}
+    # torch's own after-fork hook forgets inductor's compile *process* pool,
+    # not its thread pool, whose threads did not survive the fork: a compile
+    # in the child would queue its work for them and wait forever.
+    async_compile = sys.modules.get("torch._inductor.async_compile")
+    if async_compile is not None:
+        async_compile.AsyncCompile.pool.cache_clear()
 
 
 if hasattr(os, "register_at_fork"):
