@@ -12,7 +12,9 @@ among all held-out items (cosine); "!" marks a matching that warned.
 "ceiling": the map fitted on every true pair of the pools. ``--draws``
 repeats the curve with other random draws of the seeds (draw 0 is the
 tables'). ``--json PATH`` merges every cell into PATH (a rerun of a cell
-replaces it), which ``figure_seed_count_curve.py`` draws. Pairs of spaces:
+replaces it; ``"chosen"`` is the method whose first pairs won, which tells
+what ``--methods auto`` picked), which ``figure_seed_count_curve.py``
+draws. Pairs of spaces:
 
 - ``digits same``: ``mlp_small`` trained with ``random_state=0`` and ``1``
   (``load_digits_embeddings``); pools are the 1,257 training images, the 540
@@ -54,6 +56,8 @@ measures) and linear CKA between the digits encoders trained with
         --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only curve --first-draw 1 \
         --draws 4 --json docs/images/seed_count_curve.json
+    python benchmarks/bench_functional_maps.py --only curve --methods auto \
+        --counts 2,5,10,20,50,100 --draws 5 --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only basis
     python benchmarks/bench_functional_maps.py --only similarity
     python benchmarks/bench_functional_maps.py --only scale --sizes 5000 --repeat 3
@@ -141,14 +145,14 @@ def _glove_pair(pool_size, test_size=2000):
 
 
 def _cells(X, Y, Y_items, seeds, order, methods, X_test, Y_test):
-    """``(method, MRR, top-1, warned, seconds)`` of each method from these seeds."""
+    """A cell (method, first pairs chosen, MRR, top-1, warned, seconds) a method."""
     import warnings
 
     from sklatent.matching import match_spaces
 
     count = len(seeds)
     for method in methods if count >= 2 else ["auto"]:
-        start, warned = time.perf_counter(), False
+        start, warned, chosen = time.perf_counter(), False, method
         if method == "procrustes":
             x, y = seeds[:, 0], order[seeds[:, 1]]
         else:
@@ -161,10 +165,17 @@ def _cells(X, Y, Y_items, seeds, order, methods, X_test, Y_test):
                     method=method,
                     random_state=0,
                 )
-            x, y = m.x_indices, order[m.y_indices]
+            x, y, chosen = m.x_indices, order[m.y_indices], m.method
             warned = any("chance" in str(w.message) for w in caught)
         mrr, top1 = _retrieval(X, Y_items, x, y, X_test, Y_test)
-        yield method, mrr, top1, warned, time.perf_counter() - start
+        yield {
+            "method": method,
+            "chosen": chosen,
+            "mrr": mrr,
+            "top1": top1,
+            "warned": warned,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
 
 
 def _key(cell):
@@ -213,22 +224,10 @@ def curve_table(
             for count in counts:
                 seeds = np.column_stack([drawn[:count], where_y[drawn[:count]]])
                 cells, start = [], time.perf_counter()
-                for method, mrr, top1, warned, seconds in _cells(
-                    X, Y, Y_items, seeds, order, methods, X_test, Y_test
-                ):
-                    measured["cells"].append(
-                        {
-                            "seeds": count,
-                            "draw": draw,
-                            "method": method,
-                            "mrr": mrr,
-                            "top1": top1,
-                            "warned": warned,
-                            "seconds": round(seconds, 1),
-                        }
-                    )
-                    cell = f"{mrr:>12.3f} / {top1:.3f}{'!' if warned else ' '}"
-                    cells.append(cell.rjust(24))
+                for c in _cells(X, Y, Y_items, seeds, order, methods, X_test, Y_test):
+                    measured["cells"].append({"seeds": count, "draw": draw} | c)
+                    mark = "!" if c["warned"] else " "
+                    cells.append(f"{c['mrr']:>12.3f} / {c['top1']:.3f}{mark}".rjust(24))
                 if count < 2:  # the seed-free "auto" fills the last column
                     cells = [f"{'-':>24}"] * (len(methods) - 1) + cells
                 print(
