@@ -57,7 +57,8 @@ measures) and linear CKA between the digits encoders trained with
     python benchmarks/bench_functional_maps.py --only curve --first-draw 1 \
         --draws 4 --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only curve --methods auto \
-        --counts 2,5,10,20,50,100 --draws 5 --json docs/images/seed_count_curve.json
+        --counts 2,5,10,20,50,100,200,500 --draws 5 \
+        --json docs/images/seed_count_curve.json
     python benchmarks/bench_functional_maps.py --only basis
     python benchmarks/bench_functional_maps.py --only similarity
     python benchmarks/bench_functional_maps.py --only scale --sizes 5000 --repeat 3

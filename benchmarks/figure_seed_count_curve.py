@@ -3,8 +3,9 @@
 Reads the cells that ``bench_functional_maps.py --only curve --json PATH``
 measured (see its docstring and the commands in docs/matching.rst, "How many
 anchors?") and draws, for each pair of spaces, the MRR of the held-out items
-against the number of seeds (log axis; 0 seeds at the left, where the
-seed-free ``"auto"`` matching is shown), one line per method, the ceiling
+against the number of seeds (log axis; 0 seeds at the left, where
+``"auto"`` is the seed-free matching), one line per method (``"auto"``,
+the default, races the others and the seed-free one), the ceiling
 (the map fitted on every true pair) dashed. A hollow marker is a matching
 that warned (:class:`~sklatent.matching.MatchingWarning`: not trusted). The
 lines are the seeds of draw 0, those of the tables; other draws of the seeds,
@@ -34,8 +35,8 @@ STYLES = {
     "refine": ('"refine"', "#1f77b4", "o"),
     "bootstrap": ('"bootstrap"', "#2ca02c", "^"),
     "functional_map": ('"functional_map"', "#d62728", "D"),
+    "auto": ('"auto", the race (0 seeds: seed-free)', "#9467bd", "*"),
 }
-SEED_FREE = ('no seeds: "auto"', "black", "*")
 # The methods' points side by side around their seed count (log axis), so
 # that those on one another at the ceiling stay visible.
 DODGE = 1.12
@@ -82,7 +83,7 @@ def _plot_pair(ax, name, pair):
             zorder=2,
         )
     seed_free = [c for c in cells if c["seeds"] == 0 and c["draw"] == 0]
-    _points(ax, seed_free, SEED_FREE[1], SEED_FREE[2], 90)
+    _points(ax, seed_free, STYLES["auto"][1], STYLES["auto"][2], 90)
     counts = sorted({c["seeds"] for c in cells})
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xticks(counts, [str(c) for c in counts])
@@ -95,16 +96,12 @@ def _plot_pair(ax, name, pair):
 
 
 def _legend():
-    """Handles and labels: the methods, the seed-free point, the ceiling, warned."""
+    """Handles and labels: the methods, the ceiling, warned, other draws."""
     handles = [
         Line2D([], [], color=color, marker=marker, label=label)
         for label, color, marker in STYLES.values()
     ]
-    label, color, marker = SEED_FREE
     handles += [
-        Line2D(
-            [], [], color=color, marker=marker, markersize=10, linestyle="", label=label
-        ),
         Line2D([], [], color="black", linestyle="--", label="ceiling: all true pairs"),
         Line2D(
             [],
