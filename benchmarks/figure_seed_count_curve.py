@@ -10,9 +10,13 @@ the default, races the others and the seed-free one), the ceiling
 that warned (:class:`~sklatent.matching.MatchingWarning`: not trusted). The
 lines are the seeds of draw 0, those of the tables; other draws of the seeds,
 where measured, are the small dots of the same colour. Nothing is measured
-here.
+here. ``--tables`` prints the tables of docs/matching.rst from the same
+cells instead: draw 0 of each pair (MRR / top-1, "!" warned), and for the
+pairs with several draws the mean MRR over them, its range, and how many
+warned.
 
     python benchmarks/figure_seed_count_curve.py
+    python benchmarks/figure_seed_count_curve.py --tables
 """
 
 import argparse
@@ -142,12 +146,87 @@ def draw(results, path):
     fig.savefig(path, dpi=110)
 
 
+TABLE_METHODS = ("procrustes", "refine", "bootstrap", "functional_map")
+
+
+def _grid(header, rows):
+    """A reStructuredText simple table of the rows under the header."""
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [
+        rule,
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+        rule,
+    ]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in [*lines, rule])
+
+
+def draw_zero_table(pair):
+    """Draw 0 of one pair: MRR / top-1 of each method at each seed count."""
+    cells = {(c["seeds"], c["method"]): c for c in pair["cells"] if c["draw"] == 0}
+    rows = []
+    for count in sorted({seeds for seeds, _ in cells}):
+        if count == 0:
+            seed_free = cells[(0, "auto")]
+            row = ["\\-"] * (len(TABLE_METHODS) - 1) + [_cell(seed_free)]
+        else:
+            row = [_cell(cells[(count, m)]) for m in TABLE_METHODS]
+        rows.append([str(count), *row])
+    return _grid(["seeds", "Procrustes", *TABLE_METHODS[1:]], rows)
+
+
+def _cell(cell):
+    mark = " !" if cell["warned"] else ""
+    return f"{cell['mrr']:.3f} / {cell['top1']:.3f}{mark}"
+
+
+def draws_table(pair, methods=(*TABLE_METHODS, "auto")):
+    """Mean MRR over the draws (lowest-highest) and the number that warned."""
+    rows = []
+    for count in sorted({c["seeds"] for c in pair["cells"] if c["seeds"] > 0}):
+        row = [str(count)]
+        for method in methods:
+            mine = [
+                c
+                for c in pair["cells"]
+                if c["seeds"] == count and c["method"] == method
+            ]
+            mrr = [c["mrr"] for c in mine]
+            warned = sum(c["warned"] for c in mine)
+            text = f"{sum(mrr) / len(mrr):.3f} ({min(mrr):.3f}-{max(mrr):.3f})"
+            row.append(text + (f" {warned}!" if warned else ""))
+        rows.append(row)
+    return _grid(["seeds", "Procrustes", *methods[1:]], rows)
+
+
+def tables(results):
+    for name, pair in results.items():
+        print(
+            f"\n{name}: ceiling MRR {pair['ceiling']['mrr']:.3f}, "
+            f"top-1 {pair['ceiling']['top1']:.3f}\n"
+        )
+        print(draw_zero_table(pair))
+        if len({c["draw"] for c in pair["cells"]}) > 1:
+            print(f"\n{name}, every draw:\n")
+            print(draws_table(pair))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=IMAGES / "seed_count_curve.json")
     parser.add_argument("--out", type=Path, default=IMAGES / "seed_count_curve.png")
+    parser.add_argument(
+        "--tables", action="store_true", help="print the docs' tables, draw nothing"
+    )
     args = parser.parse_args()
-    draw(json.loads(args.json.read_text()), args.out)
+    results = json.loads(args.json.read_text())
+    if args.tables:
+        tables(results)
+        return
+    draw(results, args.out)
     print(f"wrote {args.out}")
 
 
