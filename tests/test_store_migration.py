@@ -238,6 +238,23 @@ def test_finalize_deletes_the_old_vectors_and_a_second_migration_follows(store, 
     _check(uri, column, old, bridge)
 
 
+def test_after_an_unnamed_migration_the_next_bridge_must_name_its_source(store):
+    # The first bridge named no target model, so the served rows' stamps name
+    # none: a second bridge is accepted only when it names its source model.
+    uri, column, old = store
+    unnamed = MigrationBridge(method="affine").fit(*spaces(600))
+    apply_to_store(unnamed, uri)
+    cutover_store(uri)
+    finalize_store(uri)
+    pairs = spaces(600, d_old=24, d_new=16)
+    anonymous = MigrationBridge(method="affine").fit(*pairs)
+    with pytest.raises(ValueError, match="named no target model, and this bridge"):
+        apply_to_store(anonymous, uri)
+    assert store_status(uri)["state"] == "no shadow"  # nothing was written
+    named = MigrationBridge(method="affine", source_name="first-model").fit(*pairs)
+    assert apply_to_store(named, uri, batch_size=B) == N
+
+
 def test_cli_finalize_asks_for_yes(store, bridge, tmp_path, capsys):
     uri, column, old = store
     apply_to_store(bridge, uri)

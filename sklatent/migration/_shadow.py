@@ -232,22 +232,34 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded
 
 def _check_source_model(store, bridge):
     """Refuse a bridge from another model than the one whose stamps the served
-    vectors carry (a store migrated before, then finalized)."""
-    models = sorted(
-        {json.loads(text)["model"] for text in _stamp_counts(store, store.column)},
-        key=str,
-    )
-    if models and models != [bridge.source_name]:
+    vectors carry (a store migrated before, then finalized).
+
+    Stamps that name no model (written by a bridge without ``target_name``)
+    cannot tell: the bridge must then name its source model, which is taken
+    as said; one that names none is refused rather than trusted unchecked.
+    """
+    models = {json.loads(text)["model"] for text in _stamp_counts(store, store.column)}
+    served = f"the served column {store.column!r} of {store.description()}"
+    if models == {None} and bridge.source_name is None:
         raise ValueError(
-            f"the served column {store.column!r} of {store.description()} holds "
-            f"vectors of model {' and '.join(map(repr, models))} (their stamps); "
-            + (
-                "this bridge names no source model"
-                if bridge.source_name is None
-                else f"this bridge translates from {bridge.source_name!r}"
-            )
-            + f": fit a bridge from {models[0]!r} (--source-name {models[0]})"
+            f"{served} holds vectors written by a bridge that named no target "
+            "model, and this bridge names no source model, so nothing checks "
+            "that it translates from their space: refit it naming the model "
+            "the served vectors are in (--source-name MODEL)"
         )
+    if models <= {None, bridge.source_name}:
+        return
+    named = sorted(model for model in models if model is not None)
+    raise ValueError(
+        f"{served} holds vectors of model {' and '.join(map(repr, named))} (their "
+        "stamps); "
+        + (
+            "this bridge names no source model"
+            if bridge.source_name is None
+            else f"this bridge translates from {bridge.source_name!r}"
+        )
+        + f": fit a bridge from {named[0]!r} (--source-name {named[0]})"
+    )
 
 
 def _check_ids(store, position):
