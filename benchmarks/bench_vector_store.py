@@ -360,12 +360,15 @@ def main(argv=None):
         help="the FAISS store's index (--store faiss)",
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=16_384)
+    parser.add_argument(
+        "--batch-size", type=int, help="rows a batch (default: the engine's)"
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--kill-check", action="store_true")
     parser.add_argument("--dir", help="where the table goes (default: a temp dir)")
     args = parser.parse_args(argv)
     from sklatent.migration import apply_to_store
+    from sklatent.migration._shadow import STORES
 
     bridge = fit_bridge()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
@@ -382,6 +385,8 @@ def main(argv=None):
         else:
             uri = make[args.store](path, args.rows)
         created = time.perf_counter() - t
+        if args.batch_size is None:
+            args.batch_size = STORES[args.store].default_batch_size
         order = ["apply", "rewrite", "native_copy"][
             : 2 if args.store in ("qdrant", "chroma") else 3
         ]

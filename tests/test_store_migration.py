@@ -120,6 +120,24 @@ def test_apply_survives_kill_9(store, bridge, tmp_path):
     _check(uri, column + "__shadow", old, bridge)
 
 
+def test_apply_batches_by_the_engine_default(store, bridge):
+    # Chroma's client copies a batch several times over, so its batches are
+    # smaller by default.
+    uri, column, _ = store
+    opened = open_store(uri)
+    fill, sizes = opened.fill, []
+
+    def counted_fill(*args, batch_size, **kwargs):
+        sizes.append(batch_size)
+        return fill(*args, batch_size=batch_size, **kwargs)
+
+    opened.fill = counted_fill
+    assert apply_to_store(bridge, opened) == N
+    scheme = uri.split(":", 1)[0]
+    assert sizes == [4096 if scheme == "chroma" else 16384]
+    assert opened.count(present=[column + "__shadow"]) == N
+
+
 def test_apply_refuses_what_does_not_fit(store, bridge):
     uri, _, _ = store
     with pytest.raises(ValueError, match="holds vectors of 32 values; the bridge"):

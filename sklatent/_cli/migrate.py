@@ -132,7 +132,11 @@ def add_parser(commands, positive_int, one_line_errors):
         help=f"a vector store ({STORE_URIS}): write its shadow column, "
         "resumably (instead of --input and --out)",
     )
-    apply.add_argument("--batch-size", type=positive_int, default=16384)
+    apply.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="rows a batch (default: 16384; 4096 on a Chroma store)",
+    )
     apply.add_argument(
         "--reembedded",
         help="parquet file of new-model vectors of some rows (--id-column: their "
@@ -452,7 +456,7 @@ def _apply(args):
             bridge,
             args.input,
             args.out,
-            batch_size=args.batch_size,
+            **({} if args.batch_size is None else {"batch_size": args.batch_size}),
             progress=update,
             embedding_column=args.embedding_column,
             id_column=args.id_column,

@@ -146,7 +146,7 @@ def _check_not_cut_over(store, names):
         )
 
 
-def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded=None):
+def apply_to_store(bridge, store, *, batch_size=None, progress=None, reembedded=None):
     """Write ``bridge.transform`` of the served column into its shadow column.
 
     Reads the rows whose shadow is still empty ``batch_size`` at a time and
@@ -162,8 +162,11 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded
         Fitted, ``direction="old-to-new"``.
     store : str or VectorStore
         A store URI or an opened store.
-    batch_size : int, default=16384
-        Rows per batch (translated, and staged or committed, at once).
+    batch_size : int or None, default=None
+        Rows per batch (translated, and staged or committed, at once); None
+        takes the engine's :attr:`VectorStore.default_batch_size`: 4,096 for
+        Chroma, whose client copies a batch several times over, 16,384 for
+        the others.
     progress : callable or None, default=None
         Called with the number of rows written after each batch.
     reembedded : tuple ``(ids, vectors)`` or None, default=None
@@ -225,7 +228,7 @@ def apply_to_store(bridge, store, *, batch_size=16384, progress=None, reembedded
         shadow,
         translate,
         key=stamp,
-        batch_size=batch_size,
+        batch_size=store.default_batch_size if batch_size is None else batch_size,
         progress=progress,
     )
 

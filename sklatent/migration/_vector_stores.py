@@ -136,6 +136,10 @@ class VectorStore:
         The served vector column and the id column.
     """
 
+    default_batch_size = 16384
+    """Rows a batch of :func:`~sklatent.migration.apply_to_store` writes by
+    default on this engine: what bounds the memory the batch's copies take."""
+
     def __init__(self, uri):
         self.uri = uri
         self.column = uri.column
