@@ -12,8 +12,9 @@ standardised on the fitting rows, :func:`~sklatent.stitching.stitch_relative`),
 centred on *whitened* embeddings (``rel. whitened``: each encoder's
 embeddings rotated onto their principal axes and scaled to unit variance,
 ``PCA(whiten=True)`` fitted on that encoder's own training rows, no pairs and
-no labels; every dimension is kept, since 4,480 rows estimate at most 64
-well), and translation B -> A, orthogonal and affine
+no labels, the step before the relative transformer in A's pipeline that
+``stitch_relative`` fits again on B's rows; every dimension is kept, since
+4,480 rows estimate at most 64 well), and translation B -> A, orthogonal and affine
 (:func:`~sklatent.stitching.stitch_translated`). Whitening leaves two spaces
 related by an invertible linear map related by a rotation, to which centred
 cosines are invariant. Each cell is the mean accuracy
@@ -65,20 +66,18 @@ def stitching_scores(X_a, X_b, y, train, test, anchors):
         warnings.simplefilter("ignore", ConvergenceWarning)
         # The two nodes of a two-node graph component share their GCN embedding.
         warnings.simplefilter("ignore", AnchorWarning)
-        white_a, white_b = (
-            PCA(whiten=True).fit(X[train]).transform(X) for X in (X_a, X_b)
-        )
-        for name, center, A, B in [
-            ("relative", False, X_a, X_b),
-            ("rel. centred", True, X_a, X_b),
-            ("rel. whitened", True, white_a, white_b),
+        for name, center, preprocessing in [
+            ("relative", False, ()),
+            ("rel. centred", True, ()),
+            # stitch_relative fits B's own whitening on B's rows.
+            ("rel. whitened", True, (PCA(whiten=True),)),
         ]:
             relative = RelativeTransformer(
                 anchors=anchors, center=center, normalize="standard"
             )
-            model = head(relative).fit(A[train], y[train])
-            stitched = stitch_relative(model, B[train])
-            scores[name] = stitched.score(B[test], y[test])
+            model = head(*preprocessing, relative).fit(X_a[train], y[train])
+            stitched = stitch_relative(model, X_b[train])
+            scores[name] = stitched.score(X_b[test], y[test])
         absolute = head().fit(X_a[train], y[train])
     for method in ("orthogonal", "affine"):
         rows = train[anchors]
