@@ -409,27 +409,48 @@ def _import_pot():
     return ot
 
 
-FUNCTIONAL_MAP_SOLVE = 20
-"""Basis functions of the functional map solved from the seeds, before
-ZoomOut extends it to ``n_components``, one basis function a step (three a
-step, the paper's 10 steps from 20 to 50, lost a third of the pairs of two
-digits encoders matched from 2 seeds)."""
+FUNCTIONAL_MAP_SOLVE = (10, 20)
+"""Basis functions of the functional maps solved from the seeds, one map a
+size, before ZoomOut extends each to ``n_components``, one basis function a
+step (three a step, the paper's 10 steps from 20 to 50, lost a third of the
+pairs of two digits encoders matched from 2 seeds). A few seeds pin down a
+small map best, a larger one follows more clusters: from 5 seeds between
+digits encoders of different architectures (10 classes), 10 found the
+classes where 20 swapped two of them; on 50 clusters with 10 seeds (the
+``scale`` benchmark), 10 failed where 20 found them."""
+
+FUNCTIONAL_MAP_NEAR = (0.5, 0.25)
+"""Fractions of each pool nearest to a seed (largest cosine to one) whose
+pairs of the point map start the refinements (see
+:func:`_functional_map_pairs`)."""
 
 
 def _functional_map_pairs(
     problem, rng, *, n_components, laplacian_weight, commutativity_weight, **_
 ):
-    r"""Mutual pairs of the point map of a functional map fitted on the seeds.
+    r"""Mutual pairs near the seeds of the point maps of functional maps.
 
     Each pool gets the first ``n_components`` eigenvectors of the normalised
     Laplacian of its kNN graph (``n_neighbors`` cosine neighbours, heat
     weights; :func:`~sklatent._kernels.spectral.spectral_basis`). The
     descriptors are the cosines of every row to each seed of its own pool;
-    the map :math:`C` between the first :data:`FUNCTIONAL_MAP_SOLVE` basis
-    functions preserves them, with Laplacian and descriptor-operator
-    commutativity (:func:`~sklatent._kernels.functional_map.solve_functional_map`),
+    for each size of :data:`FUNCTIONAL_MAP_SOLVE`, the map :math:`C` between
+    that many first basis functions preserves them, with Laplacian and
+    descriptor-operator commutativity
+    (:func:`~sklatent._kernels.functional_map.solve_functional_map`),
     ZoomOut extends it to every basis function, and the rows that are each
     other's nearest in the carried spectral embeddings are paired.
+
+    The point map is surest near the seeds, where the descriptors are
+    steepest. Far from every seed, a cluster of one pool can go to a cluster
+    of the other whose cosines to the seeds look alike (between digits
+    encoders of different architectures, from 5 seeds none of them in
+    either, two digit classes were swapped, a quarter of the pairs), and the
+    refinement, which fits one rotation to all the pairs, kept the swap. So
+    each map yields the pairs whose two rows are both among the half, then
+    the quarter, of their pool nearest to a seed
+    (:data:`FUNCTIONAL_MAP_NEAR`), and the race (:func:`_best_run`) keeps
+    the one whose refinement reaches the best criterion.
     """
     n_min = min(len(problem.X), len(problem.Y))
     k = max(1, min(n_components, n_min - 2))
@@ -444,22 +465,43 @@ def _functional_map_pairs(
             for Z in (problem.X, problem.Y)
         ]
     (values_x, basis_x), (values_y, basis_y) = problem.bases[k]
-    solve = min(FUNCTIONAL_MAP_SOLVE, k)
-    C = _functional_map.solve_functional_map(
-        values_x[:solve],
-        basis_x[:, :solve],
-        values_y[:solve],
-        basis_y[:, :solve],
-        problem.X @ problem.X[problem.seed_x].T,
-        problem.Y @ problem.Y[problem.seed_y].T,
-        laplacian_weight=laplacian_weight,
-        commutativity_weight=commutativity_weight,
-        block_rows=problem.block_rows(n_min, solve * solve),
-    )
+    F_x = problem.X @ problem.X[problem.seed_x].T
+    F_y = problem.Y @ problem.Y[problem.seed_y].T
+    near = [
+        (_nearest_rows(F_x, fraction), _nearest_rows(F_y, fraction))
+        for fraction in FUNCTIONAL_MAP_NEAR
+    ]
     n_max = max(len(problem.X), len(problem.Y))
     block = problem.block_rows(n_max, n_max, max_rows=_functional_map.SEARCH_ROWS)
-    C = _functional_map.zoomout(basis_x, basis_y, C, block_rows=block)
-    yield _functional_map.mutual_point_pairs(basis_x, basis_y, C, block_rows=block)
+    for solve in sorted({min(size, k) for size in FUNCTIONAL_MAP_SOLVE}):
+        C = _functional_map.solve_functional_map(
+            values_x[:solve],
+            basis_x[:, :solve],
+            values_y[:solve],
+            basis_y[:, :solve],
+            F_x,
+            F_y,
+            laplacian_weight=laplacian_weight,
+            commutativity_weight=commutativity_weight,
+            block_rows=problem.block_rows(n_min, solve * solve),
+        )
+        C = _functional_map.zoomout(basis_x, basis_y, C, block_rows=block)
+        x, y = _functional_map.mutual_point_pairs(basis_x, basis_y, C, block_rows=block)
+        for near_x, near_y in near:
+            kept = near_x[x] & near_y[y]
+            yield x[kept], y[kept]
+
+
+def _nearest_rows(F, fraction):
+    """Whether each row is among ``fraction`` of the rows nearest to a seed.
+
+    ``F`` holds the cosines of the rows (one a row) to the seeds (one a
+    column); a row's nearness is its largest.
+    """
+    nearness = F.max(dim=1).values
+    kept = torch.zeros(len(F), dtype=torch.bool, device=F.device)
+    kept[torch.topk(nearness, max(1, int(np.ceil(fraction * len(F))))).indices] = True
+    return kept
 
 
 def _seeded_pairs(problem, rng, **_):
@@ -1001,16 +1043,21 @@ def match_spaces(
           basis, the first ``n_components`` eigenvectors of the normalised
           Laplacian of its kNN graph (``n_neighbors`` cosine neighbours, heat
           weights); the cosines of every row to each seed of its pool are
-          functions known on both sides, and the small matrix :math:`C`
-          between the first :data:`FUNCTIONAL_MAP_SOLVE` basis functions
-          that carries them over (with Laplacian and descriptor-operator
-          commutativity, weighted by ``laplacian_weight`` and
-          ``commutativity_weight``) is extended to the whole basis by
-          ZoomOut; rows that are each other's nearest in the carried
-          spectral embeddings are the first pairs. It reads the two kNN
-          graphs, not the coordinates, so from 3 to 5 seeds it aligns
-          two encoders of one architecture trained from different seeds,
-          where ``"refine"`` needs 5 to 10, and every further seed only adds
+          functions known on both sides, and the small matrices :math:`C`
+          between the first 10 and 20 basis functions
+          (:data:`FUNCTIONAL_MAP_SOLVE`) that carry them over (with
+          Laplacian and descriptor-operator commutativity, weighted by
+          ``laplacian_weight`` and ``commutativity_weight``) are extended to
+          the whole basis by ZoomOut; rows that are each other's nearest in
+          the carried spectral embeddings and both among the half (or the
+          quarter) of their pool nearest to a seed
+          (:data:`FUNCTIONAL_MAP_NEAR`) are the first pairs, four sets
+          raced: far from every seed a map can swap two clusters whose
+          cosines to the seeds look alike. It reads the
+          two kNN graphs, not the coordinates, so from 2 to 5 seeds it
+          aligns two encoders of one architecture trained from different
+          seeds, and from 5 two of different architectures, where
+          ``"refine"`` needs 5 to 10, and every further seed only adds
           descriptors. It needs the two graphs to be alike: when the
           pools share only part of their items the graphs differ by the rest
           (on two digits encoders it still worked with half the items
@@ -1126,10 +1173,12 @@ def match_spaces(
     checks the seeded methods adds about a third (2,000 rows: 2.9 s instead
     of 2.1 s on one thread). ``"functional_map"`` adds a
     spectral basis of each pool (a kNN graph, :math:`O(n^2 d)` over blocks,
-    and a sparse eigensolve) and about 30 nearest-neighbour searches between
-    spectral embeddings of at most ``n_components`` features: on 5,000 x
-    5,000 pools of 384 features with 10 seeds, a call takes about 10 s of
-    CPU time, 25 s on two CPU cores shared with other jobs (load 8;
+    and a sparse eigensolve), about 70 nearest-neighbour searches between
+    spectral embeddings of at most ``n_components`` features (two ZoomOuts)
+    and four first sets of pairs to refine in the race: on 5,000 x 5,000
+    pools of 384 features with 10 seeds, a call takes about 19 s of CPU
+    time (11 s with the one map and one set of pairs it had before), 19 s
+    on two CPU cores shared with other jobs (load 3;
     ``benchmarks/bench_functional_maps.py --only scale``).
 
     The criterion compares matchings of the same pools only: its value for
