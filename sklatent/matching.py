@@ -1176,9 +1176,9 @@ def match_spaces(
     and a sparse eigensolve), about 70 nearest-neighbour searches between
     spectral embeddings of at most ``n_components`` features (two ZoomOuts)
     and four first sets of pairs to refine in the race: on 5,000 x 5,000
-    pools of 384 features with 10 seeds, a call takes about 19 s of CPU
-    time (11 s with the one map and one set of pairs it had before), 19 s
-    on two CPU cores shared with other jobs (load 3;
+    pools of 384 features with 10 seeds, a call takes about 22 s of CPU
+    time (11 s with the one map and one set of pairs it had before), 22 s
+    on two CPU cores shared with other jobs (load 5;
     ``benchmarks/bench_functional_maps.py --only scale``).
 
     The criterion compares matchings of the same pools only: its value for
